@@ -1,0 +1,1 @@
+"""laktory-pulumi: lakehouse pipelines declared in YAML, deployed by Pulumi."""

@@ -1,0 +1,128 @@
+"""`laktory-pulumi`: validate, schema, preview, run, graph and demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .loader import LoadError, load_stack
+
+EXIT_INVALID = 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    stack = load_stack(args.project, args.stack)
+    tables = sum(len(p.tables) for p in stack.pipelines.values())
+    plural = "" if len(stack.pipelines) == 1 else "s"
+    clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""
+    print(f"ok: {len(stack.pipelines)} pipeline{plural}, {tables} tables{clusters}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .schema import schema_text, write_schemas
+
+    if args.write:
+        for path in write_schemas():
+            print(f"wrote {path}")
+        return 0
+    sys.stdout.write(schema_text(args.kind))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .deploy.preview import preview_command
+
+    return preview_command(args.project, args.stack, as_json=args.json)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .local.runner import run_command
+
+    return run_command(args)
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .graph import graph_command
+
+    return graph_command(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .local.demo import demo_command
+
+    return demo_command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="laktory-pulumi",
+        description="Lakehouse pipelines declared in YAML, deployed by Pulumi, run by DLT or "
+        "locally by Spark Declarative Pipelines.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        sub.add_argument(
+            "--project", type=Path, default=Path("."), help="Pulumi project folder (default: .)"
+        )
+        return sub
+
+    validate = command("validate", _validate, "check every definition of stacks/ for a stack")
+    validate.add_argument("--stack", default="dev", help="Pulumi stack (default: dev)")
+
+    schema = command("schema", _schema, "print the JSON Schema of a pipeline file")
+    schema.add_argument("--kind", choices=["pipeline", "cluster"], default="pipeline")
+    schema.add_argument("--write", action="store_true", help="rewrite the committed schema files")
+
+    preview = command("preview", _preview, "print the resources `pulumi up` would create, offline")
+    preview.add_argument("--stack", default="dev", help="Pulumi stack (default: dev)")
+    preview.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+
+    run = command("run", _run, "run a pipeline locally with Spark Declarative Pipelines")
+    run.add_argument("pipeline", help="pipeline name")
+    run.add_argument("--stack", default="dev", help="Pulumi stack whose variables apply")
+    run.add_argument("--landing", type=Path, default=Path("landing"), help="landing root folder")
+    run.add_argument(
+        "--state", type=Path, default=Path(".laktory-local"), help="local state folder"
+    )
+    run.add_argument("--full-refresh", action="store_true", help="rebuild every table from scratch")
+    run.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+
+    graph = command("graph", _graph, "draw a pipeline's tables and lineage")
+    graph.add_argument("pipeline", help="pipeline name")
+    graph.add_argument("--stack", default="dev", help="Pulumi stack whose variables apply")
+    graph.add_argument("--format", choices=["mermaid", "svg", "png"], default="mermaid")
+    graph.add_argument("--output", type=Path, help="file to write (svg, png)")
+    graph.add_argument("--run-state", type=Path, help="state folder of a local run, for counts")
+
+    demo = command("demo", _demo, "run the stock pipeline locally, then preview the dev stack")
+    demo.add_argument("--workdir", type=Path, default=Path(".laktory-demo"), help="demo folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LoadError as error:
+        if args.debug:
+            traceback.print_exc()
+        for located in error.errors:
+            print(located, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Pydantic validation errors turned into located, readable ones."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from ..models.base import RuleViolation, format_path
+from .errors import LoadError, LocatedError
+from .yaml_source import Path, YamlSource
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(source: YamlSource, model: type[M]) -> M:
+    """Validate the parsed data against `model`; every problem becomes a located error."""
+    if not isinstance(source.data, dict):
+        found = "a list" if isinstance(source.data, list) else f"'{source.data}'"
+        raise LoadError(
+            [source.error((), "(root)", f"expected a mapping of fields, found {found}")]
+        )
+    try:
+        return model.model_validate(source.data)
+    except ValidationError as error:
+        raise LoadError(_located(source, model, error)) from None
+    except RuleViolation as violation:
+        raise LoadError(
+            [source.error(path, format_path(path), message) for path, message in violation.problems]
+        ) from None
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[Path, list[str | int]]:
+    """Follow pydantic's loc through the data; returns the path found and the parts left over.
+
+    Union branches add tags to the loc (`lit-arg`, `list[str]`) that are not in the
+    data; those are skipped.
+    """
+    path: list[str | int] = []
+    current = data
+    rest: list[str | int] = []
+    for part in loc:
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        ):
+            path.append(part)
+            current = current[part]
+        else:
+            rest.append(part)
+    return tuple(path), rest
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The candidate types of an annotation, Optional, lists, dicts and Annotated removed."""
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return [t for arg in get_args(annotation) for t in _unwrap(arg)]
+    if origin in (list, dict):
+        return _unwrap(get_args(annotation)[-1])
+    if origin is not None and getattr(annotation, "__metadata__", None) is not None:
+        return _unwrap(get_args(annotation)[0])
+    if hasattr(annotation, "__metadata__"):
+        return _unwrap(annotation.__origin__)
+    return [annotation]
+
+
+def _is_mapping(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is dict:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_is_mapping(arg) for arg in get_args(annotation))
+    return False
+
+
+def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
+    """The model class describing the mapping at `path`, when it is unambiguous."""
+    current: type[BaseModel] | None = model
+    free_key = False
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if free_key:
+            free_key = False
+            continue
+        field = current.model_fields.get(part) if current is not None else None
+        if field is None:
+            return None
+        free_key = _is_mapping(field.annotation)
+        candidates = [
+            t for t in _unwrap(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        current = candidates[0] if len(candidates) == 1 else None
+    return current
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in choices if c.lower() == str(word).lower()]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _message(source: YamlSource, model: type[BaseModel], path: Path, rest: list, err: dict) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        owner = _model_at(model, path[:-1])
+        allowed = sorted(owner.model_fields) if owner else []
+        return f"unknown key '{key}'{_suggest(key, allowed)}" + (
+            f"; allowed keys: {', '.join(allowed)}"
+            if allowed and not _suggest(key, allowed)
+            else ""
+        )
+    if kind == "missing":
+        return f"'{rest[-1]}' is required" if rest else "a value is required"
+    if kind in ("literal_error", "enum"):
+        allowed = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+        if not allowed:
+            allowed = re.findall(r"[\w.-]+", err.get("ctx", {}).get("expected", ""))
+        value = err.get("input")
+        return f"'{value}' is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}"
+    message = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind.endswith(("_type", "_parsing")) or kind in ("string_pattern_mismatch",):
+        message = f"{message[0].lower()}{message[1:]}, got {err.get('input')!r}"
+    return message
+
+
+def _located(
+    source: YamlSource, model: type[BaseModel], error: ValidationError
+) -> list[LocatedError]:
+    by_path: dict[tuple[Path, bool], list[str]] = {}
+    for err in error.errors():
+        path, rest = _data_path(source.data, err["loc"])
+        if err["type"] == "missing" and rest:
+            shown = (*path, rest[-1])
+            by_path.setdefault((shown, False), []).append(_message(source, model, path, rest, err))
+            continue
+        on_key = err["type"] == "extra_forbidden"
+        by_path.setdefault((path, on_key), []).append(_message(source, model, path, rest, err))
+    located: list[LocatedError] = []
+    for (path, on_key), messages in by_path.items():
+        unique = list(dict.fromkeys(messages))
+        message = unique[0] if len(unique) == 1 else "not valid: " + " | ".join(unique)
+        mark_path = path if on_key or path in source.value_marks else path[:-1]
+        located.append(source.error(mark_path, format_path(path) or "(root)", message, key=on_key))
+    return located

@@ -1,0 +1,101 @@
+"""YAML parsed together with where each value stands in the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import LoadError, LocatedError
+
+Path = tuple[str | int, ...]
+Mark = tuple[int, int]
+
+
+@dataclass
+class YamlSource:
+    """Parsed data, and 1-based (line, column) marks of every value and every mapping key."""
+
+    file: str
+    data: Any
+    value_marks: dict[Path, Mark] = field(default_factory=dict)
+    key_marks: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark_of(self, path: Path, *, key: bool = False) -> Mark:
+        """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
+        marks = self.key_marks if key else self.value_marks
+        if path in marks:
+            return marks[path]
+        for end in range(len(path) - 1, -1, -1):
+            if path[:end] in self.value_marks:
+                return self.value_marks[path[:end]]
+        return (1, 1)
+
+    def error(
+        self, path: Path, field_path: str, message: str, *, key: bool = False
+    ) -> LocatedError:
+        """A located error at `path`."""
+        line, column = self.mark_of(path, key=key)
+        return LocatedError(self.file, line, column, field_path, message)
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Walker:
+    def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
+        self.source = source
+        self.constructor = constructor
+        self.errors: list[LocatedError] = []
+
+    def walk(self, node: yaml.Node, path: Path) -> Any:
+        self.source.value_marks[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str):
+                    key = str(key)
+                if key in result:
+                    line, column = _mark(key_node)
+                    from ..models.base import format_path
+
+                    self.errors.append(
+                        LocatedError(
+                            self.source.file,
+                            line,
+                            column,
+                            format_path((*path, key)),
+                            f"key '{key}' appears twice in this mapping",
+                        )
+                    )
+                self.source.key_marks[(*path, key)] = _mark(key_node)
+                result[key] = self.walk(value_node, (*path, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> YamlSource:
+    """Parse one YAML document, keeping marks; a syntax error becomes a `LoadError`."""
+    source = YamlSource(file=file, data=None)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise LoadError([LocatedError(file, 1, 1, "(file)", "the file is empty")])
+        walker = _Walker(source, loader)
+        source.data = walker.walk(node, ())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise LoadError([LocatedError(file, line, column, "(yaml)", problem)]) from None
+    finally:
+        loader.dispose()
+    if walker.errors:
+        raise LoadError(walker.errors)
+    return source

@@ -1,0 +1,79 @@
+"""The base every laktory-pulumi model shares."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+
+class Model(BaseModel):
+    """A strict model: unknown keys are errors, so a misspelt key never goes unnoticed."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, populate_by_name=True)
+
+
+class RuleViolation(Exception):
+    """Rules across fields that failed, each with the path of the field to blame.
+
+    Deliberately not a ValueError: pydantic would fold it into one error at the
+    model's own location, and the loader needs each rule's precise path to point
+    at the right line of the YAML file.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{format_path(path)}: {message}" for path, message in problems))
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """`('tables', 1, 'name')` -> `tables[1].name`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+UpperCase = BeforeValidator(_upper)
+"""Enum-like fields accept `bronze` as well as `BRONZE`, as the Databricks UI does."""
+
+
+def exactly_one(model: BaseModel, *fields: str) -> str | None:
+    """The name of the one field set among `fields`; a ValueError if none or several are."""
+    chosen = [name for name in fields if getattr(model, name) is not None]
+    if len(chosen) != 1:
+        names = ", ".join(fields[:-1]) + f" or {fields[-1]}"
+        found = f"found {', '.join(chosen)}" if chosen else "found none"
+        raise ValueError(f"exactly one of {names} is required ({found})")
+    return chosen[0]
+
+
+NonEmptyStr = Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+
+
+class BackRef:
+    """A link from a child model to its owner, left out of equality.
+
+    Comparing it would recurse (table -> pipeline -> tables -> ...), and two
+    models are equal by their fields alone.
+    """
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: object = None) -> None:
+        self.target = target
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BackRef)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict) -> BackRef:
+        return BackRef(self.target)

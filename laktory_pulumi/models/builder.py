@@ -1,0 +1,129 @@
+"""How a table is built: its layer, its source and the transformations applied."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from .base import BackRef, Model, UpperCase, exactly_one
+from .column import ColumnExpression
+from .sources import EventSource, TableSource
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from .table import Table
+
+Layer = Literal["BRONZE", "SILVER", "GOLD"]
+
+
+class TimeWindow(Model):
+    """A tumbling (or sliding) event-time window to group by."""
+
+    time_column: str = Field(description="Timestamp column the windows are cut from.")
+    window_duration: str = Field(description="Window length, e.g. `1 day`.")
+    slide_duration: str | None = Field(
+        default=None, description="Slide between windows; tumbling windows when unset."
+    )
+    start_time: str | None = Field(
+        default=None, description="Offset of window starts from 1970-01-01, e.g. `-4 hours`."
+    )
+
+
+class Aggregate(ColumnExpression):
+    """One aggregate of a gold table, e.g. `max(high)` as `high`."""
+
+    name: str = Field(description="Output column name.", min_length=1)
+
+
+class Aggregation(Model):
+    """Group-by and aggregates of a gold table."""
+
+    groupby_columns: list[str] = Field(
+        default_factory=list, description="Columns to group by (besides the time window)."
+    )
+    window: TimeWindow | None = Field(
+        default=None,
+        description="Optional time window; its start and end become `window_start` and "
+        "`window_end`.",
+    )
+    aggregates: list[Aggregate] = Field(description="Aggregate expressions.", min_length=1)
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Columns the aggregation produces, in order."""
+        window = ["window_start", "window_end"] if self.window else []
+        return [*self.groupby_columns, *window, *(agg.name for agg in self.aggregates)]
+
+
+class TableBuilder(Model):
+    """Source and transformations of a table."""
+
+    layer: Annotated[Layer, UpperCase] = Field(description="Medallion layer of the table.")
+    event_source: EventSource | None = Field(
+        default=None, description="Read landed event files (bronze)."
+    )
+    table_source: TableSource | None = Field(
+        default=None, description="Read another table (silver, gold)."
+    )
+    drop_source_columns: bool | None = Field(
+        default=None,
+        description="Keep only the declared and system columns. Default: true on silver and "
+        "gold, false on bronze.",
+    )
+    drop_duplicates: bool = Field(
+        default=False,
+        description="Drop rows repeating the table's primary_key (within the watermark on "
+        "streams).",
+    )
+    filter: str | None = Field(
+        default=None, description="SQL condition applied after the columns are built."
+    )
+    selects: list[str] | dict[str, str] | None = Field(
+        default=None,
+        description="Columns to keep at the end: a list of names, or a mapping name -> new name.",
+    )
+    aggregation: Aggregation | None = Field(
+        default=None, description="Group-by and aggregates (gold)."
+    )
+
+    _table: BackRef = PrivateAttr(default_factory=BackRef)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TableBuilder:
+        exactly_one(self, "event_source", "table_source")
+        if self.aggregation is not None and self.layer != "GOLD":
+            raise ValueError("aggregation is for GOLD tables")
+        return self
+
+    @property
+    def source(self) -> EventSource | TableSource:
+        """The one source of the table."""
+        return self.event_source or self.table_source  # type: ignore[return-value]
+
+    @property
+    def drops_source_columns(self) -> bool:
+        """Whether the source's columns are left out of the output."""
+        if self.drop_source_columns is not None:
+            return self.drop_source_columns
+        return self.layer != "BRONZE"
+
+    @property
+    def table(self) -> Table:
+        """The table this builder belongs to."""
+        if self._table.target is None:
+            raise RuntimeError("this builder is not attached to a table")
+        return self._table.target  # type: ignore[return-value]
+
+    def read_source(self, spark: SparkSession, **options: Any) -> DataFrame:
+        """Read the source as a DataFrame (streaming when `read_as_stream`)."""
+        from ..runtime.readers import read_source
+
+        return read_source(self.table, spark, **options)
+
+    def process(self, df: DataFrame, spark: SparkSession | None = None) -> DataFrame:
+        """Build the table's columns, system columns, filter, selects and aggregation."""
+        from ..runtime.builders import process
+
+        return process(self.table, df)

@@ -1,0 +1,102 @@
+"""Columns: how a table's columns are computed from its source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
+
+from .base import Model
+from .spark_types import check_spark_type
+
+
+class LitArg(Model):
+    """A constant passed to a Spark function as a Column (`F.lit(value)`)."""
+
+    lit: Any = Field(description="The constant; wrapped in `F.lit` before the call.")
+
+
+class ValueArg(Model):
+    """A plain Python value passed as is, for parameters that are not columns (a format, a scale)."""
+
+    value: Any = Field(description="Passed to the function unchanged, e.g. `'yyyy-MM-dd'` or `2`.")
+
+
+class SqlArg(Model):
+    """A SQL expression passed to a Spark function as a Column (`F.expr(sql)`)."""
+
+    sql: str = Field(description="A Spark SQL expression, e.g. `close - open`.")
+
+
+def _arg_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "column-ref"
+    if isinstance(value, BaseModel):
+        return {LitArg: "lit-arg", ValueArg: "value-arg", SqlArg: "sql-arg"}.get(type(value))
+    if isinstance(value, dict) and len(value) == 1:
+        return {"lit": "lit-arg", "value": "value-arg", "sql": "sql-arg"}.get(next(iter(value)))
+    return None
+
+
+FuncArg = Annotated[
+    Annotated[str, Tag("column-ref")]
+    | Annotated[LitArg, Tag("lit-arg")]
+    | Annotated[ValueArg, Tag("value-arg")]
+    | Annotated[SqlArg, Tag("sql-arg")],
+    Discriminator(
+        _arg_kind,
+        custom_error_type="func_arg",
+        custom_error_message="an argument is a column name, or one of {lit: X} (a literal "
+        "column), {value: X} (a Python value) or {sql: EXPR}",
+    ),
+]
+"""A plain string names a column (nested fields with dots); anything else must say what it is."""
+
+
+SparkType = Annotated[str, AfterValidator(check_spark_type)]
+
+
+class ColumnExpression(Model):
+    """How one value is computed: a `pyspark.sql.functions` call or a SQL expression."""
+
+    spark_func_name: str | None = Field(
+        default=None,
+        description="Name of a function of `pyspark.sql.functions`, e.g. `coalesce`.",
+    )
+    spark_func_args: list[FuncArg] = Field(
+        default_factory=list,
+        description="Positional arguments. A string is a column reference "
+        "(`data.symbol`); `{lit: 0}` is a literal column, `{value: 'yyyy'}` a plain "
+        "Python value, `{sql: 'a + b'}` an expression.",
+    )
+    spark_func_kwargs: dict[str, FuncArg] = Field(
+        default_factory=dict,
+        description="Keyword arguments, with the same forms as `spark_func_args`.",
+    )
+    sql_expression: str | None = Field(
+        default=None,
+        description="A Spark SQL expression, instead of a function call, e.g. `close / open - 1`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_compute(self) -> ColumnExpression:
+        if (self.spark_func_name is None) == (self.sql_expression is None):
+            found = "both" if self.spark_func_name else "neither"
+            raise ValueError(
+                f"exactly one of spark_func_name or sql_expression is required (found {found})"
+            )
+        if self.sql_expression is not None and (self.spark_func_args or self.spark_func_kwargs):
+            raise ValueError("spark_func_args and spark_func_kwargs need spark_func_name")
+        return self
+
+
+class Column(ColumnExpression):
+    """A column of a table, computed from the source and cast to its declared type."""
+
+    name: str = Field(description="Column name in the output table.", min_length=1)
+    type: SparkType = Field(
+        description="Spark SQL type the value is cast to, e.g. `double`, `timestamp`, "
+        "`decimal(18,2)`, `array<string>`."
+    )
+    comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
+    unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")

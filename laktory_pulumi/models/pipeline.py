@@ -1,0 +1,282 @@
+"""A DLT pipeline: its compute, notebooks, permissions and tables."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
+from .cluster import PipelineCluster
+from .permission import PipelinePermission
+from .table import Table
+
+Path = tuple[str | int, ...]
+
+
+class NotebookLibrary(Model):
+    """A notebook of the pipeline's source code."""
+
+    path: str = Field(
+        description="Notebook path. A path like `/pipelines/x.py` whose file exists in the "
+        "local `notebooks/` folder is uploaded under the laktory root; other paths are taken "
+        "as notebooks already in the workspace.",
+        min_length=1,
+    )
+
+
+class FileLibrary(Model):
+    """A Python file of the pipeline's source code."""
+
+    path: str = Field(description="Workspace file path.", min_length=1)
+
+
+class Library(Model):
+    """Source code of the pipeline: exactly one of a notebook or a file."""
+
+    notebook: NotebookLibrary | None = Field(default=None, description="A notebook.")
+    file: FileLibrary | None = Field(default=None, description="A Python file.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Library:
+        exactly_one(self, "notebook", "file")
+        return self
+
+    @property
+    def path(self) -> str:
+        """The library's path, whatever its kind."""
+        return (self.notebook or self.file).path  # type: ignore[union-attr]
+
+
+Alert = Literal[
+    "on-update-success", "on-update-failure", "on-update-fatal-failure", "on-flow-failure"
+]
+
+
+class Notification(Model):
+    """Who is e-mailed on which pipeline events."""
+
+    alerts: list[Alert] = Field(
+        description="Events: on-update-success, on-update-failure, on-update-fatal-failure, "
+        "on-flow-failure.",
+        min_length=1,
+    )
+    email_recipients: list[str] = Field(description="E-mail addresses.", min_length=1)
+
+
+class Pipeline(Model):
+    """A Delta Live Tables pipeline and the tables it maintains."""
+
+    name: str = Field(
+        description="Pipeline name, unique in the workspace; also names its metadata file.",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+    )
+    catalog: str | None = Field(default=None, description="Unity Catalog catalog of the tables.")
+    target: str | None = Field(default=None, description="Schema the tables are published to.")
+    clusters: list[PipelineCluster] = Field(
+        default_factory=list, description="Clusters of the pipeline (not with serverless)."
+    )
+    libraries: list[Library] = Field(
+        default_factory=list, description="Notebooks and files holding the pipeline's code."
+    )
+    permissions: list[PipelinePermission] = Field(
+        default_factory=list, description="Who may view, run or manage the pipeline."
+    )
+    configuration: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark configuration of the pipeline, readable with `spark.conf.get`.",
+    )
+    continuous: bool = Field(
+        default=False, description="Run continuously instead of one update per trigger."
+    )
+    development: bool | None = Field(
+        default=None, description="Development mode: keep clusters up, do not retry on failure."
+    )
+    photon: bool = Field(default=False, description="Use the Photon engine.")
+    serverless: bool | None = Field(default=None, description="Run on serverless compute.")
+    channel: Annotated[Literal["CURRENT", "PREVIEW"], UpperCase] = Field(
+        default="CURRENT", description="DLT runtime channel."
+    )
+    edition: Annotated[Literal["CORE", "PRO", "ADVANCED"], UpperCase] = Field(
+        default="ADVANCED",
+        description="DLT product edition; expectations need ADVANCED, CDC needs PRO.",
+    )
+    notifications: list[Notification] = Field(
+        default_factory=list, description="E-mail notifications."
+    )
+    storage: str | None = Field(
+        default=None,
+        description="Storage location of a Hive metastore pipeline; not with `catalog`.",
+    )
+    tables: list[Table] = Field(default_factory=list, description="Tables the pipeline builds.")
+
+    @model_validator(mode="after")
+    def _rules_across_fields(self) -> Pipeline:
+        problems = self.rule_violations()
+        if problems:
+            raise RuleViolation(problems)
+        for table in self.tables:
+            table._pipeline = BackRef(self)
+        return self
+
+    def table(self, name: str) -> Table:
+        """The table called `name`."""
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(f"pipeline {self.name} has no table {name!r}")
+
+    def upstream(self, table: Table) -> list[Table]:
+        """Tables of this pipeline that `table` reads, directly or not, in build order."""
+        seen: dict[str, Table] = {}
+
+        def visit(current: Table) -> None:
+            source = current.builder.table_source
+            if source is None or source.is_external or source.name in seen:
+                return
+            parent = self.table(source.name)
+            visit(parent)
+            seen[parent.name] = parent
+
+        visit(table)
+        return list(seen.values())
+
+    def rule_violations(self) -> list[tuple[Path, str]]:
+        """Rules no single field can check, each with the path of the field to blame."""
+        return [
+            *self._unique_names(),
+            *self._sources_exist(),
+            *self._no_cycles(),
+            *self._keys_declared(),
+            *self._editions_and_storage(),
+        ]
+
+    def _unique_names(self) -> list[tuple[Path, str]]:
+        problems: list[tuple[Path, str]] = []
+        first_seen: dict[str, int] = {}
+        for index, table in enumerate(self.tables):
+            if table.name in first_seen:
+                problems.append(
+                    (
+                        ("tables", index, "name"),
+                        f"table '{table.name}' is declared twice (first at tables"
+                        f"[{first_seen[table.name]}])",
+                    )
+                )
+            first_seen.setdefault(table.name, index)
+        labels: set[str] = set()
+        for index, cluster in enumerate(self.clusters):
+            if cluster.name in labels:
+                problems.append(
+                    (("clusters", index, "name"), f"cluster '{cluster.name}' is declared twice")
+                )
+            labels.add(cluster.name)
+        principals: set[str] = set()
+        for index, permission in enumerate(self.permissions):
+            if permission.principal in principals:
+                problems.append(
+                    (
+                        ("permissions", index, permission.principal_kind),
+                        f"'{permission.principal}' has two permission entries",
+                    )
+                )
+            principals.add(permission.principal)
+        return problems
+
+    def _sources_exist(self) -> list[tuple[Path, str]]:
+        names = [table.name for table in self.tables]
+        problems: list[tuple[Path, str]] = []
+        for index, table in enumerate(self.tables):
+            source = table.builder.table_source
+            if source is None or source.is_external or source.name in names:
+                continue
+            close = difflib.get_close_matches(source.name, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(
+                (
+                    ("tables", index, "builder", "table_source", "name"),
+                    f"no table '{source.name}' in this pipeline{hint}; an external table "
+                    "needs its full name catalog.schema.table",
+                )
+            )
+        return problems
+
+    def _no_cycles(self) -> list[tuple[Path, str]]:
+        reads = {
+            table.name: table.builder.table_source.name
+            for table in self.tables
+            if table.builder.table_source is not None
+        }
+        index_of = {table.name: index for index, table in enumerate(self.tables)}
+        problems: list[tuple[Path, str]] = []
+        reported: set[str] = set()
+        for start in reads:
+            chain = [start]
+            current = start
+            while current in reads and reads[current] in index_of:
+                current = reads[current]
+                if current in chain:
+                    cycle = [*chain[chain.index(current) :], current]
+                    if not reported.intersection(cycle):
+                        problems.append(
+                            (
+                                ("tables", index_of[cycle[-2]], "builder", "table_source", "name"),
+                                "tables read each other in a cycle: " + " -> ".join(cycle),
+                            )
+                        )
+                        reported.update(cycle)
+                    break
+                chain.append(current)
+        return problems
+
+    def _keys_declared(self) -> list[tuple[Path, str]]:
+        problems: list[tuple[Path, str]] = []
+        for index, table in enumerate(self.tables):
+            declared = table.output_columns
+            if declared is None:
+                continue
+            keys: list[tuple[Path, str]] = []
+            if table.timestamp_key is not None:
+                keys.append((("tables", index, "timestamp_key"), table.timestamp_key))
+            for position, key in enumerate(table.primary_key or []):
+                path: Path = ("tables", index, "primary_key")
+                keys.append(((*path, position) if len(table.primary_key or []) > 1 else path, key))
+            for path, key in keys:
+                if key not in declared:
+                    close = difflib.get_close_matches(key, declared, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    problems.append(
+                        (path, f"'{key}' is not a declared column of {table.name}{hint}")
+                    )
+        return problems
+
+    def _editions_and_storage(self) -> list[tuple[Path, str]]:
+        problems: list[tuple[Path, str]] = []
+        if self.catalog is not None and self.storage is not None:
+            problems.append(
+                (("storage",), "storage is for Hive metastore pipelines; remove it or catalog")
+            )
+        if self.edition != "ADVANCED":
+            for index, table in enumerate(self.tables):
+                if table.expectations:
+                    problems.append(
+                        (
+                            ("tables", index, "expectations"),
+                            f"expectations need edition ADVANCED (this pipeline is {self.edition})",
+                        )
+                    )
+        if self.edition == "CORE":
+            for index, table in enumerate(self.tables):
+                source = table.builder.table_source
+                if source is not None and source.cdc is not None:
+                    problems.append(
+                        (
+                            ("tables", index, "builder", "table_source", "cdc"),
+                            "cdc needs edition PRO or ADVANCED (this pipeline is CORE)",
+                        )
+                    )
+        if self.serverless and self.clusters:
+            problems.append((("clusters",), "a serverless pipeline takes no clusters"))
+        return problems

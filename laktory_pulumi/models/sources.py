@@ -1,0 +1,101 @@
+"""Where a table reads from: landed events, or another table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Model, UpperCase
+
+
+class Producer(Model):
+    """The system that emits the events."""
+
+    name: str = Field(description="Producer name; a folder of the landing root.", min_length=1)
+
+
+class EventSource(Model):
+    """Event files landed in cloud storage (or a local folder), read by Auto Loader on Databricks."""
+
+    name: str = Field(description="Event name; a folder under the producer's.", min_length=1)
+    producer: Producer = Field(description="Who emits these events.")
+    read_as_stream: bool = Field(
+        default=True,
+        description="Read incrementally as a stream (Auto Loader); false reads all files each run.",
+    )
+    format: Annotated[Literal["JSON", "CSV", "PARQUET"], UpperCase] = Field(
+        default="JSON", description="File format of the events."
+    )
+    read_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra options of the Spark reader, e.g. `multiLine: true`, `header: true`.",
+    )
+    events_root: str | None = Field(
+        default=None,
+        description="Folder holding the event files. Default: "
+        "`<landing_root>/events/<producer>/<name>/`, the landing root coming from the "
+        "pipeline configuration key `landing_root`.",
+    )
+    schema_ddl: str | None = Field(
+        default=None,
+        description="Schema of the events as a DDL string; inferred from the files when unset.",
+    )
+
+    def events_path(self, landing_root: str) -> str:
+        """The folder to read, given the landing root of the environment."""
+        if self.events_root:
+            return self.events_root
+        return f"{landing_root.rstrip('/')}/events/{self.producer.name}/{self.name}/"
+
+
+class Watermark(Model):
+    """How late events may arrive on a streaming read; bounds the state of deduplication."""
+
+    column: str = Field(description="Event-time column, a timestamp.")
+    threshold: str = Field(description="Allowed lateness, e.g. `1 hour`.")
+
+
+class Cdc(Model):
+    """Change data capture: apply the source as inserts, updates and deletes (DLT apply_changes)."""
+
+    primary_keys: list[str] = Field(description="Columns identifying a row.", min_length=1)
+    sequence_by: str = Field(description="Column ordering the changes of a key.")
+    scd_type: Literal[1, 2] = Field(
+        default=1, description="1 keeps the latest row per key; 2 keeps history."
+    )
+    apply_as_deletes: str | None = Field(
+        default=None, description="SQL condition marking a change as a delete, e.g. `op = 'D'`."
+    )
+    except_columns: list[str] = Field(
+        default_factory=list, description="Source columns left out of the target."
+    )
+
+
+class TableSource(Model):
+    """Another table: of this pipeline by its name, or any table by `catalog.schema.table`."""
+
+    name: str = Field(
+        description="A table of this pipeline, or a full `catalog.schema.table` name.", min_length=1
+    )
+    read_as_stream: bool = Field(
+        default=True, description="Read as a stream (new rows only) rather than as a whole."
+    )
+    filter: str | None = Field(default=None, description="SQL condition applied to the source.")
+    selects: list[str] | dict[str, str] | None = Field(
+        default=None,
+        description="Source columns to keep: a list of names, or a mapping name -> new name.",
+    )
+    watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
+    cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
+
+    @property
+    def is_external(self) -> bool:
+        """True when the source lives outside the pipeline (a dotted full name)."""
+        return "." in self.name
+
+    @model_validator(mode="after")
+    def _cdc_needs_stream(self) -> TableSource:
+        if self.cdc is not None and not self.read_as_stream:
+            raise ValueError("cdc needs read_as_stream: true (changes are applied as a stream)")
+        return self

@@ -1,0 +1,93 @@
+"""A table of a pipeline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from .base import BackRef, Model, UpperCase
+from .builder import TableBuilder
+from .column import Column
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+
+class Expectation(Model):
+    """A data quality rule, with DLT's semantics."""
+
+    name: str = Field(description="Rule name, reported in the pipeline's metrics.", min_length=1)
+    expression: str = Field(description="SQL condition every valid row meets, e.g. `open > 0`.")
+    action: Annotated[Literal["WARN", "DROP", "FAIL"], UpperCase] = Field(
+        default="WARN",
+        description="WARN keeps failing rows and counts them; DROP removes them; FAIL stops the "
+        "update.",
+    )
+
+
+class Table(Model):
+    """A streaming table or materialized view of the pipeline."""
+
+    name: str = Field(
+        description="Table name, unique in the pipeline.",
+        min_length=1,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    )
+    comment: str | None = Field(default=None, description="Table comment shown in the catalog.")
+    timestamp_key: str | None = Field(
+        default=None,
+        description="Column (or nested field) holding the event time; copied to `_tstamp` on "
+        "silver.",
+    )
+    primary_key: list[str] | None = Field(
+        default=None,
+        description="Column(s) identifying a row; a single name or a list. Used by "
+        "drop_duplicates.",
+    )
+    columns: list[Column] = Field(default_factory=list, description="Columns to build.")
+    builder: TableBuilder = Field(description="Source and transformations.")
+    expectations: list[Expectation] = Field(default_factory=list, description="Data quality rules.")
+    quarantine: bool = Field(
+        default=False,
+        description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
+        "names of the rules they failed.",
+    )
+
+    _pipeline: BackRef = PrivateAttr(default_factory=BackRef)
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_key_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _attach_builder(self) -> Table:
+        self.builder._table = BackRef(self)
+        return self
+
+    @property
+    def layer(self) -> str:
+        """Medallion layer of the table."""
+        return self.builder.layer
+
+    @property
+    def output_columns(self) -> list[str] | None:
+        """Declared output columns, or None when they depend on the source."""
+        if self.builder.aggregation is not None:
+            return [*self.builder.aggregation.output_columns, *(c.name for c in self.columns)]
+        if self.columns:
+            return [column.name for column in self.columns]
+        return None
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The pipeline this table belongs to."""
+        if self._pipeline.target is None:
+            raise RuntimeError(f"table {self.name} is not attached to a pipeline")
+        return self._pipeline.target  # type: ignore[return-value]
+
+    @property
+    def quarantine_name(self) -> str:
+        """Name of the table holding the rows that failed DROP expectations."""
+        return f"{self.name}_quarantine"
