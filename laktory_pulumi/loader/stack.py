@@ -120,10 +120,20 @@ class Stack:
     files: dict[str, Path]
 
 
-def load_stack(project_dir: Path, stack: str, *, only: list[str] | None = None) -> Stack:
-    """Load every definition of `stacks/`; all files are checked before any error is raised."""
+def load_stack(
+    project_dir: Path,
+    stack: str,
+    *,
+    only: list[str] | None = None,
+    config: StackConfig | None = None,
+) -> Stack:
+    """Load every definition of `stacks/`; all files are checked before any error is raised.
+
+    `config` replaces what `Pulumi.<stack>.yaml` says; the Pulumi program passes the
+    config the engine hands it (decrypted secrets included).
+    """
     project_dir = project_dir.resolve()
-    config = StackConfig.read(project_dir, stack)
+    config = config or StackConfig.read(project_dir, stack)
     errors: list[LocatedError] = []
     pipelines: dict[str, Pipeline] = {}
     clusters: dict[str, Cluster] = {}

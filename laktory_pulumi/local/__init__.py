@@ -1,0 +1,1 @@
+"""Running pipelines on this machine with Spark Declarative Pipelines."""
