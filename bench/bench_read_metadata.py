@@ -1,0 +1,80 @@
+"""read_metadata of a pipeline with 500 tables of 20 columns: target under 100 ms.
+
+Baseline: parsing the same bytes with `json.loads` alone, so the ratio shows what
+validation into models costs on top of reading the JSON.
+
+Run: .venv/bin/python bench/bench_read_metadata.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _timing import machine, median_seconds, report  # noqa: E402
+
+from laktory_pulumi.metadata import metadata_bytes, metadata_workspace_path, read_metadata  # noqa: E402
+from laktory_pulumi.models import Pipeline  # noqa: E402
+
+TABLES = 500
+COLUMNS = 20
+
+
+def wide_pipeline() -> Pipeline:
+    """A bronze table feeding 499 silver tables of 20 typed columns each."""
+    tables = [
+        {
+            "name": "brz_events",
+            "builder": {
+                "layer": "BRONZE",
+                "event_source": {"name": "event", "producer": {"name": "app"}},
+            },
+        }
+    ]
+    types = ["double", "string", "timestamp", "bigint", "decimal(18,2)"]
+    for index in range(1, TABLES):
+        tables.append(
+            {
+                "name": f"slv_table_{index:03d}",
+                "timestamp_key": "c00",
+                "primary_key": ["c01"],
+                "builder": {"layer": "SILVER", "table_source": {"name": "brz_events"}},
+                "columns": [
+                    {
+                        "name": f"c{column:02d}",
+                        "type": types[column % len(types)],
+                        "spark_func_name": "coalesce",
+                        "spark_func_args": [f"data.f{column}"],
+                    }
+                    for column in range(COLUMNS)
+                ],
+                "expectations": [{"name": "has_key", "expression": "c01 IS NOT NULL"}],
+            }
+        )
+    return Pipeline.model_validate({"name": "pl-wide", "tables": tables})
+
+
+def main() -> None:
+    pipeline = wide_pipeline()
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / metadata_workspace_path(pipeline.name).lstrip("/")
+        path.parent.mkdir(parents=True)
+        path.write_bytes(metadata_bytes(pipeline))
+        os.environ["LAKTORY_WORKSPACE_ROOT"] = root
+        loaded = read_metadata(pipeline.name)
+        assert loaded == pipeline and len(loaded.tables) == TABLES
+        ours = median_seconds(lambda: read_metadata(pipeline.name), repeat=9)
+        baseline = median_seconds(lambda: json.loads(path.read_bytes()), repeat=9)
+    print(f"machine: {machine()}; {TABLES} tables x {COLUMNS} columns, {path.stat().st_size if False else len(metadata_bytes(pipeline)) // 1024} KiB")
+    report("read_metadata vs json.loads", ours, baseline)
+    verdict = "met" if ours < 0.100 else "MISSED"
+    print(f"read_metadata absolute: {ours * 1000:.1f} ms (target < 100 ms: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
