@@ -56,15 +56,31 @@ class StackConfig:
             for key, value in raw.items()
             if key.startswith(f"{project}:")
         }
-        pipelines = own.get("pipelines")
+        return cls.from_settings(project, stack, own, raw=raw)
+
+    @classmethod
+    def from_settings(
+        cls,
+        project: str,
+        stack: str,
+        settings: dict[str, Any],
+        *,
+        raw: dict[str, Any] | None = None,
+    ) -> StackConfig:
+        """Build from the project's own keys (`vars`, `pipelines`, `protect`, `laktory_root`).
+
+        One reading of those keys for both callers: `read` (the file) and the Pulumi program
+        (the config the engine hands it).
+        """
+        pipelines = settings.get("pipelines")
         return cls(
             project=project,
             stack=stack,
-            variables=dict(own.get("vars") or {}),
+            variables=dict(settings.get("vars") or {}),
             pipelines=tuple(pipelines) if pipelines else None,
-            protect=_truthy(own.get("protect", False)),
-            laktory_root=_with_slashes(own.get("laktory_root", DEFAULT_LAKTORY_ROOT)),
-            raw=raw,
+            protect=_truthy(settings.get("protect", False)),
+            laktory_root=_with_slashes(settings.get("laktory_root", DEFAULT_LAKTORY_ROOT)),
+            raw=dict(raw or {}),
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..models.base import RuleViolation, format_path
+from ..models.base import FieldError, RuleViolation, format_path
 from .errors import LoadError, LocatedError
 from .yaml_source import Path, YamlSource
 
@@ -28,8 +28,18 @@ def validate(source: YamlSource, model: type[M]) -> M:
     except ValidationError as error:
         raise LoadError(_located(source, model, error)) from None
     except RuleViolation as violation:
+        # A rule blaming a whole list or mapping points at its key, as for a FieldError.
         raise LoadError(
-            [source.error(path, format_path(path), message) for path, message in violation.problems]
+            [
+                source.error(
+                    path,
+                    format_path(path),
+                    message,
+                    key=path in source.key_marks
+                    and isinstance(_value_at(source.data, path), (dict, list)),
+                )
+                for path, message in violation.problems
+            ]
         ) from None
 
 
@@ -104,6 +114,31 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def _kind_of(value: Any) -> str:
+    """How a YAML value reads to its author: a mapping, a list, or the value itself."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return _shown(value)
+
+
+def _shown(value: Any) -> str:
+    return "nothing (the value is empty)" if value is None else repr(value)
+
+
+def _blamed_field(err: Any) -> str | None:
+    """The field a model validator blamed with a `FieldError`, if it did."""
+    cause = err.get("ctx", {}).get("error")
+    return cause.field if isinstance(cause, FieldError) else None
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
 def _message(source: YamlSource, model: type[BaseModel], path: Path, rest: list, err: dict) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -118,16 +153,21 @@ def _message(source: YamlSource, model: type[BaseModel], path: Path, rest: list,
     if kind == "missing":
         return f"'{rest[-1]}' is required" if rest else "a value is required"
     if kind in ("literal_error", "enum"):
-        allowed = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
-        if not allowed:
-            allowed = re.findall(r"[\w.-]+", err.get("ctx", {}).get("expected", ""))
+        # pydantic's `expected` reads "'A', 'B' or 'C'" (strings) or "1 or 2" (numbers).
+        expected = err.get("ctx", {}).get("expected", "")
+        allowed = [choice.strip("'") for choice in re.split(r", | or ", expected) if choice]
         value = err.get("input")
-        return f"'{value}' is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}"
+        shown = f"'{value}'" if isinstance(value, str) else str(value)
+        return f"{shown} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping of fields, found {_kind_of(err.get('input'))}"
+    if kind == "list_type":
+        return f"expected a list, found {_kind_of(err.get('input'))}"
     message = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    if kind.endswith(("_type", "_parsing")) or kind in ("string_pattern_mismatch",):
-        message = f"{message[0].lower()}{message[1:]}, got {err.get('input')!r}"
+    if kind.endswith(("_type", "_parsing")) or kind in ("string_pattern_mismatch", "func_arg"):
+        message = f"{message[0].lower()}{message[1:]}, got {_shown(err.get('input'))}"
     return message
 
 
@@ -136,13 +176,22 @@ def _located(
 ) -> list[LocatedError]:
     by_path: dict[tuple[Path, bool], list[str]] = {}
     for err in error.errors():
-        path, rest = _data_path(source.data, err["loc"])
-        if err["type"] == "missing" and rest:
-            shown = (*path, rest[-1])
+        blamed = _blamed_field(err)
+        path, rest = _data_path(source.data, (*err["loc"], blamed) if blamed else err["loc"])
+        absent = rest[-1] if rest and (err["type"] == "missing" or rest[-1] == blamed) else None
+        if absent is not None:
+            # A field absent from the file: point at the mapping, name the field in the path.
+            shown = (*path, absent)
             by_path.setdefault((shown, False), []).append(_message(source, model, path, rest, err))
             continue
-        on_key = err["type"] == "extra_forbidden"
-        by_path.setdefault((path, on_key), []).append(_message(source, model, path, rest, err))
+        message = _message(source, model, path, rest, err)
+        if path in source.variables and err["type"] not in ("extra_forbidden", "missing"):
+            message += f" (from {source.variables[path]})"
+        # An unknown key, or a blamed field holding a mapping or a list, is pointed at by its key.
+        on_key = err["type"] == "extra_forbidden" or (
+            blamed is not None and isinstance(_value_at(source.data, path), (dict, list))
+        )
+        by_path.setdefault((path, on_key), []).append(message)
     located: list[LocatedError] = []
     for (path, on_key), messages in by_path.items():
         unique = list(dict.fromkeys(messages))

@@ -58,6 +58,7 @@ def substitute(
             return [visit(item, (*path, index)) for index, item in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
+        source.variables[path] = value
         whole = VARIABLE.fullmatch(value.strip())
         if whole:
             # A value that is only a variable keeps the variable's own type (a number stays one).

@@ -21,6 +21,8 @@ class YamlSource:
     data: Any
     value_marks: dict[Path, Mark] = field(default_factory=dict)
     key_marks: dict[Path, Mark] = field(default_factory=dict)
+    variables: dict[Path, str] = field(default_factory=dict)
+    """The text of every value that held a `${scope.NAME}` variable, by path, once substituted."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
@@ -60,6 +62,7 @@ class _Walker:
                     key = str(key)
                 if key in result:
                     line, column = _mark(key_node)
+                    first_line = self.source.key_marks[(*path, key)][0]
                     from ..models.base import format_path
 
                     self.errors.append(
@@ -68,15 +71,52 @@ class _Walker:
                             line,
                             column,
                             format_path((*path, key)),
-                            f"key '{key}' appears twice in this mapping",
+                            f"key '{key}' appears twice in this mapping (first at line "
+                            f"{first_line})",
                         )
                     )
+                    continue
                 self.source.key_marks[(*path, key)] = _mark(key_node)
                 result[key] = self.walk(value_node, (*path, key))
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
         return self.constructor.construct_object(node, deep=True)
+
+
+def _at(mark: yaml.Mark | None) -> Mark:
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+
+
+def _syntax_error(error: yaml.MarkedYAMLError) -> tuple[Mark, str]:
+    """Where a YAML syntax error is best fixed, and what it is in plain words.
+
+    The cases not recognised here keep PyYAML's own text.
+    """
+    context, problem = error.context or "", error.problem or ""
+    raw = " ".join(part for part in (context, problem) if part)
+    where = _at(error.problem_mark or error.context_mark)
+    if "'\\t'" in problem:  # PyYAML shows the tab escaped
+        return where, "a tab cannot indent YAML; indent with spaces"
+    if "quoted scalar" in context and "end of stream" in problem and error.context_mark:
+        return _at(error.context_mark), "this quoted string is never closed"
+    if context.startswith("while parsing a flow") and error.context_mark:
+        opened = "[" if "sequence" in context else "{"
+        line, column = where
+        return _at(error.context_mark), (
+            f"this '{opened}' is not closed: {problem} at line {line}, column {column}"
+        )
+    if "expected <block end>" in problem and error.context_mark:
+        start_line, start_column = _at(error.context_mark)
+        return where, (
+            f"bad indentation: no mapping above has its keys at column {where[1]} (the "
+            f"enclosing one, from line {start_line}, has them at column {start_column})"
+        )
+    if "mapping values are not allowed here" in problem:
+        return where, (
+            "unexpected ':': the line is indented too deep, or a value holding ': ' needs quotes"
+        )
+    return where, raw
 
 
 def parse_yaml(text: str, file: str) -> YamlSource:
@@ -86,13 +126,18 @@ def parse_yaml(text: str, file: str) -> YamlSource:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise LoadError([LocatedError(file, 1, 1, "(file)", "the file is empty")])
+            what = "holds only comments" if text.strip() else "is empty"
+            raise LoadError(
+                [
+                    LocatedError(
+                        file, 1, 1, "(file)", f"the file {what}; expected a mapping of fields"
+                    )
+                ]
+            )
         walker = _Walker(source, loader)
         source.data = walker.walk(node, ())
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(part for part in (error.context, error.problem) if part)
+        (line, column), problem = _syntax_error(error)
         raise LoadError([LocatedError(file, line, column, "(yaml)", problem)]) from None
     finally:
         loader.dispose()

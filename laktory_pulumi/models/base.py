@@ -26,6 +26,19 @@ class RuleViolation(Exception):
         super().__init__("; ".join(f"{format_path(path)}: {message}" for path, message in problems))
 
 
+class FieldError(ValueError):
+    """A model validator's error that blames one field of the model, not the whole mapping.
+
+    Pydantic locates a model validator's ValueError at the model; the loader reads
+    `field` to point at that field's line instead. Outside the loader it is a plain
+    ValueError with the same message.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 def format_path(path: tuple[str | int, ...]) -> str:
     """`('tables', 1, 'name')` -> `tables[1].name`."""
     text = ""
@@ -51,7 +64,9 @@ def exactly_one(model: BaseModel, *fields: str) -> str | None:
     if len(chosen) != 1:
         names = ", ".join(fields[:-1]) + f" or {fields[-1]}"
         found = f"found {', '.join(chosen)}" if chosen else "found none"
-        raise ValueError(f"exactly one of {names} is required ({found})")
+        message = f"exactly one of {names} is required ({found})"
+        # Several set: blame the last one, the one to remove; none set: the whole mapping.
+        raise FieldError(chosen[-1], message) if chosen else ValueError(message)
     return chosen[0]
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from .base import BackRef, Model, UpperCase, exactly_one
+from .base import BackRef, FieldError, Model, UpperCase, exactly_one
 from .column import ColumnExpression
 from .sources import EventSource, TableSource
 
@@ -94,7 +94,9 @@ class TableBuilder(Model):
     def _one_source(self) -> TableBuilder:
         exactly_one(self, "event_source", "table_source")
         if self.aggregation is not None and self.layer != "GOLD":
-            raise ValueError("aggregation is for GOLD tables")
+            raise FieldError(
+                "aggregation", f"aggregation is for GOLD tables (this table is {self.layer})"
+            )
         return self
 
     @property

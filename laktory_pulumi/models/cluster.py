@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, UpperCase, exactly_one
+from .base import FieldError, Model, UpperCase, exactly_one
 from .permission import ClusterPermission
 
 
@@ -22,8 +22,9 @@ class Autoscale(Model):
     @model_validator(mode="after")
     def _ordered(self) -> Autoscale:
         if self.min_workers > self.max_workers:
-            raise ValueError(
-                f"min_workers ({self.min_workers}) exceeds max_workers ({self.max_workers})"
+            raise FieldError(
+                "min_workers",
+                f"min_workers ({self.min_workers}) exceeds max_workers ({self.max_workers})",
             )
         return self
 
@@ -80,7 +81,7 @@ class ClusterSpec(Model):
     @model_validator(mode="after")
     def _size_once(self) -> ClusterSpec:
         if self.num_workers is not None and self.autoscale is not None:
-            raise ValueError("num_workers and autoscale exclude each other")
+            raise FieldError("num_workers", "num_workers and autoscale exclude each other")
         return self
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
 
-from .base import Model
+from .base import FieldError, Model
 from .spark_types import check_spark_type
 
 
@@ -82,11 +82,15 @@ class ColumnExpression(Model):
     def _one_way_to_compute(self) -> ColumnExpression:
         if (self.spark_func_name is None) == (self.sql_expression is None):
             found = "both" if self.spark_func_name else "neither"
-            raise ValueError(
+            message = (
                 f"exactly one of spark_func_name or sql_expression is required (found {found})"
             )
+            raise FieldError("sql_expression", message) if found == "both" else ValueError(message)
         if self.sql_expression is not None and (self.spark_func_args or self.spark_func_kwargs):
-            raise ValueError("spark_func_args and spark_func_kwargs need spark_func_name")
+            raise FieldError(
+                "spark_func_args" if self.spark_func_args else "spark_func_kwargs",
+                "spark_func_args and spark_func_kwargs need spark_func_name",
+            )
         return self
 
 

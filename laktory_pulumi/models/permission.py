@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, UpperCase, exactly_one
+from .base import FieldError, Model, UpperCase, exactly_one
 
 _PRINCIPALS = ("group_name", "user_name", "service_principal_name")
 
@@ -46,7 +46,9 @@ class PipelinePermission(Principal):
     @model_validator(mode="after")
     def _owner_is_a_person(self) -> PipelinePermission:
         if self.permission_level == "IS_OWNER" and self.group_name is not None:
-            raise ValueError("IS_OWNER must be a user or a service principal, not a group")
+            raise FieldError(
+                "permission_level", "IS_OWNER must be a user or a service principal, not a group"
+            )
         return self
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, UpperCase
+from .base import FieldError, Model, UpperCase
 
 
 class Producer(Model):
@@ -97,5 +97,7 @@ class TableSource(Model):
     @model_validator(mode="after")
     def _cdc_needs_stream(self) -> TableSource:
         if self.cdc is not None and not self.read_as_stream:
-            raise ValueError("cdc needs read_as_stream: true (changes are applied as a stream)")
+            raise FieldError(
+                "read_as_stream", "cdc needs read_as_stream: true (changes are applied as a stream)"
+            )
         return self
