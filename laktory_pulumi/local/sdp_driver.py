@@ -1,0 +1,395 @@
+"""The Python side of a local run, executed by `spark-submit` in Spark Connect mode.
+
+`laktory-pulumi run` launches this file exactly as `spark-pipelines run` launches pyspark's
+`pipelines/cli.py` (`spark-class org.apache.spark.deploy.SparkPipelines FILE ARGS`), and it
+does what that CLI does, with pyspark's own functions: load the spec, open the session with the
+spec's configuration, create the dataflow graph, import the libraries, start the run. It adds
+what the CLI cannot give:
+
+- structured events (flow states, per-batch progress with observed metrics) for the runner;
+- each table's row counts after the update, counted in the same JVM (a second JVM would cost
+  seconds per run);
+- continuous pipelines: further updates in the same session whenever the landing folder changes,
+  until the runner asks it to stop;
+- repair of what a kill can leave between two metastore steps (a table folder without a table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlparse
+
+from pyspark.pipelines.cli import PipelineSpec, load_pipeline_spec, register_definitions
+from pyspark.pipelines.flow import AutoCdcFlow, Flow
+from pyspark.pipelines.output import MaterializedView, Output, StreamingTable
+from pyspark.pipelines.spark_connect_graph_element_registry import (
+    SparkConnectGraphElementRegistry,
+)
+from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+
+from laktory_pulumi.local.events import Event, emit, table_name
+from laktory_pulumi.runtime import dlt_sdp
+from laktory_pulumi.runtime.readers import RESCUED_DATA_COLUMN
+
+FLOW_MESSAGE_STATES = (
+    "QUEUED",
+    "PLANNING",
+    "STARTING",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "EXCLUDED",
+    "SKIPPED",
+    "STOPPED",
+    "IDLE",
+)
+
+
+class RecordingRegistry(SparkConnectGraphElementRegistry):
+    """The CLI's registry, remembering which datasets and flows the libraries defined."""
+
+    def __init__(self, spark: SparkSession, dataflow_graph_id: str) -> None:
+        super().__init__(spark, dataflow_graph_id)
+        self.outputs: dict[str, Output] = {}
+        self.flow_targets: dict[str, str] = {}
+
+    def register_output(self, output: Output) -> None:
+        super().register_output(output)
+        self.outputs[table_name(output.name)] = output
+
+    def register_flow(self, flow: Flow) -> None:
+        super().register_flow(flow)
+        self.flow_targets[table_name(flow.name)] = table_name(flow.target)
+
+    def register_auto_cdc_flow(self, flow: AutoCdcFlow) -> None:
+        super().register_auto_cdc_flow(flow)
+        self.flow_targets[table_name(flow.name or flow.target)] = table_name(flow.target)
+
+    @property
+    def tables(self) -> dict[str, Output]:
+        """Stored datasets (streaming tables and materialized views), not views or sinks."""
+        return {
+            name: output
+            for name, output in self.outputs.items()
+            if isinstance(output, (StreamingTable, MaterializedView))
+        }
+
+
+class ProgressListener(StreamingQueryListener):
+    """Collects the micro-batch progress of the streaming flows of one update."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.update = 0
+        self.flow_targets: dict[str, str] = {}
+        self.terminated = 0
+        self.metrics: dict[str, dict[str, int]] = {}
+
+    def reset(self, update: int, flow_targets: dict[str, str]) -> None:
+        with self._lock:
+            self.update = update
+            self.flow_targets = dict(flow_targets)
+            self.terminated = 0
+            self.metrics = {}
+
+    def onQueryStarted(self, event: Any) -> None:
+        pass
+
+    def onQueryProgress(self, event: Any) -> None:
+        progress = event.progress
+        flow = table_name(progress.name or "")
+        table = self.flow_targets.get(flow, flow)
+        observed = {
+            key: value
+            for name, row in (progress.observedMetrics or {}).items()
+            if name == dlt_sdp.observation_name(table)
+            for key, value in row.asDict().items()
+        }
+        with self._lock:
+            totals = self.metrics.setdefault(table, {})
+            for key, value in observed.items():
+                totals[key] = totals.get(key, 0) + int(value or 0)
+        emit(
+            Event(
+                "progress",
+                update=self.update,
+                table=table,
+                rows=int(progress.numInputRows),
+                metrics=observed,
+            )
+        )
+
+    def onQueryIdle(self, event: Any) -> None:
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:
+        with self._lock:
+            self.terminated += 1
+
+    def wait_for(self, queries: int, timeout: float = 15.0) -> None:
+        """Wait until `queries` streaming queries have ended: their last progress is then in."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.terminated >= queries:
+                    return
+            time.sleep(0.1)
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="laktory sdp driver")
+    parser.add_argument("--spec", type=Path, required=True)
+    parser.add_argument("--full-refresh-all", action="store_true")
+    parser.add_argument("--full-refresh", default="")
+    parser.add_argument("--refresh", default="")
+    parser.add_argument("--continuous", action="store_true")
+    parser.add_argument("--watch", type=Path, help="folder whose changes trigger an update")
+    parser.add_argument("--stop-file", type=Path, help="its existence stops a continuous run")
+    parser.add_argument("--poll-seconds", type=float, default=2.0)
+    return parser.parse_args(argv)
+
+
+def _names(csv: str) -> list[str]:
+    return [name.strip() for name in csv.split(",") if name.strip()]
+
+
+def _open_session(spec: PipelineSpec) -> SparkSession:
+    builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
+    for key, value in spec.configuration.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _flow_state(message: str) -> tuple[str, str] | None:
+    """`Flow 'spark_catalog.db.t' has FAILED.` -> (t, FAILED); None for other messages."""
+    if not message.startswith("Flow "):
+        return None
+    words = message.rstrip(".").split()
+    state = next((w for w in words[2:] if w in FLOW_MESSAGE_STATES), None)
+    return (table_name(words[1].strip("'")), state) if state else None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _remove_orphan_locations(spark: SparkSession, database: str, tables: list[str]) -> None:
+    """Delete the empty folder of a table the metastore does not know.
+
+    Creating a table makes its folder, then commits the metastore; a kill in between leaves an
+    empty folder that fails every later run with LOCATION_ALREADY_EXISTS. A folder holding
+    files is left alone: it has data, and the error then tells the user to look.
+    """
+    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir") or "").path)
+    folder = warehouse if database == "default" else warehouse / f"{database}.db"
+    for table in tables:
+        location = folder / table
+        if (
+            location.is_dir()
+            and not any(path.is_file() for path in location.rglob("*"))
+            and not spark.catalog.tableExists(f"{database}.{table}")
+        ):
+            shutil.rmtree(location)
+
+
+def _count(spark: SparkSession, qualified: str) -> tuple[int, int]:
+    """Rows, and rows holding rescued data, of a table; (0, 0) when it does not exist."""
+    if not spark.catalog.tableExists(qualified):
+        return 0, 0
+    frame = spark.read.table(qualified)
+    rescued_column = RESCUED_DATA_COLUMN
+    rescued = (
+        F.count_if(F.col(rescued_column).isNotNull())
+        if rescued_column in frame.columns
+        else F.lit(0)
+    )
+    row = frame.agg(F.count(F.lit(1)).alias("rows"), rescued.alias("rescued")).first()
+    return (int(row["rows"]), int(row["rescued"])) if row else (0, 0)
+
+
+def _run_update(
+    spark: SparkSession,
+    spec_path: Path,
+    spec: PipelineSpec,
+    listener: ProgressListener,
+    update: int,
+    selection: dict[str, Any],
+) -> bool:
+    """One update of the graph, reported as events; True when it completed."""
+    database = spec.database or "default"
+    graph_id = create_dataflow_graph(
+        spark, default_catalog=spec.catalog, default_database=database, sql_conf=spec.configuration
+    )
+    registry = RecordingRegistry(spark, graph_id)
+    dlt_sdp.reset()
+    emit(Event("update_started", update=update))
+    try:
+        register_definitions(spec_path, registry, spec, spark, graph_id)
+    except Exception as error:
+        emit(Event("update_ended", update=update, state="FAILED", error=_first_line(error)))
+        return False
+    _remove_orphan_locations(spark, database, sorted(registry.tables))
+    from_scratch = set(registry.tables) if selection["full_refresh_all"] else set()
+    before = {
+        table: _count(spark, f"{database}.{table}")
+        for table, output in registry.tables.items()
+        if isinstance(output, StreamingTable)
+        and table not in from_scratch
+        and table not in selection["full_refresh"]
+    }
+    listener.reset(update, registry.flow_targets)
+    ran, failed_table, error = _follow_run(spark, graph_id, spec, registry, update, selection)
+    streaming = [t for t in ran if isinstance(registry.tables.get(t), StreamingTable)]
+    listener.wait_for(len(streaming), timeout=15.0 if error is None else 2.0)
+    if error is not None:
+        emit(Event("update_ended", update=update, state="FAILED", table=failed_table, error=error))
+        return False
+    spark.catalog.setCurrentDatabase(database)
+    for table in ran:
+        if table in registry.tables:
+            metrics = _table_metrics(spark, database, table, registry, before, listener)
+            emit(Event("table_counts", update=update, table=table, metrics=metrics))
+    emit(Event("update_ended", update=update, state="COMPLETED"))
+    return True
+
+
+def _follow_run(
+    spark: SparkSession,
+    graph_id: str,
+    spec: PipelineSpec,
+    registry: RecordingRegistry,
+    update: int,
+    selection: dict[str, Any],
+) -> tuple[list[str], str | None, str | None]:
+    """Start the run and pass its flow events on.
+
+    Returns the tables whose flows ran, the first table that failed, and the run's error.
+    """
+    ran: list[str] = []
+    failed_table: str | None = None
+    try:
+        results = start_run(spark, graph_id, storage=spec.storage, dry=False, **selection)
+        for result in cast(Iterator[dict[str, Any]], results):
+            if "pipeline_event_result" not in result:
+                continue
+            flow = _flow_state(result["pipeline_event_result"].event.message)
+            if flow is None:
+                continue
+            table = registry.flow_targets.get(flow[0], flow[0])
+            state = flow[1]
+            if state == "RUNNING" and table not in ran:
+                ran.append(table)
+            if state == "FAILED" and failed_table is None:
+                failed_table = table
+            emit(Event("flow", update=update, table=table, state=state))
+    except Exception as error:
+        return ran, failed_table, _first_line(error)
+    return ran, failed_table, None
+
+
+def _table_metrics(
+    spark: SparkSession,
+    database: str,
+    table: str,
+    registry: RecordingRegistry,
+    before: dict[str, tuple[int, int]],
+    listener: ProgressListener,
+) -> dict[str, Any]:
+    """A table's figures after an update, as the runner's report reads them."""
+    rows_total, rescued_total = _count(spark, f"{database}.{table}")
+    rows_before, rescued_before = before.get(table, (0, 0))
+    is_view = isinstance(registry.tables[table], MaterializedView)
+    metrics: dict[str, Any] = {
+        "materialized_view": is_view,
+        "rows_before": rows_before,
+        "rows_total": rows_total,
+        "rescued_before": rescued_before,
+        "rescued_total": rescued_total,
+        "observed": listener.metrics.get(table, {}),
+    }
+    record = dlt_sdp.REGISTRY.get(table)
+    if record is not None and record.expectations:
+        metrics["expectations"] = {rule.name: rule.action for rule in record.expectations}
+        if is_view:
+            metrics["observed"] = dlt_sdp.count_expectations(record)
+    return metrics
+
+
+def _snapshot(folder: Path | None) -> frozenset[tuple[str, int, int]]:
+    """What the landing folder holds: a change means new work for a continuous pipeline."""
+    if folder is None or not folder.exists():
+        return frozenset()
+    return frozenset(
+        (str(path), stat.st_size, stat.st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file() and (stat := path.stat())
+    )
+
+
+def _wait_for_change(
+    args: argparse.Namespace, seen: frozenset[tuple[str, int, int]]
+) -> frozenset[tuple[str, int, int]] | None:
+    """Sleep until the landing folder changes (and settles); None once a stop is requested."""
+
+    def stop_requested() -> bool:
+        return bool(args.stop_file and args.stop_file.exists())
+
+    while not stop_requested():
+        time.sleep(args.poll_seconds)
+        current = _snapshot(args.watch)
+        if current != seen:
+            # Files still being written change between two looks; wait until they settle.
+            time.sleep(args.poll_seconds)
+            settled = _snapshot(args.watch)
+            if settled == current:
+                return current
+    return None
+
+
+def main(argv: list[str]) -> int:
+    args = _parse_args(argv)
+    spec_path = args.spec.resolve()
+    spec = load_pipeline_spec(spec_path)
+    spark = _open_session(spec)
+    try:
+        database = spec.database or "default"
+        if not spark.catalog.databaseExists(database):
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        listener = ProgressListener()
+        spark.streams.addListener(listener)
+        selection: dict[str, Any] = {
+            "full_refresh": _names(args.full_refresh),
+            "full_refresh_all": args.full_refresh_all,
+            "refresh": _names(args.refresh),
+        }
+        update = 0
+        seen = _snapshot(args.watch)
+        while True:
+            if not _run_update(spark, spec_path, spec, listener, update, selection):
+                return 1
+            if not args.continuous:
+                return 0
+            # Later updates are incremental, whatever the first one was asked to do.
+            selection = {**selection, "full_refresh": [], "full_refresh_all": False}
+            changed = _wait_for_change(args, seen)
+            if changed is None:
+                return 0
+            seen = changed
+            update += 1
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

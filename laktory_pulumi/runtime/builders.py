@@ -1,0 +1,272 @@
+"""`TableBuilder.process`: a table's columns, system columns and transformations.
+
+Everything a table declares becomes a handful of lazy DataFrame operations: the declared and
+system columns in one projection, then filter, drop_duplicates, aggregation and selects. No
+action runs and nothing is collected, so the same code serves streams, batch reads, Databricks
+DLT, local SDP runs and Spark Connect.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from .analysis import analysis_allowed, is_refused_analysis
+from .readers import selection
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+    from ..models import Table
+    from ..models.builder import Aggregation
+    from ..models.column import ColumnExpression
+
+BRONZE_AT, SILVER_AT, GOLD_AT, TSTAMP = "_bronze_at", "_silver_at", "_gold_at", "_tstamp"
+SYSTEM_COLUMNS = (BRONZE_AT, TSTAMP, SILVER_AT, GOLD_AT)
+WINDOW_START, WINDOW_END = "window_start", "window_end"
+
+
+class ColumnInputError(ValueError):
+    """A declared column reads an input the source does not have."""
+
+    def __init__(self, table: str, column: str, missing: str, existing: list[str]) -> None:
+        self.table, self.column, self.missing, self.existing = table, column, missing, existing
+        super().__init__(
+            f"table {table}: column '{column}' reads '{missing}', which its input does not "
+            f"have; existing columns: {', '.join(existing) or 'none'}"
+        )
+
+
+def process(table: Table, df: DataFrame) -> DataFrame:
+    """The table built from its source frame `df`."""
+    builder = table.builder
+    if builder.aggregation is not None:
+        df = aggregate(table, builder.aggregation, df)
+    df = project(table, df)
+    if builder.filter:
+        df = df.where(builder.filter)
+    if builder.drop_duplicates and table.primary_key:
+        df = _drop_duplicates(table, df)
+    if builder.selects is not None:
+        kept = selection(builder.selects)
+        carried = [name for name in SYSTEM_COLUMNS if name in _system_columns(table)]
+        df = df.select(*kept, *carried)
+    return df
+
+
+def project(table: Table, df: DataFrame) -> DataFrame:
+    """Declared columns, cast to their types, and the layer's system columns: one projection."""
+    from pyspark.sql import functions as F
+
+    built = {column.name: expression(column).cast(column.type) for column in table.columns}
+    system = _system_values(table, built)
+    try:
+        if not table.builder.drops_source_columns:
+            # One projection that replaces same-named source columns and appends the rest.
+            projected = df.withColumns({**built, **system})
+        else:
+            kept = [F.col(name) for name in _kept_columns(table)]
+            declared = [value.alias(name) for name, value in built.items()]
+            carried = [F.col(name) for name in _carried_columns(table)]
+            stamps = [value.alias(name) for name, value in system.items()]
+            projected = df.select(*kept, *declared, *carried, *stamps)
+        if analysis_allowed() and table.columns:
+            # Classic Spark analyses at `select`; Spark Connect only when asked.
+            projected.schema  # noqa: B018
+    except Exception as error:  # classic and Connect raise different exception types
+        if is_refused_analysis(error):
+            return projected
+        if not _is_unresolved(error):
+            raise
+        _blame_a_column(table, df)
+        raise
+    return projected
+
+
+def expression(column: ColumnExpression) -> SparkColumn:
+    """The Spark column computing one declared value (before its cast)."""
+    from pyspark.sql import functions as F
+
+    if column.sql_expression is not None:
+        return F.expr(column.sql_expression)
+    assert column.spark_func_name is not None  # the model guarantees one way to compute
+    function = getattr(F, column.spark_func_name, None)
+    if function is None or not callable(function):
+        raise ValueError(f"'{column.spark_func_name}' is not a function of pyspark.sql.functions")
+    args = [_argument(arg) for arg in column.spark_func_args]
+    kwargs = {key: _argument(arg) for key, arg in column.spark_func_kwargs.items()}
+    return function(*args, **kwargs)
+
+
+def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFrame:
+    """Group-by (and time window) with the aggregates; window bounds as plain columns."""
+    from pyspark.sql import functions as F
+
+    keys: list[SparkColumn] = [F.col(name) for name in aggregation.groupby_columns]
+    bounds: list[SparkColumn] = []
+    window = aggregation.window
+    if window is not None:
+        keys.append(
+            F.window(
+                window.time_column,
+                window.window_duration,
+                window.slide_duration,
+                window.start_time,
+            ).alias("_window")
+        )
+        bounds = [
+            F.col("_window.start").alias(WINDOW_START),
+            F.col("_window.end").alias(WINDOW_END),
+        ]
+    aggregates = [expression(agg).alias(agg.name) for agg in aggregation.aggregates]
+    grouped = df.groupBy(*keys).agg(*aggregates)
+    groups = [F.col(name) for name in aggregation.groupby_columns]
+    results = [F.col(agg.name) for agg in aggregation.aggregates]
+    return grouped.select(*groups, *bounds, *results)
+
+
+def _argument(arg: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    from ..models.column import LitArg, SqlArg, ValueArg
+
+    if isinstance(arg, str):
+        return F.col(arg)
+    if isinstance(arg, LitArg):
+        return F.lit(arg.lit)
+    if isinstance(arg, SqlArg):
+        return F.expr(arg.sql)
+    if isinstance(arg, ValueArg):
+        return arg.value
+    raise TypeError(f"unexpected function argument {arg!r}")
+
+
+def _system_columns(table: Table) -> list[str]:
+    """The system columns a table of this layer ends with."""
+    layer = table.layer
+    if layer == "BRONZE":
+        return [BRONZE_AT]
+    if layer == "SILVER":
+        return [*_carried_columns(table), *([TSTAMP] if table.timestamp_key else []), SILVER_AT]
+    return [GOLD_AT]
+
+
+def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, SparkColumn]:
+    from pyspark.sql import functions as F
+
+    now = F.current_timestamp()
+    if table.layer == "BRONZE":
+        return {BRONZE_AT: now}
+    if table.layer == "GOLD":
+        return {GOLD_AT: now}
+    system: dict[str, SparkColumn] = {}
+    if table.timestamp_key:
+        key = table.timestamp_key
+        # The key usually names a declared column, which does not exist until this projection.
+        system[TSTAMP] = (built[key] if key in built else F.col(key)).cast("timestamp")
+    system[SILVER_AT] = now
+    return system
+
+
+def _carried_columns(table: Table) -> list[str]:
+    """System columns of an upstream table of this pipeline that pass through (`_bronze_at`)."""
+    source = table.builder.table_source
+    if table.layer != "SILVER" or source is None or source.is_external or source.selects:
+        return []
+    upstream = {t.name: t for t in table.pipeline.tables}.get(source.name)
+    if upstream is None or source.cdc is not None:
+        return []
+    return [BRONZE_AT] if upstream.layer in ("BRONZE", "SILVER") else []
+
+
+def _kept_columns(table: Table) -> list[str]:
+    """Columns of a gold aggregation that stay when source columns are dropped."""
+    if table.builder.aggregation is None:
+        return []
+    declared = {column.name for column in table.columns}
+    return [name for name in table.builder.aggregation.output_columns if name not in declared]
+
+
+def _drop_duplicates(table: Table, df: DataFrame) -> DataFrame:
+    """Rows unique on the primary key; bounded by the watermark on a watermarked stream."""
+    source = table.builder.table_source
+    if source is not None and source.watermark is not None and source.read_as_stream:
+        return df.dropDuplicatesWithinWatermark(table.primary_key)
+    return df.dropDuplicates(table.primary_key)
+
+
+# Input checks ------------------------------------------------------------------------------
+
+
+def _blame_a_column(table: Table, source: DataFrame) -> None:
+    """Raise `ColumnInputError` for the first declared column whose inputs do not resolve.
+
+    Called only once the whole projection has failed, so the usual path pays for a single
+    analysis; Spark's error names the missing input but not the column that reads it.
+    """
+    existing = _paths(source.schema)
+    for column in table.columns:
+        try:
+            source.select(expression(column)).schema  # noqa: B018
+        except Exception as error:
+            if not _is_unresolved(error):
+                raise
+            missing = _missing_input(column, source.schema, str(error))
+            raise ColumnInputError(table.name, column.name, missing, existing) from None
+
+
+def _is_unresolved(error: BaseException) -> bool:
+    text = str(error)
+    return any(kind in text for kind in ("UNRESOLVED_COLUMN", "FIELD_NOT_FOUND", "UNRESOLVED"))
+
+
+def _missing_input(column: ColumnExpression, schema: StructType, message: str) -> str:
+    """The input of `column` that does not resolve, as the YAML wrote it (`data.opne`).
+
+    Column references are checked against the schema; inside SQL, Spark's message gives the
+    unresolved name, matched back to the dotted name the expression wrote.
+    """
+    args = [*column.spark_func_args, *column.spark_func_kwargs.values()]
+    for reference in (arg for arg in args if isinstance(arg, str)):
+        if not _resolves(schema, reference):
+            return reference
+    quoted = re.search(r"(?:name|struct field) ((?:`[^`]+`\.?)+)", message)
+    if quoted is None:
+        return "?"
+    name = re.findall(r"`([^`]+)`", quoted.group(1))
+    sql = [column.sql_expression or "", *(arg.sql for arg in args if hasattr(arg, "sql"))]
+    for token in re.findall(r"[A-Za-z_][\w.]*", " ".join(sql)):
+        if token.split(".")[-1] == name[-1] and not _resolves(schema, token):
+            return token
+    return ".".join(name)
+
+
+def _resolves(schema: StructType, reference: str) -> bool:
+    """Whether a dotted reference names a column or a nested struct field."""
+    from pyspark.sql.types import StructType
+
+    current: Any = schema
+    for part in reference.split("."):
+        if not isinstance(current, StructType):
+            return False
+        fields = {field.name.lower(): field for field in current.fields}
+        field = fields.get(part.strip("`").lower())
+        if field is None:
+            return False
+        current = field.dataType
+    return True
+
+
+def _paths(schema: StructType, prefix: str = "") -> list[str]:
+    """Every column and nested field, dotted: what a reference may name."""
+    from pyspark.sql.types import StructType
+
+    paths = []
+    for field in schema.fields:
+        path = prefix + field.name
+        paths.append(path)
+        if isinstance(field.dataType, StructType):
+            paths.extend(_paths(field.dataType, path + "."))
+    return paths

@@ -1,0 +1,213 @@
+"""`from laktory_pulumi import dlt`: one `dlt` API for Databricks, local runs and debugging.
+
+The backend is chosen on first use:
+
+- inside a Databricks DLT pipeline: Databricks' own `dlt` module, unchanged;
+- inside Spark Declarative Pipelines (`laktory-pulumi run`, or `LAKTORY_DLT_BACKEND=sdp`):
+  `dlt_sdp.SdpBackend`, on `pyspark.pipelines`;
+- anywhere else (a notebook debugging a template, a test): `dlt_eager.EagerBackend`, where
+  decorators run at once and `get_df` returns the DataFrame.
+
+`LAKTORY_DLT_BACKEND` (`databricks`, `sdp` or `eager`) forces a choice. Notebooks set
+`dlt.spark = spark` so the shim uses the notebook's session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..metadata import on_databricks
+from .expectations import by_action, rules_of
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from ..models import Table
+
+BACKEND_ENV = "LAKTORY_DLT_BACKEND"
+BACKENDS = ("databricks", "sdp", "eager")
+
+spark: SparkSession | None = None
+"""The notebook's session; `SparkSession.active()` when unset."""
+
+_backend: Any = None
+
+
+def backend() -> Any:
+    """The backend in use (chosen once per process)."""
+    global _backend
+    if _backend is None:
+        _backend = _choose(os.environ.get(BACKEND_ENV, "").lower())
+    return _backend
+
+
+def use_backend(name: str | None) -> Any:
+    """Switch backends (`None` chooses again on next use); for tests and the local driver."""
+    global _backend
+    _backend = None if name is None else _choose(name)
+    return _backend
+
+
+def backend_name() -> str:
+    """`databricks`, `sdp` or `eager`."""
+    chosen = backend()
+    return getattr(chosen, "name", "databricks")
+
+
+def is_debug() -> bool:
+    """True outside any pipeline: decorators have run and `get_df` has the DataFrames."""
+    return backend_name() == "eager"
+
+
+def _choose(name: str) -> Any:
+    if name and name not in BACKENDS:
+        raise ValueError(f"{BACKEND_ENV}={name!r}: expected one of {', '.join(BACKENDS)}")
+    if name == "databricks" or (not name and _in_dlt_pipeline()):
+        import dlt as databricks_dlt  # type: ignore[import-not-found]  # Databricks only
+
+        return databricks_dlt
+    if name == "sdp" or (not name and _in_sdp_pipeline()):
+        from .dlt_sdp import SdpBackend
+
+        return SdpBackend()
+    from .dlt_eager import EagerBackend
+
+    return EagerBackend()
+
+
+def _in_dlt_pipeline() -> bool:
+    """A DLT update sets `pipelines.id` in the Spark conf of the pipeline's cluster."""
+    if not on_databricks():
+        return False
+    from pyspark.sql import SparkSession
+
+    session = spark or SparkSession.getActiveSession()
+    return session is not None and bool(session.conf.get("pipelines.id", None))
+
+
+def _in_sdp_pipeline() -> bool:
+    """`spark-pipelines run` imports the notebooks with a graph element registry active."""
+    try:
+        from pyspark.pipelines.graph_element_registry import get_active_graph_element_registry
+
+        get_active_graph_element_registry()
+    except Exception:  # no registry (an assertion), or pyspark without pipelines
+        return False
+    return True
+
+
+# The API of Databricks' `dlt` module, delegated -------------------------------------------
+
+
+def table(query_function: Callable[[], DataFrame] | None = None, **options: Any) -> Any:
+    """`@dlt.table(name=..., comment=...)`: a streaming table or materialized view."""
+    return backend().table(query_function, **options)
+
+
+def view(query_function: Callable[[], DataFrame] | None = None, **options: Any) -> Any:
+    """`@dlt.view(name=...)`: a dataset visible inside the pipeline only."""
+    return backend().view(query_function, **options)
+
+
+def read(name: str) -> DataFrame:
+    """A dataset of the pipeline, read whole."""
+    return backend().read(name)
+
+
+def read_stream(name: str) -> DataFrame:
+    """A dataset of the pipeline, read as a stream."""
+    return backend().read_stream(name)
+
+
+def expect(name: str, condition: str) -> Any:
+    """Keep rows failing `condition`; count them."""
+    return backend().expect(name, condition)
+
+
+def expect_or_drop(name: str, condition: str) -> Any:
+    """Drop rows failing `condition`."""
+    return backend().expect_or_drop(name, condition)
+
+
+def expect_or_fail(name: str, condition: str) -> Any:
+    """Stop the update when a row fails `condition`."""
+    return backend().expect_or_fail(name, condition)
+
+
+def expect_all(expectations: Mapping[str, str]) -> Any:
+    """`expect` for each `{name: condition}`."""
+    return backend().expect_all(dict(expectations))
+
+
+def expect_all_or_drop(expectations: Mapping[str, str]) -> Any:
+    """`expect_or_drop` for each `{name: condition}`."""
+    return backend().expect_all_or_drop(dict(expectations))
+
+
+def expect_all_or_fail(expectations: Mapping[str, str]) -> Any:
+    """`expect_or_fail` for each `{name: condition}`."""
+    return backend().expect_all_or_fail(dict(expectations))
+
+
+def create_streaming_table(name: str, **options: Any) -> None:
+    """Declare the target of `apply_changes`."""
+    backend().create_streaming_table(name=name, **options)
+
+
+def apply_changes(**options: Any) -> Any:
+    """Apply a change feed to a target (SCD type 1 or 2)."""
+    return backend().apply_changes(**options)
+
+
+def display(frame: DataFrame) -> None:
+    """Databricks' `display` on Databricks; `show` in debug; nothing inside a local run."""
+    chosen = backend()
+    if hasattr(chosen, "display"):
+        chosen.display(frame)
+        return
+    try:  # a Databricks notebook has `display` among its IPython globals
+        from IPython import get_ipython  # type: ignore[import-not-found]
+
+        shell = get_ipython()
+        notebook_display = shell.user_ns.get("display") if shell is not None else None
+    except ImportError:
+        notebook_display = None
+    if notebook_display is not None:
+        notebook_display(frame)
+
+
+def get_df(dataset: Any) -> DataFrame:
+    """The DataFrame of a dataset defined in debug mode (the wrapper `@dlt.table` returned)."""
+    chosen = backend()
+    if not hasattr(chosen, "get_df"):
+        raise RuntimeError(
+            f"dlt.get_df works in debug mode only (outside pipelines); the backend is "
+            f"{backend_name()}"
+        )
+    return chosen.get_df(dataset)
+
+
+# Helpers for laktory's templates -----------------------------------------------------------
+
+
+def expectations(table: Table) -> Callable[[Any], Any]:
+    """A decorator adding all of a table's expectations, each with its action."""
+    rules = rules_of(table)
+    decorators = [
+        decorate(group)
+        for decorate, group in (
+            (expect_all, by_action(rules, "WARN")),
+            (expect_all_or_drop, by_action(rules, "DROP")),
+            (expect_all_or_fail, by_action(rules, "FAIL")),
+        )
+        if group
+    ]
+
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply

@@ -1,0 +1,152 @@
+"""The `dlt` shim's backend outside any pipeline: a notebook debugging a template.
+
+Decorators run their query function at once and keep the DataFrame, so `dlt.get_df(wrapper)`
+returns what the table would hold and `dlt.read` finds tables defined earlier in the session.
+Expectations are applied with DLT's semantics (`expectations.apply_rules`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+
+from .expectations import F_, apply_rules, attach_rules, attached_rules
+
+QueryFunction = Callable[[], DataFrame]
+
+
+@dataclass(frozen=True)
+class DefinedDataset:
+    """What `@dlt.table` returns in debug mode: the dataset's name and its DataFrame."""
+
+    name: str
+    frame: DataFrame
+
+
+class EagerBackend:
+    """Databricks' `dlt` API evaluated on the spot, for debugging outside pipelines."""
+
+    name = "eager"
+
+    def __init__(self) -> None:
+        self.frames: dict[str, DataFrame] = {}
+
+    def _spark(self) -> SparkSession:
+        from . import dlt
+
+        return dlt.spark or SparkSession.active()
+
+    def read(self, name: str) -> DataFrame:
+        """A dataset defined earlier in this session (a stream's rows so far), else a table."""
+        if name in self.frames:
+            return as_batch(self.frames[name], name)
+        return self._spark().read.table(name)
+
+    def read_stream(self, name: str) -> DataFrame:
+        """As `read`, streaming from the catalog when the dataset was not defined here."""
+        if name in self.frames:
+            return self.frames[name]
+        return self._spark().readStream.table(name)
+
+    def table(
+        self,
+        query_function: QueryFunction | None = None,
+        *,
+        name: str | None = None,
+        comment: str | None = None,
+        **_pipeline_only: Any,
+    ) -> Any:
+        """`@dlt.table`: run the query now, apply its expectations, keep the result."""
+
+        def register(function: QueryFunction) -> DefinedDataset:
+            dataset = name or function.__name__
+            frame = apply_rules(function(), dataset, attached_rules(function))
+            self.frames[dataset] = frame
+            return DefinedDataset(dataset, frame)
+
+        return register(query_function) if query_function is not None else register
+
+    view = table
+
+    def expect(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "WARN")
+
+    def expect_or_drop(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "DROP")
+
+    def expect_or_fail(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "FAIL")
+
+    def expect_all(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "WARN")
+
+    def expect_all_or_drop(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "DROP")
+
+    def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "FAIL")
+
+    def create_streaming_table(self, name: str, **_pipeline_only: Any) -> None:
+        """Nothing to declare: `apply_changes` defines the target."""
+
+    def apply_changes(
+        self,
+        target: str,
+        source: str,
+        keys: Sequence[str],
+        sequence_by: str | Column,
+        *,
+        apply_as_deletes: str | None = None,
+        except_column_list: Sequence[str] | None = None,
+        stored_as_scd_type: int | str = 1,
+        **_pipeline_only: Any,
+    ) -> DefinedDataset:
+        """The SCD table of `source`'s changes, computed from every change at once."""
+        from ..local.scd import ChangeSpec
+        from ..local.scd import apply_changes as scd_apply_changes
+
+        if not isinstance(sequence_by, str):
+            raise TypeError("sequence_by must be a column name or SQL expression here")
+        spec = ChangeSpec(
+            keys=list(keys),
+            sequence_by=sequence_by,
+            stored_as_scd_type=int(stored_as_scd_type),
+            apply_as_deletes=apply_as_deletes,
+            except_column_list=tuple(except_column_list or ()),
+        )
+        frame = scd_apply_changes(as_batch(self.read(source), source), spec)
+        self.frames[target] = frame
+        return DefinedDataset(target, frame)
+
+    def get_df(self, dataset: DefinedDataset | str) -> DataFrame:
+        """The DataFrame of a dataset defined in this session (by wrapper or by name)."""
+        name = dataset if isinstance(dataset, str) else dataset.name
+        if name not in self.frames:
+            raise KeyError(f"no dataset '{name}' was defined in this session")
+        return self.frames[name]
+
+    def display(self, frame: DataFrame, rows: int = 20) -> None:
+        """Print the first rows; a stream is first run over what is available now."""
+        as_batch(frame, "display").show(rows, truncate=False)
+
+
+def as_batch(frame: DataFrame, name: str) -> DataFrame:
+    """A stream's rows available now, as a batch DataFrame; a batch DataFrame unchanged.
+
+    The stream runs once into Spark's memory sink (as `display` does on Databricks).
+    """
+    if not frame.isStreaming:
+        return frame
+    query_name = f"laktory_debug_{name}".replace("-", "_")
+    query = (
+        frame.writeStream.format("memory")
+        .queryName(query_name)
+        .outputMode("append")
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return frame.sparkSession.table(query_name)

@@ -1,0 +1,314 @@
+"""The `dlt` shim's backend inside Spark Declarative Pipelines (`laktory-pulumi run`).
+
+It gives Databricks' `dlt` API (`table`, `view`, `expect*`, `read`, `read_stream`,
+`create_streaming_table`, `apply_changes`) on top of `pyspark.pipelines`, with DLT's meaning:
+
+- `table` becomes a streaming table when its query reads a stream, a materialized view
+  otherwise, as DLT decides. The query is built once, at registration (SDP does the same), and
+  the kind is read from its plan: asking the DataFrame (`isStreaming`, `columns`) would analyse
+  it, which SDP refuses inside query functions.
+- Expectations: WARN keeps failing rows, DROP filters them out, FAIL stops the update with the
+  rule's name. A rule whose expression is NULL on a row fails on that row. On streaming tables
+  the rows and failures of each micro-batch are observed (`DataFrame.observe`) and reach the
+  runner through the streaming progress; materialized views are counted after the update by
+  the runner (see `count_expectations`).
+- `apply_changes`: SDP's own `create_auto_cdc_flow` needs a target that can MERGE, which a
+  local parquet table cannot, so the target is a materialized view computing SCD 1 or 2 from
+  the whole change feed (`laktory_pulumi.local.scd`).
+
+Every dataset defined here is recorded in `REGISTRY` for the runner's counts.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import Message
+from pyspark import pipelines as dp
+from pyspark.pipelines.add_pipeline_analysis_context import add_pipeline_analysis_context
+from pyspark.pipelines.graph_element_registry import get_active_graph_element_registry
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ..local.scd import ChangeSpec
+from ..local.scd import apply_changes as scd_apply_changes
+from .analysis import refusing_analysis
+from .expectations import F_, Rule, apply_rules, attach_rules, attached_rules
+
+QueryFunction = Callable[[], DataFrame]
+
+ROWS_METRIC = "rows"
+_batch_reads: contextvars.ContextVar[bool] = contextvars.ContextVar("batch_reads", default=False)
+
+
+@dataclass
+class DatasetRecord:
+    """What the runner needs to know about a dataset defined in this process."""
+
+    name: str
+    materialized_view: bool
+    expectations: list[Rule] = field(default_factory=list)
+    query: QueryFunction | None = None
+
+
+REGISTRY: dict[str, DatasetRecord] = {}
+# Query functions of the views defined here, to recompute a CDC source as a whole.
+VIEW_QUERIES: dict[str, QueryFunction] = {}
+
+
+def reset() -> None:
+    """Forget the datasets of the previous update: each update imports the notebooks anew."""
+    REGISTRY.clear()
+    VIEW_QUERIES.clear()
+
+
+def observation_name(table: str) -> str:
+    """Name of the metrics observed on a streaming table's flow."""
+    return f"laktory:{table}"
+
+
+def failed_metric(rule: str) -> str:
+    """Name of the observed count of rows failing `rule`."""
+    return f"failed:{rule}"
+
+
+def count_expectations(record: DatasetRecord) -> dict[str, int]:
+    """Rows and failures of a materialized view's rules, evaluated after the update.
+
+    A materialized view is recomputed whole from tables the update has finished writing, so
+    evaluating its query again (outside the pipeline, against the stored tables) sees the rows
+    the update saw.
+    """
+    if record.query is None or not record.expectations:
+        return {}
+    token = _batch_reads.set(True)
+    try:
+        frame = record.query()
+    finally:
+        _batch_reads.reset(token)
+    row = frame.agg(*_metrics(record.expectations)).first()
+    return {key: int(value or 0) for key, value in (row.asDict() if row else {}).items()}
+
+
+def _metrics(rules: Sequence[Rule]) -> list[Column]:
+    return [
+        F.count(F.lit(1)).alias(ROWS_METRIC),
+        *(F.count_if(rule.failed).alias(failed_metric(rule.name)) for rule in rules),
+    ]
+
+
+def _apply_rules(frame: DataFrame, table: str, rules: Sequence[Rule], streaming: bool) -> DataFrame:
+    """DLT's expectations on a query's result, with the counts observed on streams."""
+    if not rules:
+        return frame
+    if streaming:
+        frame = frame.observe(observation_name(table), *_metrics(rules))
+    return apply_rules(frame, table, rules)
+
+
+def _is_streaming_plan(frame: DataFrame) -> bool:
+    """Whether a Spark Connect DataFrame reads a stream, from its plan alone (no analysis)."""
+    plan = frame._plan.plan(frame.sparkSession.client)  # type: ignore[attr-defined]
+
+    def visit(message: Message) -> bool:
+        for descriptor, value in message.ListFields():
+            if descriptor.name == "is_streaming" and value is True:
+                return True
+            if descriptor.message_type is None:
+                continue
+            children = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
+            if any(visit(child) for child in children if isinstance(child, Message)):
+                return True
+        return False
+
+    return visit(plan)
+
+
+def _build(name: str, query: QueryFunction) -> DataFrame:
+    """Run a query function the way SDP's registry does, in the flow's analysis context."""
+    registry = get_active_graph_element_registry()
+    graph_id = getattr(registry, "_dataflow_graph_id", None)
+    spark = SparkSession.active()
+    with refusing_analysis():
+        if graph_id is None:
+            return query()
+        with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=graph_id, flow_name=name):
+            return query()
+
+
+class SdpBackend:
+    """Databricks' `dlt` module, as far as laktory's notebooks use it, on SDP."""
+
+    name = "sdp"
+
+    def __init__(self) -> None:
+        self._pending_cdc_targets: dict[str, str | None] = {}
+
+    # Reads --------------------------------------------------------------------------------
+
+    def read(self, name: str) -> DataFrame:
+        """A dataset of the pipeline (or any table), read whole."""
+        return SparkSession.active().read.table(name)
+
+    def read_stream(self, name: str) -> DataFrame:
+        """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed."""
+        spark = SparkSession.active()
+        return spark.read.table(name) if _batch_reads.get() else spark.readStream.table(name)
+
+    # Datasets -----------------------------------------------------------------------------
+
+    def table(
+        self,
+        query_function: QueryFunction | None = None,
+        *,
+        name: str | None = None,
+        comment: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+        table_properties: dict[str, str] | None = None,
+        partition_cols: list[str] | None = None,
+        schema: str | None = None,
+        temporary: bool = False,
+        **_databricks_only: Any,
+    ) -> Any:
+        """`@dlt.table`: a streaming table or a materialized view, as its query reads."""
+
+        def register(function: QueryFunction) -> None:
+            table = name or function.__name__
+            rules = attached_rules(function)
+            raw = _build(table, function)
+            streaming = _is_streaming_plan(raw)
+            frame = _apply_rules(raw, table, rules, streaming)
+            options: dict[str, Any] = {
+                "name": table,
+                "comment": comment,
+                "spark_conf": spark_conf,
+                "table_properties": table_properties,
+                "partition_cols": partition_cols,
+                "schema": schema,
+            }
+            define = dp.table if streaming else dp.materialized_view
+            define(**options)(lambda: frame)
+            REGISTRY[table] = DatasetRecord(
+                name=table,
+                materialized_view=not streaming,
+                expectations=rules,
+                # A view's query is evaluated again after the update to count its rules.
+                query=None if streaming else function,
+            )
+
+        if query_function is not None:
+            register(query_function)
+            return None
+        return register
+
+    def view(
+        self,
+        query_function: QueryFunction | None = None,
+        *,
+        name: str | None = None,
+        comment: str | None = None,
+        **_databricks_only: Any,
+    ) -> Any:
+        """`@dlt.view`: a temporary view of the pipeline, with its expectations."""
+
+        def register(function: QueryFunction) -> None:
+            view = name or function.__name__
+            rules = attached_rules(function)
+            raw = _build(view, function)
+            frame = _apply_rules(raw, view, rules, _is_streaming_plan(raw))
+            dp.temporary_view(name=view, comment=comment)(lambda: frame)
+            VIEW_QUERIES[view] = lambda: _apply_rules(function(), view, rules, streaming=False)
+
+        if query_function is not None:
+            register(query_function)
+            return None
+        return register
+
+    # Expectations -------------------------------------------------------------------------
+
+    def expect(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "WARN")
+
+    def expect_or_drop(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "DROP")
+
+    def expect_or_fail(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "FAIL")
+
+    def expect_all(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "WARN")
+
+    def expect_all_or_drop(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "DROP")
+
+    def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "FAIL")
+
+    # Change data capture ------------------------------------------------------------------
+
+    def create_streaming_table(
+        self, name: str, comment: str | None = None, **_databricks_only: Any
+    ) -> None:
+        """Declare the target of `apply_changes`; defined by `apply_changes` itself here."""
+        self._pending_cdc_targets[name] = comment
+
+    def apply_changes(
+        self,
+        target: str,
+        source: str,
+        keys: Sequence[str],
+        sequence_by: str | Column,
+        *,
+        apply_as_deletes: str | None = None,
+        except_column_list: Sequence[str] | None = None,
+        stored_as_scd_type: int | str = 1,
+        **_databricks_only: Any,
+    ) -> None:
+        """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes."""
+        if not isinstance(sequence_by, str):
+            raise TypeError("sequence_by must be a column name or SQL expression here")
+        spec = ChangeSpec(
+            keys=list(keys),
+            sequence_by=sequence_by,
+            stored_as_scd_type=int(stored_as_scd_type),
+            apply_as_deletes=apply_as_deletes,
+            except_column_list=tuple(except_column_list or ()),
+        )
+        comment = self._pending_cdc_targets.pop(target, None)
+
+        def changes() -> DataFrame:
+            return scd_apply_changes(_whole(source), spec)
+
+        dp.materialized_view(name=target, comment=comment)(changes)
+        REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=changes)
+
+    # Notebook helpers ---------------------------------------------------------------------
+
+    def display(self, frame: DataFrame) -> None:
+        """Nothing to show inside a pipeline run."""
+
+
+def _whole(source: str) -> DataFrame:
+    """Every change of a CDC source, read as a batch even when it is defined as a stream.
+
+    A view of this pipeline is recomputed from its own query with stream reads turned into
+    batch reads; anything else is a table.
+    """
+    query = VIEW_QUERIES.get(source)
+    if query is None:
+        return SparkSession.active().read.table(source)
+    with _reading_whole():
+        return query()
+
+
+@contextmanager
+def _reading_whole() -> Iterator[None]:
+    token = _batch_reads.set(True)
+    try:
+        yield
+    finally:
+        _batch_reads.reset(token)

@@ -1,0 +1,125 @@
+"""Expectations with DLT's semantics, for the backends that have no native ones.
+
+WARN keeps failing rows (they are only counted), DROP filters them out, FAIL stops the update
+naming the rule and the table. A rule whose condition is NULL on a row fails on that row, as in
+DLT. The same functions serve the local SDP backend and the eager debug backend, so both behave
+alike; on Databricks the native `dlt.expect*` decorators are used instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+    from ..models import Table
+
+Action = Literal["WARN", "DROP", "FAIL"]
+F_ = TypeVar("F_", bound=Callable[..., Any])
+FAILED_EXPECTATIONS_COLUMN = "_failed_expectations"
+"""Column of a quarantine table: the names of the DROP rules each row failed."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation: a SQL condition every valid row meets, and what a failure does."""
+
+    name: str
+    expression: str
+    action: Action
+
+    @property
+    def failed(self) -> Column:
+        """True on the rows failing the rule; NULL counts as failing."""
+        from pyspark.sql import functions as F
+
+        return ~F.coalesce(F.expr(self.expression), F.lit(False))
+
+
+def rules_of(table: Table) -> list[Rule]:
+    """The rules a table's YAML declares."""
+    return [Rule(e.name, e.expression, e.action) for e in table.expectations]
+
+
+def by_action(rules: Sequence[Rule], action: Action) -> dict[str, str]:
+    """`{name: expression}` of the rules with `action`, as `dlt.expect_all*` take them."""
+    return {rule.name: rule.expression for rule in rules if rule.action == action}
+
+
+def rules_from(expectations: Mapping[str, str], action: Action) -> list[Rule]:
+    """Rules from a `dlt.expect_all*` mapping."""
+    return [Rule(name, expression, action) for name, expression in expectations.items()]
+
+
+class ExpectationFailed(RuntimeError):
+    """A FAIL expectation did not hold (raised by the eager backend's checks)."""
+
+
+def failure_message(rule: Rule, table: str) -> str:
+    """What a FAIL rule says when a row fails it; the runner shows it as the table's reason."""
+    return f"expectation {rule.name} ({rule.expression}) failed on table {table}"
+
+
+def apply_rules(frame: DataFrame, table: str, rules: Sequence[Rule]) -> DataFrame:
+    """The frame as DLT would write it: FAIL rules raise on a failing row, DROP rules filter.
+
+    Both are lazy (no action runs here), so this works on streams and inside pipelines. The
+    FAIL check is a filter condition rather than a projected column: Spark may prune a column
+    nobody reads, but always evaluates a filter.
+    """
+    from pyspark.sql import functions as F
+
+    fatal = [rule for rule in rules if rule.action == "FAIL"]
+    if fatal:
+        failure: Column = F.lit(None)
+        for rule in reversed(fatal):
+            message = F.lit(failure_message(rule, table))
+            failure = F.when(rule.failed, F.raise_error(message)).otherwise(failure)
+        frame = frame.where(F.coalesce(failure.cast("boolean"), F.lit(True)))
+    dropping = [rule for rule in rules if rule.action == "DROP"]
+    if dropping:
+        frame = frame.where(_none_failed(dropping))
+    return frame
+
+
+def quarantine(frame: DataFrame, rules: Sequence[Rule]) -> DataFrame:
+    """The rows failing at least one DROP rule, with the names of the rules they failed."""
+    from pyspark.sql import functions as F
+
+    dropping = [rule for rule in rules if rule.action == "DROP"]
+    if not dropping:
+        raise ValueError("a quarantine needs at least one DROP expectation")
+    names = F.array_compact(F.array(*(F.when(rule.failed, F.lit(rule.name)) for rule in dropping)))
+    return frame.where(~_none_failed(dropping)).withColumns({FAILED_EXPECTATIONS_COLUMN: names})
+
+
+def _none_failed(rules: Sequence[Rule]) -> Column:
+    from pyspark.sql import functions as F
+
+    keep: Column = F.lit(True)
+    for rule in rules:
+        keep = keep & ~rule.failed
+    return keep
+
+
+_RULES_ATTRIBUTE = "__laktory_expectations__"
+
+
+def attached_rules(function: object) -> list[Rule]:
+    """The rules `expect*` decorators attached to a query function, in reading order."""
+    return list(getattr(function, _RULES_ATTRIBUTE, []))
+
+
+def attach_rules(expectations: Mapping[str, str], action: Action) -> Callable[[F_], F_]:
+    """A decorator recording rules on a query function, as `dlt.expect_all*` do."""
+
+    def decorate(function: F_) -> F_:
+        # Decorators apply bottom-up; prepending keeps the rules in reading order.
+        added = rules_from(expectations, action)
+        setattr(function, _RULES_ATTRIBUTE, added + attached_rules(function))
+        return function
+
+    return decorate

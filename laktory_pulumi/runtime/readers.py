@@ -1,0 +1,216 @@
+"""`TableBuilder.read_source`: a table's source as a DataFrame.
+
+Event sources are read with Auto Loader on Databricks and with Spark's file source elsewhere;
+table sources through the pipeline (`dlt.read` / `dlt.read_stream`) when they belong to it, and
+with `spark.table` when they are external.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..metadata import on_databricks
+from .analysis import outside_query_context
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from ..models import Table
+    from ..models.sources import EventSource, TableSource
+
+LANDING_ROOT_KEY = "landing_root"
+LANDING_ROOT_ENV = "LAKTORY_LANDING_ROOT"
+SCHEMA_ROOT_KEY = "laktory_schema_root"
+RESCUED_DATA_COLUMN = "_rescued_data"
+"""Where a bad record goes: Auto Loader's rescued-data column, the JSON/CSV corrupt-record
+column elsewhere. Its name is the same in both places so counts and queries do not change."""
+
+
+class SourceError(RuntimeError):
+    """A source cannot be read: no landing root, no files to infer a schema from."""
+
+
+def read_source(
+    table: Table, spark: SparkSession, *, as_stream: bool | None = None, **options: Any
+) -> DataFrame:
+    """Read `table`'s source; `options` add to (and override) the source's reader options.
+
+    `as_stream` overrides the source's `read_as_stream` for a table source.
+    """
+    builder = table.builder
+    if builder.event_source is not None:
+        return read_events(table, builder.event_source, spark, options)
+    assert builder.table_source is not None  # the model guarantees exactly one source
+    source = builder.table_source
+    if as_stream is not None and as_stream != source.read_as_stream:
+        source = source.model_copy(update={"read_as_stream": as_stream, "watermark": None})
+    return read_table_source(source, spark)
+
+
+# Event files -------------------------------------------------------------------------------
+
+
+def landing_root(spark: SparkSession) -> str:
+    """The environment's landing root: pipeline configuration, else `$LAKTORY_LANDING_ROOT`."""
+    root = spark.conf.get(LANDING_ROOT_KEY, None) or os.environ.get(LANDING_ROOT_ENV)
+    if not root:
+        raise SourceError(
+            f"no landing root: set the pipeline configuration key '{LANDING_ROOT_KEY}' (or "
+            f"${LANDING_ROOT_ENV}), or give the event source an events_root"
+        )
+    return root
+
+
+def read_events(
+    table: Table, source: EventSource, spark: SparkSession, options: dict[str, Any]
+) -> DataFrame:
+    """Landed event files: a stream of new files, or every file when not `read_as_stream`."""
+    path = source.events_root or source.events_path(landing_root(spark))
+    file_format = source.format.lower()
+    reader_options = {key: str(value) for key, value in {**source.read_options, **options}.items()}
+    if on_databricks():
+        return _auto_loader(table, source, spark, path, file_format, reader_options)
+    if file_format in ("json", "csv"):
+        # Bad lines are kept, their text in the rescued column, instead of being dropped.
+        reader_options.setdefault("mode", "PERMISSIVE")
+        reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
+    schema = _event_schema(table, source, spark, path, file_format, reader_options)
+    reader = spark.readStream if source.read_as_stream else spark.read
+    return reader.format(file_format).options(**reader_options).schema(schema).load(path)
+
+
+def _auto_loader(
+    table: Table,
+    source: EventSource,
+    spark: SparkSession,
+    path: str,
+    file_format: str,
+    options: dict[str, str],
+) -> DataFrame:
+    """Auto Loader: column types inferred, bad values in `_rescued_data`.
+
+    Inside a DLT pipeline the schema location is managed by DLT; elsewhere (a notebook
+    debugging a template) it goes under `laktory_schema_root` when that is set.
+    """
+    if not source.read_as_stream:
+        reader = spark.read.format(file_format).options(**options)
+        return (
+            reader.schema(source.schema_ddl).load(path) if source.schema_ddl else reader.load(path)
+        )
+    auto = {
+        "cloudFiles.format": file_format,
+        "cloudFiles.inferColumnTypes": "true",
+        "rescuedDataColumn": RESCUED_DATA_COLUMN,
+        **options,
+    }
+    schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
+    if schema_root:
+        auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{table.name}")
+    reader = spark.readStream.format("cloudFiles").options(**auto)
+    if source.schema_ddl:
+        reader = reader.schema(source.schema_ddl)
+    return reader.load(path)
+
+
+def _event_schema(
+    table: Table,
+    source: EventSource,
+    spark: SparkSession,
+    path: str,
+    file_format: str,
+    options: dict[str, str],
+) -> StructType | str:
+    """The declared schema (DDL), else the one kept from the first run, else one inferred now.
+
+    Inferring at every run would change a column's type as soon as one file holds a value of
+    another type; with the first run's schema kept, such a value is rescued instead. The schema
+    is kept under `laktory_schema_root` when the configuration has one (local runs do).
+    """
+    from pyspark.sql.types import StructType
+
+    rescued = options.get("columnNameOfCorruptRecord")
+    if source.schema_ddl:
+        # Kept as DDL text: parsing it into a StructType asks the Spark Connect server, which
+        # is an analysis SDP refuses inside query functions.
+        extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
+        return source.schema_ddl + extra
+    kept = _kept_schema_file(table, spark)
+    if kept is not None and kept.exists():
+        return StructType.fromJson(json.loads(kept.read_text()))
+    schema = _with_rescued_column(_infer(table, spark, path, file_format, options), rescued)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_suffix(".partial")
+        partial.write_text(json.dumps(schema.jsonValue(), indent=2))
+        partial.replace(kept)
+    return schema
+
+
+def _kept_schema_file(table: Table, spark: SparkSession) -> Path | None:
+    schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
+    return Path(schema_root) / f"{table.name}.json" if schema_root else None
+
+
+def _infer(
+    table: Table, spark: SparkSession, path: str, file_format: str, options: dict[str, str]
+) -> StructType:
+    def infer() -> StructType:
+        try:
+            return spark.read.format(file_format).options(**options).load(path).schema
+        except Exception as error:  # classic and Connect raise different AnalysisException types
+            if "PATH_NOT_FOUND" in str(error) or "UNABLE_TO_INFER_SCHEMA" in str(error):
+                raise SourceError(
+                    f"table {table.name}: no {file_format.upper()} files at {path} to infer the "
+                    "event schema from; land files there first, or declare "
+                    "event_source.schema_ddl"
+                ) from None
+            raise
+
+    return outside_query_context(infer)
+
+
+def _with_rescued_column(schema: StructType, rescued: str | None) -> StructType:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if rescued is None or rescued in schema.fieldNames():
+        return schema
+    return StructType([*schema.fields, StructField(rescued, StringType(), nullable=True)])
+
+
+# Tables ------------------------------------------------------------------------------------
+
+
+def read_table_source(source: TableSource, spark: SparkSession) -> DataFrame:
+    """Another table: through the pipeline when it is one of its own, else from the catalog.
+
+    The source's filter and selects apply, and its watermark on streams.
+    """
+    from . import dlt
+
+    if source.is_external:
+        reader = spark.readStream if source.read_as_stream else spark.read
+        frame = reader.table(source.name)
+    elif source.read_as_stream:
+        frame = dlt.read_stream(source.name)
+    else:
+        frame = dlt.read(source.name)
+    if source.watermark is not None and source.read_as_stream:
+        frame = frame.withWatermark(source.watermark.column, source.watermark.threshold)
+    if source.filter:
+        frame = frame.where(source.filter)
+    if source.selects is not None:
+        frame = frame.select(*selection(source.selects))
+    return frame
+
+
+def selection(selects: list[str] | dict[str, str]) -> list[Any]:
+    """Columns of a `selects` field: names kept, or `name -> new name` renamed."""
+    from pyspark.sql import functions as F
+
+    if isinstance(selects, dict):
+        return [F.col(name).alias(new) for name, new in selects.items()]
+    return [F.col(name) for name in selects]

@@ -1,0 +1,38 @@
+# Databricks notebook source
+# MAGIC %pip install {{LAKTORY_WHEEL}}
+
+# COMMAND ----------
+
+# Bronze template: one streaming table per BRONZE table of the pipeline's metadata, read from
+# the landed event files. Generic: the tables come from the YAML, deployed as metadata.
+from pyspark.sql import SparkSession
+
+from laktory_pulumi import dlt, get_logger, read_metadata
+
+spark = SparkSession.active()
+dlt.spark = spark
+logger = get_logger("laktory.bronze")
+pl = read_metadata(pipeline=spark.conf.get("pipeline_name", "pl-stock-prices"))
+
+# COMMAND ----------
+
+
+def define_bronze_table(table):
+    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.expectations(table)
+    def bronze():
+        df = table.builder.read_source(spark)
+        return table.builder.process(df, spark=spark)
+
+    return bronze
+
+
+# COMMAND ----------
+
+for table in pl.tables:
+    if table.builder.layer != "BRONZE":
+        continue
+    logger.info("defining bronze table %s", table.name)
+    wrapper = define_bronze_table(table)
+    if dlt.is_debug():
+        dlt.display(dlt.get_df(wrapper))
