@@ -1,0 +1,90 @@
+"""A `Pipeline` model as the arguments of `databricks.Pipeline`.
+
+Lists DLT treats as sets (clusters by label, libraries) are sorted, so reordering the YAML
+gives the same inputs. The model's `target` is passed as `schema`: in pulumi-databricks
+`target` selects DLT's legacy publishing mode (the `LIVE` virtual schema), which Databricks
+deprecates for new pipelines; `schema` is the same setting in the default publishing mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi_databricks as databricks
+
+from ..models import Library, Pipeline
+from .cluster_args import pipeline_cluster_args
+
+# Keys of the pipeline's Spark configuration the notebooks read to find their metadata.
+PIPELINE_NAME_KEY = "pipeline_name"
+LAKTORY_ROOT_KEY = "laktory_root"
+
+
+def pipeline_configuration(pipeline: Pipeline, laktory_root: str) -> dict[str, str]:
+    """The YAML's configuration plus what a template needs to find its metadata file.
+
+    The two laktory keys come last: they must win over a YAML value of the same name, or the
+    notebooks would read another pipeline's metadata.
+    """
+    return {
+        **pipeline.configuration,
+        PIPELINE_NAME_KEY: pipeline.name,
+        LAKTORY_ROOT_KEY: laktory_root,
+    }
+
+
+def pipeline_resource_args(
+    pipeline: Pipeline, laktory_root: str, deployed_path: Callable[[str], str]
+) -> dict[str, Any]:
+    """Keyword arguments of `databricks.Pipeline`.
+
+    `deployed_path` maps a notebook library's path to where it lives in the workspace (the
+    pipeline's own copy when laktory uploads it).
+    """
+    return {
+        "name": pipeline.name,
+        "catalog": pipeline.catalog,
+        "schema": pipeline.target,
+        "storage": pipeline.storage,
+        "clusters": [
+            pipeline_cluster_args(cluster)
+            for cluster in sorted(pipeline.clusters, key=lambda cluster: cluster.name)
+        ]
+        or None,
+        "libraries": _libraries(pipeline.libraries, deployed_path) or None,
+        "configuration": pipeline_configuration(pipeline, laktory_root),
+        "continuous": pipeline.continuous,
+        "development": pipeline.development,
+        "photon": pipeline.photon,
+        "serverless": pipeline.serverless,
+        "channel": pipeline.channel,
+        "edition": pipeline.edition,
+        "notifications": [
+            databricks.PipelineNotificationArgs(
+                alerts=list(notification.alerts),
+                email_recipients=list(notification.email_recipients),
+            )
+            for notification in pipeline.notifications
+        ]
+        or None,
+    }
+
+
+def _libraries(
+    libraries: list[Library], deployed_path: Callable[[str], str]
+) -> list[databricks.PipelineLibraryArgs]:
+    notebooks = sorted(
+        {deployed_path(library.notebook.path) for library in libraries if library.notebook}
+    )
+    files = sorted({library.file.path for library in libraries if library.file})
+    return [
+        *(
+            databricks.PipelineLibraryArgs(notebook=databricks.PipelineLibraryNotebookArgs(path=p))
+            for p in notebooks
+        ),
+        *(
+            databricks.PipelineLibraryArgs(file=databricks.PipelineLibraryFileArgs(path=p))
+            for p in files
+        ),
+    ]

@@ -1,0 +1,312 @@
+"""`laktory-pulumi preview`: the project's `__main__.py` under Pulumi's mock runtime.
+
+No Pulumi CLI, no credentials, no network: `pulumi.runtime.set_mocks` stands in for the engine
+and records every resource the program registers. The config is what the CLI would hand the
+program: the `config:` of `Pulumi.<stack>.yaml`, structured values JSON-encoded. Encrypted
+(`secure:`) values cannot be decrypted here; they become a placeholder, marked secret as the
+CLI would mark them.
+
+Each plan runs in a fresh `contextvars.Context`: the Pulumi runtime keeps its settings, config
+and root stack in context variables, so plans of several stacks in one process never see each
+other's resources.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import runpy
+import sys
+from base64 import b64decode
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+
+# What `pulumi.runtime.test` itself uses to run a program to completion, inside a running
+# event loop or not.
+from pulumi.runtime.sync_await import _sync_await
+
+from ..loader import StackConfig, load_stack
+
+PROGRAM_FILE = "__main__.py"
+STACK_TYPE = "pulumi:pulumi:Stack"
+SECRET_PLACEHOLDER = "[secret]"
+SECURE_KEY = "secure"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """A resource the program registered, as the engine received it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    """URN of the parent resource (the stack for top-level resources)."""
+    custom: bool
+    protect: bool
+    inputs: dict[str, Any]
+    """Inputs with the engine's property names (`contentBase64`, `accessControls`, ...)."""
+    secret_inputs: frozenset[str] = frozenset()
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What a component registered with `register_outputs` (the stack: its exports)."""
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """Resources get a readable placeholder id and their inputs as state; calls return nothing."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also noting what the plain mocks do not see: parent, protect, secrets."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[PlannedResource] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        inputs: dict[str, Any] = {}
+        secret_inputs: set[str] = set()
+        for key in request.object:
+            value = rpc.deserialize_property(request.object[key])
+            if rpc.is_rpc_secret(value):
+                secret_inputs.add(key)
+                value = rpc.unwrap_rpc_secret(value)
+            inputs[key] = _with_ints(value)
+        self.registrations.append(
+            PlannedResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent or None,
+                custom=request.custom,
+                protect=bool(request.protect),
+                inputs=inputs,
+                secret_inputs=frozenset(secret_inputs),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.registered_outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
+    """Every resource `pulumi up --stack <stack>` would register (with the stack itself).
+
+    Invalid definitions raise `LoadError` before the program runs.
+    """
+    project_dir = Path(project_dir).resolve()
+    file_config = StackConfig.read(project_dir, stack)
+    engine_config, secret_keys = engine_config_of(file_config.raw)
+    # Validate as the program will see the config (secure values as placeholders), so an
+    # invalid definition is reported as located errors rather than a failed program.
+    own_prefix = f"{file_config.project}:"
+    placeholders = _without_secure_values(file_config.raw)
+    own = {
+        key.removeprefix(own_prefix): value
+        for key, value in placeholders.items()
+        if key.startswith(own_prefix)
+    }
+    load_stack(
+        project_dir,
+        stack,
+        config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
+    )
+    return contextvars.Context().run(
+        _run_program, project_dir, file_config.project, stack, engine_config, secret_keys
+    )
+
+
+def engine_config_of(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The config map the CLI would pass the program, and its secret keys.
+
+    Strings stay as they are, scalars become their YAML spelling (`true`, `2`), mappings and
+    lists JSON. A key holding a `secure:` value anywhere is secret.
+    """
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        if _has_secure_value(value):
+            secret_keys.append(key)
+        plain = _without_secure_values(value)
+        if isinstance(plain, str):
+            config[key] = plain
+        elif isinstance(plain, bool):
+            config[key] = "true" if plain else "false"
+        elif isinstance(plain, (dict, list)):
+            config[key] = json.dumps(plain)
+        else:
+            config[key] = str(plain)
+    return config, sorted(secret_keys)
+
+
+def _has_secure_value(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {SECURE_KEY} or any(_has_secure_value(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure_value(item) for item in value)
+    return False
+
+
+def _without_secure_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {SECURE_KEY}:
+            return SECRET_PLACEHOLDER
+        return {key: _without_secure_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secure_values(item) for item in value]
+    return value
+
+
+def _run_program(
+    project_dir: Path,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+) -> list[PlannedResource]:
+    mocks = OfflineMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    root = get_root_resource()
+    exports: dict[str, Any] = {}
+
+    async def program() -> None:
+        # As the Python language host does: the project folder importable, __name__ "__main__".
+        sys.path.insert(0, str(project_dir))
+        try:
+            runpy.run_path(str(project_dir / PROGRAM_FILE), run_name="__main__")
+        finally:
+            sys.path.remove(str(project_dir))
+        # The mock root stack registered its outputs before the program ran; read the exports
+        # from it directly.
+        exports.update(await pulumi.Output.from_input(getattr(root, "outputs", {})).future())
+
+    _sync_await(run_pulumi_func(program))
+    return [
+        replace(
+            resource,
+            outputs=_plain(
+                exports
+                if resource.type == STACK_TYPE
+                else monitor.registered_outputs.get(resource.urn, {})
+            ),
+        )
+        for resource in monitor.registrations
+    ]
+
+
+def _with_ints(value: Any) -> Any:
+    """Protobuf carries every number as a double; `2.0` workers were `2` in the program."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _with_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_ints(item) for item in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Outputs as JSON-able values (unknowns and secrets unwrapped)."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_PLACEHOLDER
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return _with_ints(value)
+    return str(value)
+
+
+def preview_command(project_dir: Path, stack: str, *, as_json: bool = False) -> int:
+    """Print the plan of `stack`: a tree, or JSON with every input; secrets never shown."""
+    resources = plan(Path(project_dir), stack)
+    if as_json:
+        print(json.dumps([_as_json(resource) for resource in resources], indent=2))
+    else:
+        print(f"Resources of stack {stack} (offline plan: Pulumi mock runtime, no Pulumi CLI):")
+        print(render_tree(resources))
+        exports = next((r.outputs for r in resources if r.type == STACK_TYPE), {})
+        if exports:
+            print("Outputs (ids and URLs are known after deploy):")
+            print(json.dumps(exports, indent=2, sort_keys=True))
+    return 0
+
+
+def _as_json(resource: PlannedResource) -> dict[str, Any]:
+    return {
+        "type": resource.type,
+        "name": resource.name,
+        "urn": resource.urn,
+        "parent": resource.parent,
+        "protect": resource.protect,
+        "inputs": _shown_inputs(resource, summarize_content=False),
+        "secret_inputs": sorted(resource.secret_inputs),
+        "outputs": resource.outputs,
+    }
+
+
+def render_tree(resources: list[PlannedResource]) -> str:
+    """`type name` lines indented under their parent, each with its inputs below it."""
+    children: dict[str | None, list[PlannedResource]] = {}
+    for resource in resources:
+        children.setdefault(resource.parent, []).append(resource)
+    lines: list[str] = []
+
+    def visit(resource: PlannedResource, depth: int) -> None:
+        indent = "    " * depth
+        flags = "  [protect]" if resource.protect else ""
+        lines.append(f"{indent}{resource.type}  {resource.name}{flags}")
+        for key, value in _shown_inputs(resource, summarize_content=True).items():
+            if isinstance(value, list) and value:
+                lines.append(f"{indent}    | {key}:")
+                lines.extend(f"{indent}    |   - {_compact(item)}" for item in value)
+            else:
+                lines.append(f"{indent}    | {key}: {_compact(value)}")
+        # By name: registration order depends on when each resource's inputs resolve.
+        for child in sorted(children.get(resource.urn, []), key=lambda r: (r.name, r.type)):
+            visit(child, depth + 1)
+
+    urns = {resource.urn for resource in resources}
+    for root in (r for r in resources if r.parent is None or r.parent not in urns):
+        visit(root, 0)
+    total = sum(1 for resource in resources if resource.custom)
+    lines.append(f"{total} resources to create")
+    return "\n".join(lines)
+
+
+def _shown_inputs(resource: PlannedResource, *, summarize_content: bool) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for key, value in sorted(resource.inputs.items()):
+        if key in resource.secret_inputs:
+            shown[key] = SECRET_PLACEHOLDER
+        elif key == "contentBase64" and summarize_content and isinstance(value, str):
+            content = b64decode(value)
+            shown[key] = f"{len(content)} bytes, sha256 {hashlib.sha256(content).hexdigest()[:12]}"
+        else:
+            shown[key] = value
+    return shown
+
+
+def _compact(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)

@@ -1,0 +1,85 @@
+"""The laktory_pulumi wheel: the same bytes every time, a valid wheel, an importable package."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+from test_deploy_support import REPO
+
+from laktory_pulumi.deploy.wheel import ZIP_EPOCH, build_wheel, package_version
+
+
+def test_the_wheel_is_the_same_bytes_at_every_build() -> None:
+    first, second = build_wheel(), build_wheel()
+    assert first.content == second.content
+    assert first.filename == f"laktory_pulumi-{package_version()}-py3-none-any.whl"
+
+
+def test_the_wheel_holds_the_sources_and_valid_metadata() -> None:
+    wheel = build_wheel()
+    archive = zipfile.ZipFile(BytesIO(wheel.content))
+    names = archive.namelist()
+    dist_info = f"laktory_pulumi-{package_version()}.dist-info"
+
+    assert names[: len(names) - 3] == sorted(names[: len(names) - 3])
+    assert names[-3:] == [f"{dist_info}/METADATA", f"{dist_info}/WHEEL", f"{dist_info}/RECORD"]
+    assert {"laktory_pulumi/metadata.py", "laktory_pulumi/models/pipeline.py"} <= set(names)
+    assert "laktory_pulumi/py.typed" in names
+    assert "laktory_pulumi/schema/pipeline.schema.json" in names
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert {info.date_time for info in archive.infolist()} == {ZIP_EPOCH}
+    assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+
+    metadata = archive.read(f"{dist_info}/METADATA").decode()
+    requirements = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert requirements == ["Requires-Dist: pydantic>=2.10,<3", "Requires-Dist: pyyaml>=6"]
+    assert "Name: laktory-pulumi" in metadata
+    assert "Tag: py3-none-any" in archive.read(f"{dist_info}/WHEEL").decode()
+
+    # RECORD names every other file with its real sha256 and size.
+    record = archive.read(f"{dist_info}/RECORD").decode().splitlines()
+    assert record[-1] == f"{dist_info}/RECORD,,"
+    recorded = {line.rsplit(",", 2)[0]: line.rsplit(",", 2)[1:] for line in record[:-1]}
+    assert set(recorded) == set(names) - {f"{dist_info}/RECORD"}
+    for name, (digest, size) in recorded.items():
+        content = archive.read(name)
+        expected = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+        assert digest == f"sha256={expected.decode()}", name
+        assert int(size) == len(content)
+
+
+def test_the_package_imports_from_the_wheel_and_pip_installs_it(tmp_path: Path) -> None:
+    wheel = build_wheel()
+    wheel_path = tmp_path / wheel.filename
+    wheel_path.write_bytes(wheel.content)
+    # Python imports straight from a zip on sys.path (zipimport): the wheel's package, not
+    # the repository's, must answer.
+    probe = (
+        f"import sys; sys.path.insert(0, {str(wheel_path)!r}); "
+        "import laktory_pulumi.metadata, laktory_pulumi.models; "
+        "print(laktory_pulumi.metadata.__file__)"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert imported.stdout.strip().startswith(str(wheel_path))
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"),
+            *("--disable-pip-version-check", "--target", str(target), str(wheel_path)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "laktory_pulumi" / "metadata.py").read_bytes() == (
+        REPO / "laktory_pulumi" / "metadata.py"
+    ).read_bytes()
+    assert (target / f"laktory_pulumi-{package_version()}.dist-info" / "METADATA").is_file()
