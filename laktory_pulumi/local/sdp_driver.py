@@ -17,6 +17,7 @@ what the CLI cannot give:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import threading
@@ -164,6 +165,11 @@ def _names(csv: str) -> list[str]:
 
 
 def _open_session(spec: PipelineSpec) -> SparkSession:
+    # The local Spark Connect server binds port 15002 by default, so a second run on the same
+    # machine (another pipeline, a test in parallel) failed with BindException. With
+    # SPARK_TESTING in this (Python) process, pyspark binds an ephemeral port and its client
+    # asks the JVM which one; the JVM, started by spark-submit before us, does not see it.
+    os.environ.setdefault("SPARK_TESTING", "1")
     builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)

@@ -1,0 +1,110 @@
+"""What DLT's `apply_changes` keeps, computed from the whole change feed.
+
+Spark Declarative Pipelines has the same API (`create_auto_cdc_flow`), but in pyspark 4.3 it
+refuses any target that cannot MERGE (`AUTOCDC_TARGET_DOES_NOT_SUPPORT_MERGE`), and the only
+local table format is parquet. So locally a CDC target is a materialized view over its change
+feed, recomputed at each run from every change ever landed. The result is the one DLT converges
+to, late (out-of-sequence) changes included, because nothing here depends on arrival order:
+
+- SCD type 1: per key, the change with the highest `sequence_by`; no row when it is a delete.
+- SCD type 2: per key, one row per version, with `__START_AT` (the sequence value that opened
+  it) and `__END_AT` (the one that closed it: the next version or a delete; null while
+  current). A change equal to the open version in every column but the sequence opens no
+  version.
+
+Nothing here reads a frame's columns: pipeline query functions may not trigger analysis
+(`ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION`), so columns are handled with `*`. Columns are
+removed with SQL's `* EXCEPT (...)`: `DataFrame.drop` makes the Spark Connect server analyse
+the plan at definition, before the pipeline's tables exist (TABLE_OR_VIEW_NOT_FOUND).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+START_AT = "__START_AT"
+END_AT = "__END_AT"
+
+# Working columns, named so that no user column collides with them.
+_SEQUENCE = "__laktory_sequence"
+_IS_DELETE = "__laktory_is_delete"
+_VALUES = "__laktory_values"
+_OPENS_VERSION = "__laktory_opens_version"
+_RANK = "__laktory_rank"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class ChangeSpec:
+    """How to apply a change feed: the arguments of DLT's `apply_changes`."""
+
+    keys: Sequence[str]
+    sequence_by: str
+    stored_as_scd_type: int = 1
+    apply_as_deletes: str | None = None
+    except_column_list: Sequence[str] = field(default_factory=tuple)
+
+
+def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
+    """The SCD table of a change feed (a batch frame of every change)."""
+    is_delete = (
+        F.coalesce(F.expr(spec.apply_as_deletes), F.lit(False))
+        if spec.apply_as_deletes
+        else F.lit(False)
+    )
+    # Sequence and delete flag are computed before `except_column_list` drops their inputs.
+    marked = _all_but(
+        changes.select("*", F.expr(spec.sequence_by).alias(_SEQUENCE), is_delete.alias(_IS_DELETE)),
+        spec.except_column_list,
+    )
+    if int(spec.stored_as_scd_type) == 1:
+        return _latest_version(marked, spec.keys)
+    return _history(marked, spec)
+
+
+def _latest_version(marked: DataFrame, keys: Sequence[str]) -> DataFrame:
+    latest_first = Window.partitionBy(*keys).orderBy(F.col(_SEQUENCE).desc())
+    ranked = marked.select("*", F.row_number().over(latest_first).alias(_RANK))
+    latest = ranked.where((F.col(_RANK) == 1) & ~F.col(_IS_DELETE))
+    return _all_but(latest, [_RANK, _SEQUENCE, _IS_DELETE])
+
+
+def _history(marked: DataFrame, spec: ChangeSpec) -> DataFrame:
+    in_sequence = Window.partitionBy(*spec.keys).orderBy(F.col(_SEQUENCE))
+    # The sequence column differs in every change; comparing it would make each change a
+    # version of its own.
+    untracked = [_SEQUENCE, _IS_DELETE]
+    if _IDENTIFIER.match(spec.sequence_by) and spec.sequence_by not in spec.except_column_list:
+        untracked.append(spec.sequence_by)
+    values = F.struct("*").dropFields(*untracked)
+    with_values = marked.select("*", values.alias(_VALUES))
+    previous_values = F.lag(F.col(_VALUES)).over(in_sequence)
+    previous_was_delete = F.coalesce(F.lag(F.col(_IS_DELETE)).over(in_sequence), F.lit(False))
+    # A version opens on an upsert that follows nothing, a delete, or different values.
+    opens_version = ~F.col(_IS_DELETE) & (
+        previous_values.isNull() | previous_was_delete | ~F.col(_VALUES).eqNullSafe(previous_values)
+    )
+    flagged = with_values.select("*", opens_version.alias(_OPENS_VERSION))
+    # A version ends where the next boundary of its key, a new version or a delete, begins.
+    boundaries = flagged.where(F.col(_OPENS_VERSION) | F.col(_IS_DELETE))
+    versions = boundaries.select(
+        "*",
+        F.col(_SEQUENCE).alias(START_AT),
+        F.lead(F.col(_SEQUENCE)).over(in_sequence).alias(END_AT),
+    )
+    return _all_but(
+        versions.where(F.col(_OPENS_VERSION)), [_SEQUENCE, _IS_DELETE, _VALUES, _OPENS_VERSION]
+    )
+
+
+def _all_but(frame: DataFrame, names: Sequence[str]) -> DataFrame:
+    """Every column of `frame` except `names` (which must exist)."""
+    if not names:
+        return frame
+    quoted = ", ".join("`" + name.replace("`", "``") + "`" for name in names)
+    return frame.selectExpr(f"* EXCEPT ({quoted})")
