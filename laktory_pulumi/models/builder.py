@@ -82,7 +82,9 @@ class TableBuilder(Model):
     )
     selects: list[str] | dict[str, str] | None = Field(
         default=None,
-        description="Columns to keep at the end: a list of names, or a mapping name -> new name.",
+        description="Columns to keep at the end: a list of names, or a mapping name -> new name. "
+        "The layer's system columns (`_bronze_at`, `_tstamp`, `_silver_at`, `_gold_at`) are "
+        "kept too.",
     )
     aggregation: Aggregation | None = Field(
         default=None, description="Group-by and aggregates (gold)."

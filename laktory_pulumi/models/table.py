@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from .base import BackRef, Model, UpperCase
+from .base import BackRef, FieldError, Model, UpperCase
 from .builder import TableBuilder
 from .column import Column
 
@@ -64,6 +64,14 @@ class Table(Model):
     @model_validator(mode="after")
     def _attach_builder(self) -> Table:
         self.builder._table = BackRef(self)
+        return self
+
+    @model_validator(mode="after")
+    def _quarantine_needs_a_drop_rule(self) -> Table:
+        if self.quarantine and not any(e.action == "DROP" for e in self.expectations):
+            raise FieldError(
+                "quarantine", "quarantine needs at least one expectation with action DROP"
+            )
         return self
 
     @property
