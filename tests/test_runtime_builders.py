@@ -215,3 +215,27 @@ def test_logger_level_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LAKTORY_LOG_LEVEL", "loud")
     with pytest.raises(ValueError, match="LAKTORY_LOG_LEVEL='LOUD' is not a logging level"):
         get_logger("x")
+
+
+def test_read_metadata_of_a_missing_pipeline_names_the_path_and_what_exists(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from laktory_pulumi.metadata import metadata_bytes, read_metadata
+
+    folder = tmp_path / ".laktory" / "pipelines"
+    folder.mkdir(parents=True)
+    pipeline = _pipeline()
+    (folder / "pl-test.json").write_bytes(metadata_bytes(pipeline))
+    monkeypatch.setenv("LAKTORY_WORKSPACE_ROOT", str(tmp_path))
+    monkeypatch.delenv("LAKTORY_ROOT", raising=False)
+
+    assert read_metadata("pl-test") == pipeline
+    with pytest.raises(FileNotFoundError) as raised:
+        read_metadata("pl-other")
+    assert str(raised.value) == (
+        f"no metadata for pipeline 'pl-other' at {folder / 'pl-other.json'}; "
+        "pipelines there: pl-test"
+    )
+    monkeypatch.delenv("LAKTORY_WORKSPACE_ROOT")
+    with pytest.raises(FileNotFoundError, match="set LAKTORY_WORKSPACE_ROOT"):
+        read_metadata("pl-test")
