@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 START_AT = "__START_AT"
@@ -48,6 +48,26 @@ class ChangeSpec:
     stored_as_scd_type: int = 1
     apply_as_deletes: str | None = None
     except_column_list: Sequence[str] = field(default_factory=tuple)
+
+
+def change_spec(
+    keys: Sequence[str],
+    sequence_by: str | Column,
+    *,
+    apply_as_deletes: str | None = None,
+    except_column_list: Sequence[str] | None = None,
+    stored_as_scd_type: int | str = 1,
+) -> ChangeSpec:
+    """A `ChangeSpec` from the arguments of `dlt.apply_changes`."""
+    if not isinstance(sequence_by, str):
+        raise TypeError("sequence_by must be a column name or SQL expression here")
+    return ChangeSpec(
+        keys=list(keys),
+        sequence_by=sequence_by,
+        stored_as_scd_type=int(stored_as_scd_type),
+        apply_as_deletes=apply_as_deletes,
+        except_column_list=tuple(except_column_list or ()),
+    )
 
 
 def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:

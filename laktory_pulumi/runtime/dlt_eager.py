@@ -7,13 +7,13 @@ Expectations are applied with DLT's semantics (`expectations.apply_rules`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 
-from .expectations import F_, apply_rules, attach_rules, attached_rules
+from .expectations import ExpectationDecorators, apply_rules, attached_rules
 
 QueryFunction = Callable[[], DataFrame]
 
@@ -26,7 +26,7 @@ class DefinedDataset:
     frame: DataFrame
 
 
-class EagerBackend:
+class EagerBackend(ExpectationDecorators):
     """Databricks' `dlt` API evaluated on the spot, for debugging outside pipelines."""
 
     name = "eager"
@@ -71,24 +71,6 @@ class EagerBackend:
 
     view = table
 
-    def expect(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "WARN")
-
-    def expect_or_drop(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "DROP")
-
-    def expect_or_fail(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "FAIL")
-
-    def expect_all(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "WARN")
-
-    def expect_all_or_drop(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "DROP")
-
-    def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "FAIL")
-
     def create_streaming_table(self, name: str, **_pipeline_only: Any) -> None:
         """Nothing to declare: `apply_changes` defines the target."""
 
@@ -105,17 +87,15 @@ class EagerBackend:
         **_pipeline_only: Any,
     ) -> DefinedDataset:
         """The SCD table of `source`'s changes, computed from every change at once."""
-        from ..local.scd import ChangeSpec
         from ..local.scd import apply_changes as scd_apply_changes
+        from ..local.scd import change_spec
 
-        if not isinstance(sequence_by, str):
-            raise TypeError("sequence_by must be a column name or SQL expression here")
-        spec = ChangeSpec(
-            keys=list(keys),
-            sequence_by=sequence_by,
-            stored_as_scd_type=int(stored_as_scd_type),
+        spec = change_spec(
+            keys,
+            sequence_by,
             apply_as_deletes=apply_as_deletes,
-            except_column_list=tuple(except_column_list or ()),
+            except_column_list=except_column_list,
+            stored_as_scd_type=stored_as_scd_type,
         )
         frame = scd_apply_changes(as_batch(self.read(source), source), spec)
         self.frames[target] = frame

@@ -22,7 +22,7 @@ Every dataset defined here is recorded in `REGISTRY` for the runner's counts.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +34,10 @@ from pyspark.pipelines.graph_element_registry import get_active_graph_element_re
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ..local.scd import ChangeSpec
 from ..local.scd import apply_changes as scd_apply_changes
+from ..local.scd import change_spec
 from .analysis import refusing_analysis
-from .expectations import F_, Rule, apply_rules, attach_rules, attached_rules
+from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules
 
 QueryFunction = Callable[[], DataFrame]
 
@@ -140,7 +140,7 @@ def _build(name: str, query: QueryFunction) -> DataFrame:
             return query()
 
 
-class SdpBackend:
+class SdpBackend(ExpectationDecorators):
     """Databricks' `dlt` module, as far as laktory's notebooks use it, on SDP."""
 
     name = "sdp"
@@ -230,24 +230,6 @@ class SdpBackend:
 
     # Expectations -------------------------------------------------------------------------
 
-    def expect(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "WARN")
-
-    def expect_or_drop(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "DROP")
-
-    def expect_or_fail(self, name: str, condition: str) -> Callable[[F_], F_]:
-        return attach_rules({name: condition}, "FAIL")
-
-    def expect_all(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "WARN")
-
-    def expect_all_or_drop(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "DROP")
-
-    def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
-        return attach_rules(expectations, "FAIL")
-
     # Change data capture ------------------------------------------------------------------
 
     def create_streaming_table(
@@ -269,14 +251,12 @@ class SdpBackend:
         **_databricks_only: Any,
     ) -> None:
         """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes."""
-        if not isinstance(sequence_by, str):
-            raise TypeError("sequence_by must be a column name or SQL expression here")
-        spec = ChangeSpec(
-            keys=list(keys),
-            sequence_by=sequence_by,
-            stored_as_scd_type=int(stored_as_scd_type),
+        spec = change_spec(
+            keys,
+            sequence_by,
             apply_as_deletes=apply_as_deletes,
-            except_column_list=tuple(except_column_list or ()),
+            except_column_list=except_column_list,
+            stored_as_scd_type=stored_as_scd_type,
         )
         comment = self._pending_cdc_targets.pop(target, None)
 

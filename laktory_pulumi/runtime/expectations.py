@@ -123,3 +123,26 @@ def attach_rules(expectations: Mapping[str, str], action: Action) -> Callable[[F
         return function
 
     return decorate
+
+
+class ExpectationDecorators:
+    """`dlt.expect*` for the backends without native expectations: rules recorded on the
+    query function, applied by the backend when it defines the dataset."""
+
+    def expect(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "WARN")
+
+    def expect_or_drop(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "DROP")
+
+    def expect_or_fail(self, name: str, condition: str) -> Callable[[F_], F_]:
+        return attach_rules({name: condition}, "FAIL")
+
+    def expect_all(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "WARN")
+
+    def expect_all_or_drop(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "DROP")
+
+    def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
+        return attach_rules(expectations, "FAIL")
