@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 from test_local_support import (
     REPO,
+    SILVER_COLUMNS,
     STOCK_DATABASE,
     STOCK_EVENTS,
     kill_run_when,
@@ -26,15 +27,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 PIPELINE = "pl-stock-prices"
 TABLES = ["brz_stock_prices", "slv_stock_prices", "gld_stock_performances"]
-SILVER_COLUMNS = {
-    "created_at": "timestamp",
-    "symbol": "string",
-    "open": "double",
-    "close": "double",
-    "high": "double",
-    "low": "double",
-    "volume": "double",
-}
 # What each table holds, without the columns stamped at run time (`_bronze_at`, ...).
 CONTENT = {
     "brz_stock_prices": ["data", "name", "producer"],

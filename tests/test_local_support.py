@@ -28,6 +28,16 @@ REPO = Path(__file__).resolve().parent.parent
 STOCK_DATA = REPO / "data" / "stock_prices" / "stock_prices_hourly.jsonl"
 STOCK_EVENTS = Path("events") / "yahoo-finance" / "stock_price"
 STOCK_DATABASE = "finance"
+# The silver columns of stacks/pipelines/pl-stock-prices.yaml and their declared types.
+SILVER_COLUMNS = {
+    "created_at": "timestamp",
+    "symbol": "string",
+    "open": "double",
+    "close": "double",
+    "high": "double",
+    "low": "double",
+    "volume": "double",
+}
 
 
 def stock_lines() -> list[str]:

@@ -18,21 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_local_support import SILVER_COLUMNS
 
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parent.parent
 STOCK_DATA = REPO / "data" / "stock_prices" / "stock_prices_hourly.jsonl"
 NOTEBOOKS = REPO / "notebooks"
-SILVER_TYPES = {
-    "created_at": "timestamp",
-    "symbol": "string",
-    "open": "double",
-    "close": "double",
-    "high": "double",
-    "low": "double",
-    "volume": "double",
-}
 
 
 def _events() -> list[dict[str, Any]]:
@@ -91,7 +83,7 @@ def test_bronze_keeps_every_event_with_its_data_struct(templates: dict[str, Any]
 def test_silver_has_the_declared_columns_types_and_values(templates: dict[str, Any]) -> None:
     silver = _frame(templates, "dlt_slv_template", "slv_stock_prices")
     assert silver.count() == 7012
-    assert {name: kind for name, kind in silver.dtypes if name in SILVER_TYPES} == SILVER_TYPES
+    assert {name: kind for name, kind in silver.dtypes if name in SILVER_COLUMNS} == SILVER_COLUMNS
     assert {"_bronze_at", "_tstamp", "_silver_at"} <= set(silver.columns)
     assert "data" not in silver.columns  # silver drops its source's columns by default
 
