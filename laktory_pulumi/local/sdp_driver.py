@@ -17,8 +17,8 @@ what the CLI cannot give:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -36,6 +36,7 @@ from pyspark.pipelines.spark_connect_graph_element_registry import (
 from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.connect.client.core import DefaultChannelBuilder
 from pyspark.sql.streaming import StreamingQueryListener
 
 from laktory_pulumi.local.events import Event, emit, table_name
@@ -165,15 +166,24 @@ def _names(csv: str) -> list[str]:
 
 
 def _open_session(spec: PipelineSpec) -> SparkSession:
+    port = _free_port()
     # The local Spark Connect server binds port 15002 by default, so a second run on the same
-    # machine (another pipeline, a test in parallel) failed with BindException. With
-    # SPARK_TESTING in this (Python) process, pyspark binds an ephemeral port and its client
-    # asks the JVM which one; the JVM, started by spark-submit before us, does not see it.
-    os.environ.setdefault("SPARK_TESTING", "1")
+    # machine (another pipeline, a test in parallel) failed with BindException. The server
+    # takes a free port from the config; pyspark's client has no setting for the port of a
+    # `--remote local` session, so it is told here.
+    DefaultChannelBuilder.default_port = staticmethod(lambda: port)  # type: ignore[method-assign]
     builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
+    builder = builder.config("spark.connect.grpc.binding.port", str(port))
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _flow_state(message: str) -> tuple[str, str] | None:
