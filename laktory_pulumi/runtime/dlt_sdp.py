@@ -15,6 +15,16 @@ It gives Databricks' `dlt` API (`table`, `view`, `expect*`, `read`, `read_stream
 - `apply_changes`: SDP's own `create_auto_cdc_flow` needs a target that can MERGE, which a
   local parquet table cannot, so the target is a materialized view computing SCD 1 or 2 from
   the whole change feed (`laktory_pulumi.local.scd`).
+- `read` and `read_stream` inside a query function go through a temporary view of the pipeline
+  (`laktory_batch_read__<name>`, `laktory_stream_read__<name>`) rather than naming the table.
+  SDP learns a flow's inputs, and so the order of its flows, from the table names left
+  unresolved in its plan. But the Spark Connect server analyses some operations' input as soon
+  as a flow is defined (`withColumns` and `withColumnsRenamed` fall back to a lazy plan when that
+  fails; `drop`, `withWatermark`, `na.*` do not). Once a run has created the table, that
+  analysis succeeds against the catalog, the table's name disappears from the plan, and the
+  flow loses its input: it starts with the update's first flows, before the table is written,
+  and reads the previous run's rows. The session's catalog never holds the pipeline's views, so
+  the early analysis always fails and the name stays for SDP to resolve.
 
 Every dataset defined here is recorded in `REGISTRY` for the runner's counts.
 """
@@ -22,6 +32,7 @@ Every dataset defined here is recorded in `REGISTRY` for the runner's counts.
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +54,11 @@ QueryFunction = Callable[[], DataFrame]
 
 ROWS_METRIC = "rows"
 _batch_reads: contextvars.ContextVar[bool] = contextvars.ContextVar("batch_reads", default=False)
+# The views the query function being built reads through, by name, with their query functions;
+# None outside `_build` (reads after the update, by the runner, name the tables).
+_view_reads: contextvars.ContextVar[dict[str, QueryFunction] | None] = contextvars.ContextVar(
+    "view_reads", default=None
+)
 
 
 @dataclass
@@ -58,12 +74,15 @@ class DatasetRecord:
 REGISTRY: dict[str, DatasetRecord] = {}
 # Query functions of the views defined here, to recompute a CDC source as a whole.
 VIEW_QUERIES: dict[str, QueryFunction] = {}
+# The reading views defined in this update's graph (each is defined once, whoever reads it).
+READ_VIEWS: set[str] = set()
 
 
 def reset() -> None:
     """Forget the datasets of the previous update: each update imports the notebooks anew."""
     REGISTRY.clear()
     VIEW_QUERIES.clear()
+    READ_VIEWS.clear()
 
 
 def observation_name(table: str) -> str:
@@ -129,15 +148,48 @@ def _is_streaming_plan(frame: DataFrame) -> bool:
 
 
 def _build(name: str, query: QueryFunction) -> DataFrame:
-    """Run a query function the way SDP's registry does, in the flow's analysis context."""
+    """Run a query function the way SDP's registry does, in the flow's analysis context.
+
+    Its reads of datasets go through views (see the module's docstring), defined here once the
+    function has returned: SDP refuses to define a dataset from inside a query function.
+    """
     registry = get_active_graph_element_registry()
     graph_id = getattr(registry, "_dataflow_graph_id", None)
     spark = SparkSession.active()
     with refusing_analysis():
         if graph_id is None:
             return query()
-        with add_pipeline_analysis_context(spark=spark, dataflow_graph_id=graph_id, flow_name=name):
-            return query()
+        reads: dict[str, QueryFunction] = {}
+        token = _view_reads.set(reads)
+        try:
+            with add_pipeline_analysis_context(
+                spark=spark, dataflow_graph_id=graph_id, flow_name=name
+            ):
+                frame = query()
+        finally:
+            _view_reads.reset(token)
+    for view, read in reads.items():
+        if view not in READ_VIEWS:
+            READ_VIEWS.add(view)
+            dp.temporary_view(name=view)(read)
+    return frame
+
+
+def _read(name: str, stream: bool) -> DataFrame:
+    """`name` read whole or as a stream; through its reading view inside `_build`."""
+    spark = SparkSession.active()
+
+    def table(table_name: str) -> DataFrame:
+        return spark.readStream.table(table_name) if stream else spark.read.table(table_name)
+
+    reads = _view_reads.get()
+    if reads is None:
+        return table(name)
+    # A view name is one part: `db.t` (or any other character) becomes `db_t`.
+    safe_name = re.sub(r"\W", "_", name)
+    view = f"laktory_{'stream' if stream else 'batch'}_read__{safe_name}"
+    reads.setdefault(view, lambda: table(name))
+    return table(view)
 
 
 class SdpBackend(ExpectationDecorators):
@@ -152,12 +204,11 @@ class SdpBackend(ExpectationDecorators):
 
     def read(self, name: str) -> DataFrame:
         """A dataset of the pipeline (or any table), read whole."""
-        return SparkSession.active().read.table(name)
+        return _read(name, stream=False)
 
     def read_stream(self, name: str) -> DataFrame:
         """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed."""
-        spark = SparkSession.active()
-        return spark.read.table(name) if _batch_reads.get() else spark.readStream.table(name)
+        return _read(name, stream=not _batch_reads.get())
 
     # Datasets -----------------------------------------------------------------------------
 
@@ -263,7 +314,8 @@ class SdpBackend(ExpectationDecorators):
         def changes() -> DataFrame:
             return scd_apply_changes(_whole(source), spec)
 
-        dp.materialized_view(name=target, comment=comment)(changes)
+        frame = _build(target, changes)
+        dp.materialized_view(name=target, comment=comment)(lambda: frame)
         REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=changes)
 
     # Notebook helpers ---------------------------------------------------------------------
@@ -280,7 +332,7 @@ def _whole(source: str) -> DataFrame:
     """
     query = VIEW_QUERIES.get(source)
     if query is None:
-        return SparkSession.active().read.table(source)
+        return _read(source, stream=False)
     with _reading_whole():
         return query()
 

@@ -34,21 +34,13 @@ class SourceError(RuntimeError):
     """A source cannot be read: no landing root, no files to infer a schema from."""
 
 
-def read_source(
-    table: Table, spark: SparkSession, *, as_stream: bool | None = None, **options: Any
-) -> DataFrame:
-    """Read `table`'s source; `options` add to (and override) the source's reader options.
-
-    `as_stream` overrides the source's `read_as_stream` for a table source.
-    """
+def read_source(table: Table, spark: SparkSession, **options: Any) -> DataFrame:
+    """Read `table`'s source; `options` add to (and override) the source's reader options."""
     builder = table.builder
     if builder.event_source is not None:
         return read_events(table, builder.event_source, spark, options)
     assert builder.table_source is not None  # the model guarantees exactly one source
-    source = builder.table_source
-    if as_stream is not None and as_stream != source.read_as_stream:
-        source = source.model_copy(update={"read_as_stream": as_stream, "watermark": None})
-    return read_table_source(source, spark)
+    return read_table_source(builder.table_source, spark)
 
 
 # Event files -------------------------------------------------------------------------------

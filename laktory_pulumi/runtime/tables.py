@@ -18,27 +18,24 @@ if TYPE_CHECKING:
     from ..models import Table
 
 
-def built(table: Table, spark: SparkSession, as_stream: bool | None = None) -> DataFrame:
+def built(table: Table, spark: SparkSession) -> DataFrame:
     """The table's source, read and processed: what its dataset's query returns."""
-    return table.builder.process(read_source(table, spark, as_stream=as_stream), spark=spark)
+    return table.builder.process(read_source(table, spark), spark=spark)
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
     """`<table>_quarantine`: the rows its DROP expectations remove, with the rules they failed.
 
-    On Databricks it streams from the table's source like the table itself. In a local SDP run
-    it is a materialized view over the whole source instead: pyspark 4.3's triggered execution
-    was seen starting a second streaming reader of a table before that table's own flow, from
-    the second run on, so a streamed quarantine lagged one run behind.
+    It reads the table's source as the table does (a stream when the table streams), so each
+    update quarantines the rows that update dropped.
     """
-    as_stream = False if dlt.backend_name() == "sdp" else None
 
     @dlt.table(
         name=table.quarantine_name,
         comment=f"Rows of {table.name} that failed a DROP expectation.",
     )
     def quarantined() -> DataFrame:
-        return quarantine(built(table, spark, as_stream), rules_of(table))
+        return quarantine(built(table, spark), rules_of(table))
 
     return quarantined
 
