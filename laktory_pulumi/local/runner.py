@@ -62,13 +62,17 @@ Facts about pyspark 4.3's SDP this design rests on (all observed on this machine
   report no progress.
 - Query functions run once, at registration, on the client. Asking the server to analyse a
   plan inside them (`df.columns`, `df.schema`, `df.isStreaming`) raises
-  ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION. Some DataFrame methods make the server plan
-  their input at definition, which fails with TABLE_OR_VIEW_NOT_FOUND while the pipeline's
-  tables do not exist yet: `withWatermark`, `drop` (names or columns), `na.fill`. Lazy and
-  fine: `select`, `selectExpr("* EXCEPT (c)")`, `withColumn(s)`, `where`, `dropDuplicates`
-  (with or without a subset), `groupBy(...).agg`, windows, `observe`, joins, unions, and SQL
-  `STREAM(t) WATERMARK c DELAY OF INTERVAL ...`. At module level (outside query functions)
-  analysis is allowed, e.g. to infer a schema.
+  ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION. Some DataFrame methods make the server analyse
+  their input when the flow is defined: `withWatermark`, `drop`, `na.fill` fail with
+  TABLE_OR_VIEW_NOT_FOUND while the tables do not exist yet; `withColumns` and
+  `withColumnsRenamed` fall back to a lazy plan then, but from the second run on, once the
+  table exists, the analysis succeeds, binds the plan to the stored table and hides the read
+  from SDP, whose flow then loses its input and runs before the table is written. Hence the
+  SDP backend reads pipeline datasets through temporary views, which the session's catalog
+  never holds. Lazy and fine: `select`, `selectExpr("* EXCEPT (c)")`, `where`,
+  `dropDuplicates`, `groupBy(...).agg`, windows, `observe`, joins, unions, and SQL
+  `STREAM(v) WATERMARK c DELAY OF INTERVAL ...` over such a view. At module level (outside
+  query functions) analysis is allowed, e.g. to infer a schema.
 - Schemas. Inferring an event schema again at each run changes a column's type as soon as a
   file holds a value of another type, and the table then fails to materialize with
   CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE; with the first run's schema kept, the JSON reader puts

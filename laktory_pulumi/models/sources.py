@@ -53,7 +53,11 @@ class Watermark(Model):
     """How late events may arrive on a streaming read; bounds the state of deduplication."""
 
     column: str = Field(description="Event-time column, a timestamp.")
-    threshold: str = Field(description="Allowed lateness, e.g. `1 hour`.")
+    threshold: str = Field(
+        description="Allowed lateness: a number and a unit, or several, e.g. `1 hour` or "
+        "`1 hour 30 minutes`.",
+        pattern=r"^\s*\d+\s+[A-Za-z]+(\s+\d+\s+[A-Za-z]+)*\s*$",
+    )
 
 
 class Cdc(Model):

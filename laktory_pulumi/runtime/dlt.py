@@ -121,6 +121,14 @@ def read_stream(name: str) -> DataFrame:
     return backend().read_stream(name)
 
 
+def read_stream_with_watermark(name: str, column: str, threshold: str) -> DataFrame:
+    """A dataset of the pipeline as a stream whose event time `column` may lag `threshold`."""
+    chosen = backend()
+    if hasattr(chosen, "read_stream_with_watermark"):
+        return chosen.read_stream_with_watermark(name, column, threshold)
+    return chosen.read_stream(name).withWatermark(column, threshold)
+
+
 def expect(name: str, condition: str) -> Any:
     """Keep rows failing `condition`; count them."""
     return backend().expect(name, condition)

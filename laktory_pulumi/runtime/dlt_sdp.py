@@ -53,6 +53,7 @@ from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rul
 QueryFunction = Callable[[], DataFrame]
 
 ROWS_METRIC = "rows"
+_STREAM_SQL = re.compile(r"\bSTREAM\s*\(", re.IGNORECASE)
 _batch_reads: contextvars.ContextVar[bool] = contextvars.ContextVar("batch_reads", default=False)
 # The views the query function being built reads through, by name, with their query functions;
 # None outside `_build` (reads after the update, by the runner, name the tables).
@@ -137,6 +138,9 @@ def _is_streaming_plan(frame: DataFrame) -> bool:
         for descriptor, value in message.ListFields():
             if descriptor.name == "is_streaming" and value is True:
                 return True
+            # SQL text: `read_stream_with_watermark` reads with `STREAM(view) WATERMARK ...`.
+            if isinstance(value, str) and descriptor.name == "query" and _STREAM_SQL.search(value):
+                return True
             if descriptor.message_type is None:
                 continue
             children = value if descriptor.label == descriptor.LABEL_REPEATED else [value]
@@ -175,21 +179,30 @@ def _build(name: str, query: QueryFunction) -> DataFrame:
     return frame
 
 
-def _read(name: str, stream: bool) -> DataFrame:
-    """`name` read whole or as a stream; through its reading view inside `_build`."""
-    spark = SparkSession.active()
-
-    def table(table_name: str) -> DataFrame:
-        return spark.readStream.table(table_name) if stream else spark.read.table(table_name)
-
+def _source_name(name: str, stream: bool) -> str:
+    """What a query function reads for dataset `name`: its reading view inside `_build`."""
     reads = _view_reads.get()
     if reads is None:
-        return table(name)
+        return name
     # A view name is one part: `db.t` (or any other character) becomes `db_t`.
     safe_name = re.sub(r"\W", "_", name)
     view = f"laktory_{'stream' if stream else 'batch'}_read__{safe_name}"
-    reads.setdefault(view, lambda: table(name))
-    return table(view)
+    reads.setdefault(view, lambda: _table(name, stream))
+    return view
+
+
+def _table(name: str, stream: bool) -> DataFrame:
+    spark = SparkSession.active()
+    return spark.readStream.table(name) if stream else spark.read.table(name)
+
+
+def _read(name: str, stream: bool) -> DataFrame:
+    """`name` read whole or as a stream; through its reading view inside `_build`."""
+    return _table(_source_name(name, stream), stream)
+
+
+def _quoted(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
 
 
 class SdpBackend(ExpectationDecorators):
@@ -209,6 +222,22 @@ class SdpBackend(ExpectationDecorators):
     def read_stream(self, name: str) -> DataFrame:
         """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed."""
         return _read(name, stream=not _batch_reads.get())
+
+    def read_stream_with_watermark(self, name: str, column: str, threshold: str) -> DataFrame:
+        """A stream with an event-time watermark, written in SQL.
+
+        `DataFrame.withWatermark` makes the server analyse its input when the flow is
+        defined, which fails before the pipeline's tables exist; SQL's `WATERMARK` clause
+        stays lazy. Read whole (no watermark) when a CDC view is recomputed.
+        """
+        if _batch_reads.get():
+            return _read(name, stream=False)
+        source = _source_name(name, stream=True)
+        # The model checks the threshold is `<number> <unit>` pairs, which SQL takes unquoted.
+        return SparkSession.active().sql(
+            f"SELECT * FROM STREAM({_quoted(source)}) WATERMARK {_quoted(column)} "
+            f"DELAY OF INTERVAL {threshold}"
+        )
 
     # Datasets -----------------------------------------------------------------------------
 

@@ -183,15 +183,18 @@ def read_table_source(source: TableSource, spark: SparkSession) -> DataFrame:
     """
     from . import dlt
 
+    watermark = source.watermark if source.read_as_stream else None
     if source.is_external:
         reader = spark.readStream if source.read_as_stream else spark.read
         frame = reader.table(source.name)
+        if watermark is not None:
+            frame = frame.withWatermark(watermark.column, watermark.threshold)
+    elif watermark is not None:
+        frame = dlt.read_stream_with_watermark(source.name, watermark.column, watermark.threshold)
     elif source.read_as_stream:
         frame = dlt.read_stream(source.name)
     else:
         frame = dlt.read(source.name)
-    if source.watermark is not None and source.read_as_stream:
-        frame = frame.withWatermark(source.watermark.column, source.watermark.threshold)
     if source.filter:
         frame = frame.where(source.filter)
     if source.selects is not None:
