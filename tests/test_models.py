@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -282,3 +283,21 @@ def test_every_model_and_field_is_described(model: type[BaseModel]) -> None:
         name for name, field in model.model_fields.items() if not (field.description or "").strip()
     ]
     assert undescribed == [], f"{model.__name__} fields without a description: {undescribed}"
+
+
+def test_a_stack_is_loaded_again_only_when_a_definition_changes(tmp_path: Path) -> None:
+    from laktory_pulumi.loader import load_stack
+
+    root = Path(__file__).resolve().parent.parent
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copyfile(root / name, tmp_path / name)
+    shutil.copytree(root / "stacks", tmp_path / "stacks")
+    first = load_stack(tmp_path, "dev")
+    assert load_stack(tmp_path, "dev") is first
+
+    definition = tmp_path / "stacks" / "pipelines" / "pl-stock-prices.yaml"
+    definition.write_text(definition.read_text().replace("target: finance", "target: market"))
+    second = load_stack(tmp_path, "dev")
+    assert second is not first
+    assert second.pipelines["pl-stock-prices"].target == "market"
+    assert load_stack(tmp_path, "dev", only=["pl-stock-prices"]) is not second

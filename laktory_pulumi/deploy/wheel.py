@@ -13,6 +13,7 @@ bytes: Pulumi compares the uploaded content, and a wheel whose bytes changed at 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import zipfile
@@ -68,8 +69,12 @@ def package_files(package_dir: Path | None = None) -> list[tuple[str, bytes]]:
     return sorted(files)
 
 
+@functools.lru_cache(maxsize=4)
 def build_wheel(version: str | None = None, package_dir: Path | None = None) -> Wheel:
-    """Build the wheel in memory; the same sources and version always give the same bytes."""
+    """Build the wheel in memory; the same sources and version always give the same bytes.
+
+    Built once per process: a stack of many pipelines uploads the same wheel for each.
+    """
     version = version or package_version()
     dist_info = f"{IMPORT_NAME}-{version}.dist-info"
     entries = package_files(package_dir)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +153,46 @@ def load_stack(
     """
     project_dir = project_dir.resolve()
     config = config or StackConfig.read(project_dir, stack)
+    key = _load_key(project_dir, stack, only, config)
+    if _last_load is not None and _last_load[0] == key:
+        return _last_load[1]
+    # A large stack allocates hundreds of thousands of objects and no cycles worth collecting;
+    # the collector's full passes over them were most of the load time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        loaded = _load(project_dir, stack, only, config)
+    finally:
+        if collecting:
+            gc.enable()
+    _remember(key, loaded)
+    return loaded
+
+
+_LoadKey = tuple[Any, ...]
+_last_load: tuple[_LoadKey, Stack] | None = None
+
+
+def _load_key(
+    project_dir: Path, stack: str, only: list[str] | None, config: StackConfig
+) -> _LoadKey:
+    """What a load depends on: arguments, variables, and every definition file's content.
+
+    `laktory-pulumi preview` validates the stack, then runs the Pulumi program, which loads it
+    again: the second load is the first one's result when nothing it depends on changed.
+    """
+    files = sorted((project_dir / "stacks").glob("*/*.y*ml"))
+    contents = tuple((str(path), hashlib.sha256(path.read_bytes()).digest()) for path in files)
+    variables = json.dumps(config.variables, sort_keys=True, default=str)
+    return (str(project_dir), stack, tuple(only or ()), variables, config.pipelines, contents)
+
+
+def _remember(key: _LoadKey, loaded: Stack) -> None:
+    global _last_load
+    _last_load = (key, loaded)
+
+
+def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackConfig) -> Stack:
     errors: list[LocatedError] = []
     pipelines: dict[str, Pipeline] = {}
     clusters: dict[str, Cluster] = {}
