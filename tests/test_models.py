@@ -287,17 +287,20 @@ def test_every_model_and_field_is_described(model: type[BaseModel]) -> None:
 
 def test_a_stack_is_loaded_again_only_when_a_definition_changes(tmp_path: Path) -> None:
     from laktory_pulumi.loader import load_stack
+    from laktory_pulumi.loader.stack import loads_reused
 
     root = Path(__file__).resolve().parent.parent
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
         shutil.copyfile(root / name, tmp_path / name)
     shutil.copytree(root / "stacks", tmp_path / "stacks")
-    first = load_stack(tmp_path, "dev")
-    assert load_stack(tmp_path, "dev") is first
+    assert load_stack(tmp_path, "dev") is not load_stack(tmp_path, "dev")  # outside the block
+    with loads_reused():
+        first = load_stack(tmp_path, "dev")
+        assert load_stack(tmp_path, "dev") is first
 
-    definition = tmp_path / "stacks" / "pipelines" / "pl-stock-prices.yaml"
-    definition.write_text(definition.read_text().replace("target: finance", "target: market"))
-    second = load_stack(tmp_path, "dev")
-    assert second is not first
-    assert second.pipelines["pl-stock-prices"].target == "market"
-    assert load_stack(tmp_path, "dev", only=["pl-stock-prices"]) is not second
+        definition = tmp_path / "stacks" / "pipelines" / "pl-stock-prices.yaml"
+        definition.write_text(definition.read_text().replace("target: finance", "target: market"))
+        second = load_stack(tmp_path, "dev")
+        assert second is not first
+        assert second.pipelines["pl-stock-prices"].target == "market"
+        assert load_stack(tmp_path, "dev", only=["pl-stock-prices"]) is not second

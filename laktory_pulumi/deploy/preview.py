@@ -19,7 +19,7 @@ import json
 import runpy
 import sys
 from base64 import b64decode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from ..loader import StackConfig, load_stack
+from ..loader.stack import loads_reused
 
 PROGRAM_FILE = "__main__.py"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -124,14 +125,15 @@ def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
         for key, value in placeholders.items()
         if key.startswith(own_prefix)
     }
-    load_stack(
-        project_dir,
-        stack,
-        config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
-    )
-    return contextvars.Context().run(
-        _run_program, project_dir, file_config.project, stack, engine_config, secret_keys
-    )
+    with loads_reused():
+        load_stack(
+            project_dir,
+            stack,
+            config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
+        )
+        return contextvars.Context().run(
+            _run_program, project_dir, file_config.project, stack, engine_config, secret_keys
+        )
 
 
 def engine_config_of(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -182,6 +184,29 @@ def _run_program(
     config: dict[str, str],
     secret_keys: list[str],
 ) -> list[PlannedResource]:
+    def main() -> None:
+        # As the Python language host does: the project folder importable, __name__ "__main__".
+        sys.path.insert(0, str(project_dir))
+        try:
+            runpy.run_path(str(project_dir / PROGRAM_FILE), run_name="__main__")
+        finally:
+            sys.path.remove(str(project_dir))
+
+    return run_under_mocks(main, project, stack, config, secret_keys)
+
+
+def run_under_mocks(
+    body: Callable[[], None],
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+) -> list[PlannedResource]:
+    """Run a Pulumi program `body` under the offline mocks; what it registered, with outputs.
+
+    Call it in a fresh `contextvars.Context`: Pulumi's runtime settings live in context
+    variables, and each run must start clean.
+    """
     mocks = OfflineMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor)
@@ -190,12 +215,7 @@ def _run_program(
     exports: dict[str, Any] = {}
 
     async def program() -> None:
-        # As the Python language host does: the project folder importable, __name__ "__main__".
-        sys.path.insert(0, str(project_dir))
-        try:
-            runpy.run_path(str(project_dir / PROGRAM_FILE), run_name="__main__")
-        finally:
-            sys.path.remove(str(project_dir))
+        body()
         # The mock root stack registered its outputs before the program ran; read the exports
         # from it directly.
         exports.update(await pulumi.Output.from_input(getattr(root, "outputs", {})).future())

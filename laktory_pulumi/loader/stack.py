@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,9 +155,9 @@ def load_stack(
     """
     project_dir = project_dir.resolve()
     config = config or StackConfig.read(project_dir, stack)
-    key = _load_key(project_dir, stack, only, config)
-    if _last_load is not None and _last_load[0] == key:
-        return _last_load[1]
+    key = _load_key(project_dir, stack, only, config) if _reused is not None else None
+    if _reused is not None and key in _reused:
+        return _reused[key]
     # A large stack allocates hundreds of thousands of objects and no cycles worth collecting;
     # the collector's full passes over them were most of the load time.
     collecting = gc.isenabled()
@@ -165,31 +167,39 @@ def load_stack(
     finally:
         if collecting:
             gc.enable()
-    _remember(key, loaded)
+    if _reused is not None:
+        _reused[key] = loaded
     return loaded
 
 
 _LoadKey = tuple[Any, ...]
-_last_load: tuple[_LoadKey, Stack] | None = None
+_reused: dict[_LoadKey, Stack] | None = None
+
+
+@contextmanager
+def loads_reused() -> Iterator[None]:
+    """Within this block, loading the same definitions again returns the first load.
+
+    `laktory-pulumi preview` validates the stack, then runs the Pulumi program, which loads it
+    again; a large stack then paid twice. A module variable rather than a context variable:
+    the program runs in a fresh `contextvars.Context`.
+    """
+    global _reused
+    previous, _reused = _reused, {}
+    try:
+        yield
+    finally:
+        _reused = previous
 
 
 def _load_key(
     project_dir: Path, stack: str, only: list[str] | None, config: StackConfig
 ) -> _LoadKey:
-    """What a load depends on: arguments, variables, and every definition file's content.
-
-    `laktory-pulumi preview` validates the stack, then runs the Pulumi program, which loads it
-    again: the second load is the first one's result when nothing it depends on changed.
-    """
+    """What a load depends on: arguments, variables, and every definition file's content."""
     files = sorted((project_dir / "stacks").glob("*/*.y*ml"))
     contents = tuple((str(path), hashlib.sha256(path.read_bytes()).digest()) for path in files)
     variables = json.dumps(config.variables, sort_keys=True, default=str)
     return (str(project_dir), stack, tuple(only or ()), variables, config.pipelines, contents)
-
-
-def _remember(key: _LoadKey, loaded: Stack) -> None:
-    global _last_load
-    _last_load = (key, loaded)
 
 
 def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackConfig) -> Stack:
