@@ -20,6 +20,22 @@ def median_seconds(run: Callable[[], object], repeat: int = 5, warmup: int = 1) 
     return statistics.median(times)
 
 
+def paired_median_seconds(
+    ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 5, warmup: int = 1
+) -> tuple[float, float]:
+    """Medians of `ours` and `baseline`, run alternately so both see the same machine load."""
+    for _ in range(warmup):
+        ours()
+        baseline()
+    ours_times, baseline_times = [], []
+    for _ in range(repeat):
+        for run, times in ((ours, ours_times), (baseline, baseline_times)):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return statistics.median(ours_times), statistics.median(baseline_times)
+
+
 def report(label: str, ours: float, baseline: float, target: float | None = None) -> str:
     """One figure: ours, the baseline, the ratio, and whether the target is met."""
     ratio = ours / baseline if baseline else float("inf")
