@@ -239,3 +239,26 @@ def test_read_metadata_of_a_missing_pipeline_names_the_path_and_what_exists(
     monkeypatch.delenv("LAKTORY_WORKSPACE_ROOT")
     with pytest.raises(FileNotFoundError, match="set LAKTORY_WORKSPACE_ROOT"):
         read_metadata("pl-test")
+
+
+def test_debug_apply_changes_keeps_the_latest_version_of_each_key(spark: Any, eager: Any) -> None:
+    from laktory_pulumi.runtime import dlt
+
+    @dlt.view(name="changes")
+    def changes() -> Any:
+        return spark.sql(
+            "SELECT * FROM VALUES (1, 'a1', 'U', 1), (1, 'a2', 'U', 2), (2, 'b1', 'U', 1), "
+            "(2, NULL, 'D', 2) AS t(id, name, op, seq)"
+        )
+
+    dlt.create_streaming_table(name="customers")
+    latest = dlt.apply_changes(
+        target="customers",
+        source="changes",
+        keys=["id"],
+        sequence_by="seq",
+        apply_as_deletes="op = 'D'",
+        except_column_list=["op"],
+        track_history_except_column_list=["seq"],  # Databricks only: accepted, ignored here
+    )
+    assert [tuple(row) for row in dlt.get_df(latest).collect()] == [(1, "a2", 2)]

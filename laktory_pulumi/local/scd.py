@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -57,8 +58,13 @@ def change_spec(
     apply_as_deletes: str | None = None,
     except_column_list: Sequence[str] | None = None,
     stored_as_scd_type: int | str = 1,
+    **_databricks_only: Any,
 ) -> ChangeSpec:
-    """A `ChangeSpec` from the arguments of `dlt.apply_changes`."""
+    """A `ChangeSpec` from the arguments of `dlt.apply_changes` (after target and source).
+
+    Arguments that only Databricks' DLT implements (`track_history_column_list`, ...) are
+    ignored here.
+    """
     if not isinstance(sequence_by, str):
         raise TypeError("sequence_by must be a column name or SQL expression here")
     return ChangeSpec(

@@ -7,11 +7,11 @@ Expectations are applied with DLT's semantics (`expectations.apply_rules`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from .expectations import ExpectationDecorators, apply_rules, attached_rules
 
@@ -74,29 +74,15 @@ class EagerBackend(ExpectationDecorators):
     def create_streaming_table(self, name: str, **_pipeline_only: Any) -> None:
         """Nothing to declare: `apply_changes` defines the target."""
 
-    def apply_changes(
-        self,
-        target: str,
-        source: str,
-        keys: Sequence[str],
-        sequence_by: str | Column,
-        *,
-        apply_as_deletes: str | None = None,
-        except_column_list: Sequence[str] | None = None,
-        stored_as_scd_type: int | str = 1,
-        **_pipeline_only: Any,
-    ) -> DefinedDataset:
-        """The SCD table of `source`'s changes, computed from every change at once."""
+    def apply_changes(self, target: str, source: str, **arguments: Any) -> DefinedDataset:
+        """The SCD table of `source`'s changes, computed from every change at once.
+
+        `arguments` are those of `dlt.apply_changes` (see `local.scd.change_spec`).
+        """
         from ..local.scd import apply_changes as scd_apply_changes
         from ..local.scd import change_spec
 
-        spec = change_spec(
-            keys,
-            sequence_by,
-            apply_as_deletes=apply_as_deletes,
-            except_column_list=except_column_list,
-            stored_as_scd_type=stored_as_scd_type,
-        )
+        spec = change_spec(**arguments)
         frame = scd_apply_changes(as_batch(self.read(source), source), spec)
         self.frames[target] = frame
         return DefinedDataset(target, frame)

@@ -318,26 +318,12 @@ class SdpBackend(ExpectationDecorators):
         """Declare the target of `apply_changes`; defined by `apply_changes` itself here."""
         self._pending_cdc_targets[name] = comment
 
-    def apply_changes(
-        self,
-        target: str,
-        source: str,
-        keys: Sequence[str],
-        sequence_by: str | Column,
-        *,
-        apply_as_deletes: str | None = None,
-        except_column_list: Sequence[str] | None = None,
-        stored_as_scd_type: int | str = 1,
-        **_databricks_only: Any,
-    ) -> None:
-        """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes."""
-        spec = change_spec(
-            keys,
-            sequence_by,
-            apply_as_deletes=apply_as_deletes,
-            except_column_list=except_column_list,
-            stored_as_scd_type=stored_as_scd_type,
-        )
+    def apply_changes(self, target: str, source: str, **arguments: Any) -> None:
+        """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes.
+
+        `arguments` are those of `dlt.apply_changes` (see `local.scd.change_spec`).
+        """
+        spec = change_spec(**arguments)
         comment = self._pending_cdc_targets.pop(target, None)
 
         def changes() -> DataFrame:
