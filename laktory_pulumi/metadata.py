@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
+from .gc_pause import collector_paused
 from .models import Pipeline
 
 DATABRICKS_WORKSPACE = "/Workspace"
@@ -59,12 +59,5 @@ def read_metadata(pipeline: str, laktory_root: str | None = None) -> Pipeline:
         raise FileNotFoundError(
             f"no metadata for pipeline '{pipeline}' at {path}; pipelines there: {listing}"
         ) from None
-    # Validation allocates an object per field of every table and creates no garbage cycles;
-    # the collector's passes over them cost a quarter of a large pipeline's read.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return Pipeline.model_validate_json(data)
-    finally:
-        if collecting:
-            gc.enable()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
 from .errors import LoadError, LocatedError
 from .validation import validate
@@ -158,15 +158,8 @@ def load_stack(
     key = _load_key(project_dir, stack, only, config) if _reused is not None else None
     if _reused is not None and key in _reused:
         return _reused[key]
-    # A large stack allocates hundreds of thousands of objects and no cycles worth collecting;
-    # the collector's full passes over them were most of the load time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         loaded = _load(project_dir, stack, only, config)
-    finally:
-        if collecting:
-            gc.enable()
     if _reused is not None:
         _reused[key] = loaded
     return loaded

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..models.column import ColumnExpression
 
 BRONZE_AT, SILVER_AT, GOLD_AT, TSTAMP = "_bronze_at", "_silver_at", "_gold_at", "_tstamp"
-SYSTEM_COLUMNS = (BRONZE_AT, TSTAMP, SILVER_AT, GOLD_AT)
 WINDOW_START, WINDOW_END = "window_start", "window_end"
 
 
@@ -50,9 +49,7 @@ def process(table: Table, df: DataFrame) -> DataFrame:
     if builder.drop_duplicates and table.primary_key:
         df = _drop_duplicates(table, df)
     if builder.selects is not None:
-        kept = selection(builder.selects)
-        carried = [name for name in SYSTEM_COLUMNS if name in _system_columns(table)]
-        df = df.select(*kept, *carried)
+        df = df.select(*selection(builder.selects), *_system_columns(table))
     return df
 
 
