@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from laktory_pulumi.loader import load_pipeline_file
 from laktory_pulumi.models import Pipeline
+from laktory_pulumi.runtime import process, read_source
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT_SCHEMA = (
@@ -61,12 +62,10 @@ def batch_pipeline() -> Pipeline:
 
 def ours(spark: SparkSession, pipeline: Pipeline, out: Path) -> None:
     bronze, silver, gold = pipeline.tables
-    bronze.builder.process(bronze.builder.read_source(spark)).write.mode("overwrite").parquet(
-        str(out / "bronze")
-    )
-    frame = silver.builder.process(spark.read.parquet(str(out / "bronze")))
+    process(bronze, read_source(bronze, spark)).write.mode("overwrite").parquet(str(out / "bronze"))
+    frame = process(silver, spark.read.parquet(str(out / "bronze")))
     frame.write.mode("overwrite").parquet(str(out / "silver"))
-    frame = gold.builder.process(spark.read.parquet(str(out / "silver")))
+    frame = process(gold, spark.read.parquet(str(out / "silver")))
     frame.write.mode("overwrite").parquet(str(out / "gold"))
 
 

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from laktory_pulumi.models import Pipeline
+from laktory_pulumi.runtime import process
 
 COLUMNS = 300
 TYPES = ["double", "string", "bigint", "timestamp", "decimal(18,2)"]
@@ -87,9 +88,9 @@ def main() -> None:
     spark = local_spark()
     table = pipeline().table("slv_wide")
     source = nested_source(spark)
-    assert table.builder.process(source).columns == hand_written(source).columns
+    assert process(table, source).columns == hand_written(source).columns
 
-    ours = median_seconds(lambda: table.builder.process(source).schema, repeat=7)
+    ours = median_seconds(lambda: process(table, source).schema, repeat=7)
     select = median_seconds(lambda: hand_written(source).schema, repeat=7)
     loop = median_seconds(lambda: with_column_loop(source).schema, repeat=5)
     print(f"machine: {machine()}; {COLUMNS} columns")

@@ -8,6 +8,7 @@
 from pyspark.sql import SparkSession
 
 from laktory_pulumi import dlt, get_logger, read_metadata
+from laktory_pulumi.runtime import process, read_source
 
 spark = SparkSession.active()
 dlt.spark = spark
@@ -21,8 +22,8 @@ def define_bronze_table(table):
     @dlt.table(name=table.name, comment=table.comment)
     @dlt.expectations(table)
     def bronze():
-        df = table.builder.read_source(spark)
-        return table.builder.process(df, spark=spark)
+        df = read_source(table, spark)
+        return process(table, df)
 
     return bronze
 

@@ -8,6 +8,7 @@
 from pyspark.sql import SparkSession
 
 from laktory_pulumi import dlt, get_logger, read_metadata
+from laktory_pulumi.runtime import process, read_source
 from laktory_pulumi.runtime.tables import define_changes, define_quarantine
 
 spark = SparkSession.active()
@@ -26,8 +27,8 @@ def define_silver_table(table):
     @dlt.table(name=table.name, comment=table.comment)
     @dlt.expectations(table)
     def silver():
-        df = table.builder.read_source(spark)
-        return table.builder.process(df, spark=spark)
+        df = read_source(table, spark)
+        return process(table, df)
 
     if table.quarantine:
         define_quarantine(table, spark)

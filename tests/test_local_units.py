@@ -16,12 +16,12 @@ from laktory_pulumi.local.events import Event, emit, parse, table_name
 from laktory_pulumi.local.layout import StateLayout
 from laktory_pulumi.local.report import RunReport
 from laktory_pulumi.local.runner import selected_tables
-from laktory_pulumi.local.scd import ChangeSpec, apply_changes
 from laktory_pulumi.local.sdp_driver import _flow_state
 from laktory_pulumi.local.spec import pipeline_configuration, write_spark_conf, write_spec
 from laktory_pulumi.local.workspace import lay_out_workspace
 from laktory_pulumi.metadata import WORKSPACE_ROOT_ENV, metadata_bytes, read_metadata
 from laktory_pulumi.models import Pipeline
+from laktory_pulumi.runtime.scd import ChangeSpec, apply_changes
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from laktory_pulumi.models import Pipeline
+from laktory_pulumi.runtime import process, read_source
 
 pytestmark = pytest.mark.spark
 
@@ -69,7 +70,7 @@ COLUMNS = [
 def test_columns_are_built_typed_with_system_columns_in_one_projection(bronze: Any) -> None:
     at = {"name": "at", "type": "timestamp", "sql_expression": "_bronze_at"}
     table = _pipeline(columns=[*COLUMNS, at], timestamp_key="at").table("slv_prices")
-    silver = table.builder.process(bronze)
+    silver = process(table, bronze)
     assert silver.columns == [
         *("symbol", "open", "close", "at"),
         *("_bronze_at", "_tstamp", "_silver_at"),
@@ -93,7 +94,7 @@ def test_function_arguments_literals_values_and_sql(bronze: Any) -> None:
          "spark_func_args": [{"sql": "data.close - data.open"}], "spark_func_kwargs": {"scale": {"value": 0}}},
     ]  # fmt: skip
     table = _pipeline(columns=columns).table("slv_prices")
-    rows = {tuple(row)[:2] for row in table.builder.process(bronze).collect()}
+    rows = {tuple(row)[:2] for row in process(table, bronze).collect()}
     assert rows == {("AAPL-x", 1.0), ("MSFT-x", 4.0), ("x", 1.0)}
 
 
@@ -109,7 +110,7 @@ def test_filter_drop_duplicates_and_renaming_selects(bronze: Any) -> None:
             "selects": {"symbol": "ticker", "open": "open_price"},
         },
     ).table("slv_prices")
-    silver = table.builder.process(bronze)
+    silver = process(table, bronze)
     assert silver.columns == ["ticker", "open_price", "_bronze_at", "_silver_at"]
     assert sorted((row.ticker, row.open_price) for row in silver.collect()) == [
         ("AAPL", 1.0),
@@ -123,14 +124,14 @@ def test_a_misspelt_input_names_table_column_input_and_existing_columns(bronze: 
     columns = [*COLUMNS[:1], {**COLUMNS[1], "spark_func_args": ["data.opne"]}]
     table = _pipeline(columns=columns).table("slv_prices")
     with pytest.raises(ColumnInputError) as raised:
-        table.builder.process(bronze)
+        process(table, bronze)
     message = str(raised.value)
     assert message.startswith("table slv_prices: column 'open' reads 'data.opne'")
     assert "existing columns: data, data.symbol, data.open, data.close, name, _bronze_at" in message
 
     in_sql = [{"name": "ratio", "type": "double", "sql_expression": "data.close / data.opn"}]
     with pytest.raises(ColumnInputError) as raised:
-        _pipeline(columns=in_sql).table("slv_prices").builder.process(bronze)
+        process(_pipeline(columns=in_sql).table("slv_prices"), bronze)
     assert raised.value.column == "ratio" and raised.value.missing == "data.opn"
 
 
@@ -147,18 +148,18 @@ def test_expectation_actions_on_rows_that_break_them(bronze: Any, eager: Any) ->
     @dlt.table(name=table.name)
     @dlt.expectations(table)
     def silver() -> Any:
-        return table.builder.process(bronze)
+        return process(table, bronze)
 
     kept = dlt.get_df(silver)
     # DROP removes the row whose symbol is NULL; WARN keeps MSFT's negative open.
     assert sorted(row.symbol for row in kept.collect()) == ["AAPL", "AAPL", "MSFT"]
-    quarantined = quarantine(table.builder.process(bronze), rules_of(table))
+    quarantined = quarantine(process(table, bronze), rules_of(table))
     assert [row[FAILED_EXPECTATIONS_COLUMN] for row in quarantined.collect()] == [["known_symbol"]]
 
     @dlt.table(name="strict")
     @dlt.expect_or_fail("positive_open", "open > 0")
     def strict() -> Any:
-        return table.builder.process(bronze)
+        return process(table, bronze)
 
     with pytest.raises(
         Exception, match=r"expectation positive_open \(open > 0\) failed on table strict"
@@ -168,7 +169,7 @@ def test_expectation_actions_on_rows_that_break_them(bronze: Any, eager: Any) ->
     @dlt.table(name="lenient")
     @dlt.expect_all_or_fail({"has_close": "close IS NOT NULL"})
     def lenient() -> Any:
-        return table.builder.process(bronze)
+        return process(table, bronze)
 
     assert dlt.get_df(lenient).count() == 4
 
@@ -182,7 +183,7 @@ def test_debug_reads_find_tables_defined_earlier(bronze: Any, eager: Any) -> Non
     def brz() -> Any:
         return bronze
 
-    silver = table.builder.process(table.builder.read_source(bronze.sparkSession))
+    silver = process(table, read_source(table, bronze.sparkSession))
     assert silver.count() == 4
     assert dlt.get_df("brz_prices") is dlt.get_df(brz)
     with pytest.raises(KeyError, match="no dataset 'nope'"):

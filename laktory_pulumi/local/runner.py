@@ -7,81 +7,9 @@ ending with a summary and a `RunState`. The spec it writes also runs with the of
 `SPARK_CONF_DIR=<state>/spark-conf LAKTORY_WORKSPACE_ROOT=<state>/workspace
 LAKTORY_DLT_BACKEND=sdp spark-pipelines run --spec <state>/spark-pipeline.yml`.
 
-Facts about pyspark 4.3's SDP this design rests on (all observed on this machine):
-
-- Launch. `spark-pipelines` is `spark-class org.apache.spark.deploy.SparkPipelines
-  <pyspark>/pipelines/cli.py ARGS`: `spark-submit --conf spark.api.mode=connect --remote local`
-  of that Python file, whose `SparkSession.builder.getOrCreate()` starts a local Spark Connect
-  server in a second JVM. Three processes: JVM, Python, JVM. `PYSPARK_PYTHON` must name the
-  venv's Python (the script defaults to `python3`). A session is up after about 5 s; a small
-  pipeline's first run takes 15-25 s in all on 2 cores, an update with nothing new about 4 s.
-- Spec. `name` and `storage` are required; `storage` must be an absolute URI with a scheme
-  (`file:///...`, else PIPELINE_STORAGE_ROOT_INVALID); `catalog`, `database` (or `schema`),
-  `configuration` (strings only) and `libraries` (`glob.include`: a file, or `folder/**`,
-  relative to the spec's folder) are optional. Python libraries are imported with `spark` in
-  their globals; while importing, session mutations (`spark.conf.set`, temp views, UDF
-  registration) raise.
-- Configuration. The spec's `configuration` is set on the session (so `spark.conf.get` reads
-  it in notebooks) and again as SQL conf of every flow: a static key there fails every flow
-  with CANNOT_MODIFY_STATIC_CONFIG. Static config must reach the server at start-up; `--conf`
-  does only partly: pyspark 4.3 splits it into PYSPARK_REMOTE_INIT_CONF_<i> chunks and keeps
-  only the last chunk (`_start_connect_server` assigns instead of merging). A
-  `spark-defaults.conf` in `SPARK_CONF_DIR` works, and so does a `log4j2.properties` there.
-- Catalog. The default catalog is in memory and the warehouse is `<cwd>/spark-warehouse`: the
-  second run fails with LOCATION_ALREADY_EXISTS for every table. The pyspark wheel ships Hive
-  2.3 and Derby, so `spark.sql.catalogImplementation=hive` with an embedded Derby metastore
-  under the state folder keeps tables between runs (one process at a time: hence the lock).
-- Storage. Streaming tables are parquet written by the file stream sink: part files plus a
-  commit log `_spark_metadata/<batch>`; checkpoints live in
-  `<storage>/_checkpoints/<catalog>/<database>/<table>/<flow>/<version>`. Every reader of the
-  table (`spark.read.table`, `readStream.table`) lists files from the commit log, so the part
-  files of an uncommitted batch are never read. Materialized views are overwritten at each run.
-- Exactly once. SIGKILL of the whole process group at several points (while tables are being
-  created, mid-bronze, mid-silver, mid-gold) left uncommitted part files; the rerun replays
-  the open batch from the offset log and commits it once: every table then held exactly the
-  rows of a clean run. The file sink skips a batch its log already has, which covers a kill
-  between the sink's commit and the checkpoint's. The one step not covered by SDP is a kill
-  between a table folder's creation and its metastore entry (the driver removes such an empty
-  folder), and a kill while Derby creates the metastore: Derby then refuses the half-made
-  database (XBM0A, no `service.properties`) and the runner removes it.
-- Incremental. Each run is a Trigger.AvailableNow over the new files; the file source
-  remembers paths, so a file rewritten under the same name is not read again.
-- Selections. `refresh` runs only the named datasets (all others are EXCLUDED; upstream ones
-  are not added, so `--table` passes them itself); `full_refresh` alone also runs only what it
-  names, and a dataset in both selections is an error. `full_refresh_all` empties the
-  streaming tables and starts new checkpoints (`.../<flow>/1`).
-- Failures. A failing flow is retried twice with back-off by default (15 s lost per failure);
-  `spark.sql.pipelines.maxFlowRetryAttempts=0` fails at once. The run's exception carries the
-  reason; events name the flow: `Flow 'spark_catalog.db.t' has FAILED.`.
-- Events. A pipeline event has only a timestamp and a message (`Flow ... is RUNNING.`,
-  `... has COMPLETED.`, `... is EXCLUDED.`, `... SKIPPED due to upstream failure(s).`,
-  `Run is COMPLETED.`): no row counts. Rows come from streaming progress, which a client-side
-  `StreamingQueryListener` receives for pipeline flows (name = the flow's full name,
-  numInputRows, and `observedMetrics` of `DataFrame.observe` in the query). numInputRows counts
-  rows after parquet filter push-down, not rows considered. Batch flows (materialized views)
-  report no progress.
-- Query functions run once, at registration, on the client. Asking the server to analyse a
-  plan inside them (`df.columns`, `df.schema`, `df.isStreaming`) raises
-  ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION. Some DataFrame methods make the server analyse
-  their input when the flow is defined: `withWatermark`, `drop`, `na.fill` fail with
-  TABLE_OR_VIEW_NOT_FOUND while the tables do not exist yet; `withColumns` and
-  `withColumnsRenamed` fall back to a lazy plan then, but from the second run on, once the
-  table exists, the analysis succeeds, binds the plan to the stored table and hides the read
-  from SDP, whose flow then loses its input and runs before the table is written. Hence the
-  SDP backend reads pipeline datasets through temporary views, which the session's catalog
-  never holds. Lazy and fine: `select`, `selectExpr("* EXCEPT (c)")`, `where`,
-  `dropDuplicates`, `groupBy(...).agg`, windows, `observe`, joins, unions, and SQL
-  `STREAM(v) WATERMARK c DELAY OF INTERVAL ...` over such a view. At module level (outside
-  query functions) analysis is allowed, e.g. to infer a schema.
-- Schemas. Inferring an event schema again at each run changes a column's type as soon as a
-  file holds a value of another type, and the table then fails to materialize with
-  CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE; with the first run's schema kept, the JSON reader puts
-  such a line in its corrupt-record column (`columnNameOfCorruptRecord`) and parses the rest.
-- CDC. `create_auto_cdc_flow` needs a target that supports row-level operations (MERGE):
-  parquet fails with AUTOCDC_TARGET_DOES_NOT_SUPPORT_MERGE, and no Delta or Iceberg jars can
-  be fetched here; the SDP backend computes SCD 1 and 2 as a materialized view instead.
-- Continuous. Several `start_run`s of freshly created graphs work in one session, so a
-  continuous pipeline runs update after update in one JVM.
+The facts about pyspark 4.3's SDP this design rests on (launch, spec, configuration, catalog,
+storage, exactly-once, selections, failures, events, query functions, schemas, CDC) are in
+docs/sdp.md.
 """
 
 from __future__ import annotations

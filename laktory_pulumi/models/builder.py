@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -11,8 +11,6 @@ from .column import ColumnExpression
 from .sources import EventSource, TableSource
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
     from .table import Table
 
 Layer = Literal["BRONZE", "SILVER", "GOLD"]
@@ -119,15 +117,3 @@ class TableBuilder(Model):
         if self._table.target is None:
             raise RuntimeError("this builder is not attached to a table")
         return self._table.target  # type: ignore[return-value]
-
-    def read_source(self, spark: SparkSession, **options: Any) -> DataFrame:
-        """Read the source as a DataFrame (streaming when `read_as_stream`)."""
-        from ..runtime.readers import read_source
-
-        return read_source(self.table, spark, **options)
-
-    def process(self, df: DataFrame, spark: SparkSession | None = None) -> DataFrame:
-        """Build the table's columns, system columns, filter, selects and aggregation."""
-        from ..runtime.builders import process
-
-        return process(self.table, df)

@@ -77,10 +77,10 @@ class EagerBackend(ExpectationDecorators):
     def apply_changes(self, target: str, source: str, **arguments: Any) -> DefinedDataset:
         """The SCD table of `source`'s changes, computed from every change at once.
 
-        `arguments` are those of `dlt.apply_changes` (see `local.scd.change_spec`).
+        `arguments` are those of `dlt.apply_changes` (see `runtime.scd.change_spec`).
         """
-        from ..local.scd import apply_changes as scd_apply_changes
-        from ..local.scd import change_spec
+        from .scd import apply_changes as scd_apply_changes
+        from .scd import change_spec
 
         spec = change_spec(**arguments)
         frame = scd_apply_changes(as_batch(self.read(source), source), spec)

@@ -14,7 +14,7 @@ It gives Databricks' `dlt` API (`table`, `view`, `expect*`, `read`, `read_stream
   the runner (see `count_expectations`).
 - `apply_changes`: SDP's own `create_auto_cdc_flow` needs a target that can MERGE, which a
   local parquet table cannot, so the target is a materialized view computing SCD 1 or 2 from
-  the whole change feed (`laktory_pulumi.local.scd`).
+  the whole change feed (`laktory_pulumi.runtime.scd`).
 - `read` and `read_stream` inside a query function go through a temporary view of the pipeline
   (`laktory_batch_read__<name>`, `laktory_stream_read__<name>`) rather than naming the table.
   SDP learns a flow's inputs, and so the order of its flows, from the table names left
@@ -45,10 +45,10 @@ from pyspark.pipelines.graph_element_registry import get_active_graph_element_re
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ..local.scd import apply_changes as scd_apply_changes
-from ..local.scd import change_spec
 from .analysis import refusing_analysis
 from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules
+from .scd import apply_changes as scd_apply_changes
+from .scd import change_spec
 
 QueryFunction = Callable[[], DataFrame]
 
@@ -321,7 +321,7 @@ class SdpBackend(ExpectationDecorators):
     def apply_changes(self, target: str, source: str, **arguments: Any) -> None:
         """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes.
 
-        `arguments` are those of `dlt.apply_changes` (see `local.scd.change_spec`).
+        `arguments` are those of `dlt.apply_changes` (see `runtime.scd.change_spec`).
         """
         spec = change_spec(**arguments)
         comment = self._pending_cdc_targets.pop(target, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import dlt
+from .builders import process
 from .expectations import quarantine, rules_of
 from .readers import read_source
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 def built(table: Table, spark: SparkSession) -> DataFrame:
     """The table's source, read and processed: what its dataset's query returns."""
-    return table.builder.process(read_source(table, spark), spark=spark)
+    return process(table, read_source(table, spark))
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
