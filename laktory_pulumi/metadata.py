@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .gc_pause import collector_paused
 from .models import Pipeline
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 DATABRICKS_WORKSPACE = "/Workspace"
 WORKSPACE_ROOT_ENV = "LAKTORY_WORKSPACE_ROOT"
 LAKTORY_ROOT_ENV = "LAKTORY_ROOT"
 DEFAULT_LAKTORY_ROOT = "/.laktory/"
+PIPELINE_NAME_KEY = "pipeline_name"
+"""Pipeline configuration key naming the pipeline whose metadata a notebook reads."""
+LAKTORY_ROOT_KEY = "laktory_root"
+"""Pipeline configuration key holding the workspace folder of notebooks, metadata and wheel."""
 
 
 def metadata_bytes(pipeline: Pipeline) -> bytes:
@@ -41,14 +49,33 @@ def workspace_root() -> Path:
     )
 
 
-def read_metadata(pipeline: str, laktory_root: str | None = None) -> Pipeline:
+def read_metadata(
+    pipeline: str | None = None,
+    laktory_root: str | None = None,
+    *,
+    spark: SparkSession | None = None,
+) -> Pipeline:
     """Read a deployed pipeline's metadata into a validated `Pipeline`.
 
-    The file is `<laktory root>pipelines/<pipeline>.json`, under `/Workspace` on
-    Databricks and under `$LAKTORY_WORKSPACE_ROOT` elsewhere.
+    The file is `<laktory root>pipelines/<pipeline>.json`, under `/Workspace` on Databricks and
+    under `$LAKTORY_WORKSPACE_ROOT` elsewhere. The pipeline and the root default to the running
+    pipeline's own configuration (`pipeline_name`, `laktory_root` in `spark.conf`), which the
+    component deploys and `laktory-pulumi run` sets alike, so every stack's notebooks read their
+    own stack's metadata. `$LAKTORY_ROOT` is the last resort for a notebook outside a pipeline.
     """
-    root = laktory_root or os.environ.get(LAKTORY_ROOT_ENV, DEFAULT_LAKTORY_ROOT)
-    relative = metadata_workspace_path(pipeline, root).lstrip("/")
+    configured = _pipeline_configuration(spark)
+    name = pipeline or configured.get(PIPELINE_NAME_KEY)
+    if not name:
+        raise ValueError(
+            f"no pipeline named: pass pipeline=, or run inside a pipeline whose configuration "
+            f"sets '{PIPELINE_NAME_KEY}' (the deployed ones and local runs do)"
+        )
+    root = (
+        laktory_root
+        or configured.get(LAKTORY_ROOT_KEY)
+        or os.environ.get(LAKTORY_ROOT_ENV, DEFAULT_LAKTORY_ROOT)
+    )
+    relative = metadata_workspace_path(name, root).lstrip("/")
     path = workspace_root() / relative
     try:
         data = path.read_bytes()
@@ -57,7 +84,21 @@ def read_metadata(pipeline: str, laktory_root: str | None = None) -> Pipeline:
         found = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
         listing = ", ".join(found) if found else "none"
         raise FileNotFoundError(
-            f"no metadata for pipeline '{pipeline}' at {path}; pipelines there: {listing}"
+            f"no metadata for pipeline '{name}' at {path}; pipelines there: {listing}"
         ) from None
     with collector_paused():
         return Pipeline.model_validate_json(data)
+
+
+def _pipeline_configuration(spark: SparkSession | None) -> dict[str, str]:
+    """The laktory keys of the pipeline configuration of `spark` (or of the active session)."""
+    if spark is None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:  # the deploy side has no pyspark
+            return {}
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            return {}
+    keys = (PIPELINE_NAME_KEY, LAKTORY_ROOT_KEY)
+    return {key: value for key in keys if (value := spark.conf.get(key, None))}

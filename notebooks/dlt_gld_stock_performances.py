@@ -13,7 +13,7 @@ from laktory_pulumi.runtime import process, read_source
 spark = SparkSession.active()
 dlt.spark = spark
 logger = get_logger("laktory.gold")
-pl = read_metadata(pipeline=spark.conf.get("pipeline_name", "pl-stock-prices"))
+pl = read_metadata(spark=spark)  # this pipeline's own, from its configuration
 table = pl.table("gld_stock_performances")
 
 # COMMAND ----------

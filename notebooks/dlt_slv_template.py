@@ -14,7 +14,7 @@ from laktory_pulumi.runtime.tables import define_changes, define_quarantine
 spark = SparkSession.active()
 dlt.spark = spark
 logger = get_logger("laktory.silver")
-pl = read_metadata(pipeline=spark.conf.get("pipeline_name", "pl-stock-prices"))
+pl = read_metadata(spark=spark)  # this pipeline's own, from its configuration
 
 # COMMAND ----------
 

@@ -263,3 +263,27 @@ def test_debug_apply_changes_keeps_the_latest_version_of_each_key(spark: Any, ea
         track_history_except_column_list=["seq"],  # Databricks only: accepted, ignored here
     )
     assert [tuple(row) for row in dlt.get_df(latest).collect()] == [(1, "a2", 2)]
+
+
+def test_read_metadata_finds_its_pipeline_and_root_in_the_pipeline_configuration(
+    spark: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from laktory_pulumi.metadata import metadata_bytes, read_metadata
+
+    # A non-default root, as a stack's `laktory_root` deploys it: only the configuration says so.
+    folder = tmp_path / "team" / "laktory" / "pipelines"
+    folder.mkdir(parents=True)
+    pipeline = _pipeline()
+    (folder / "pl-test.json").write_bytes(metadata_bytes(pipeline))
+    monkeypatch.setenv("LAKTORY_WORKSPACE_ROOT", str(tmp_path))
+    monkeypatch.delenv("LAKTORY_ROOT", raising=False)
+    spark.conf.set("pipeline_name", "pl-test")
+    spark.conf.set("laktory_root", "/team/laktory/")
+    try:
+        assert read_metadata(spark=spark) == pipeline
+        assert read_metadata() == pipeline  # the active session's configuration
+    finally:
+        spark.conf.unset("pipeline_name")
+        spark.conf.unset("laktory_root")
+    with pytest.raises(ValueError, match="no pipeline named"):
+        read_metadata(spark=spark)

@@ -13,12 +13,11 @@ from typing import Any
 
 import pulumi_databricks as databricks
 
+from ..metadata import LAKTORY_ROOT_KEY, PIPELINE_NAME_KEY
 from ..models import Library, Pipeline
 from .cluster_args import pipeline_cluster_args
 
 # Keys of the pipeline's Spark configuration the notebooks read to find their metadata.
-PIPELINE_NAME_KEY = "pipeline_name"
-LAKTORY_ROOT_KEY = "laktory_root"
 
 
 def pipeline_configuration(pipeline: Pipeline, laktory_root: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ from typing import IO, Literal
 import pyspark
 
 from ..loader import load_stack
-from ..metadata import LAKTORY_ROOT_ENV, WORKSPACE_ROOT_ENV
+from ..metadata import WORKSPACE_ROOT_ENV
 from ..models import Pipeline
 from .events import Event, parse
 from .layout import StateLayout
@@ -116,7 +116,6 @@ def run_pipeline(
         "SPARK_HOME": str(Path(pyspark.__file__).parent),
         "SPARK_CONF_DIR": str(conf_dir),
         WORKSPACE_ROOT_ENV: str(workspace.root),
-        LAKTORY_ROOT_ENV: laktory_root,
         BACKEND_ENV: "sdp",
     }
     report = RunReport(pipeline=pipeline.name, log_file=log_file)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from ..deploy.pipeline_args import pipeline_configuration as deployed_configuration
 from ..models import Pipeline
 from .layout import StateLayout
 
@@ -47,9 +48,7 @@ def pipeline_configuration(
     change a column's type as soon as one file holds a bad value.
     """
     return {
-        **pipeline.configuration,
-        "pipeline_name": pipeline.name,
-        "laktory_root": laktory_root,
+        **deployed_configuration(pipeline, laktory_root),
         "landing_root": str(landing_root.expanduser().resolve()),
         SCHEMA_ROOT_KEY: str(layout.schemas),
     }
