@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--full-refresh", action="store_true", help="rebuild every table from scratch")
     run.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+    from .local.cli_options import add_engine_command, add_run_options
+
+    add_run_options(run)
+    add_engine_command(command)
 
     graph = command("graph", _graph, "draw a pipeline's tables and lineage")
     graph.add_argument("pipeline", help="pipeline name")

@@ -71,6 +71,11 @@ class StateLayout:
         return self.runs / "stop-requested"
 
     @property
+    def engine(self) -> Path:
+        """The warm local Spark Connect server of this state folder: its record, log, marks."""
+        return self.root / "engine"
+
+    @property
     def lock(self) -> Path:
         """Held while a run is going: the Derby metastore admits one process at a time."""
         return self.root / "run.lock"

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ..runtime.dlt_sdp import ROWS_METRIC, failed_metric
 from .events import Event
-from .run_state import ExpectationCounts, RunState, TableRun
+from .run_state import ExpectationCounts, RunFailure, RunState, TableRun
 
 Print = Callable[[str], None]
 QUARANTINE_SUFFIX = "_quarantine"
@@ -30,6 +30,7 @@ class RunReport:
     )
     tables: dict[str, TableRun] = field(default_factory=dict)
     failure: tuple[str, str] | None = None
+    located_failure: RunFailure | None = None
     updates_completed: int = 0
     _clock_start: float = field(default_factory=time.monotonic)
     _read_in_update: dict[str, int] = field(default_factory=dict)
@@ -99,8 +100,21 @@ class RunReport:
             if quarantine is not None:
                 run.quarantined = quarantine.rows_written
 
+    def locate_failure(self, locate: Callable[[str], str]) -> None:
+        """Name where the failed table is declared (`locate`: table -> `file:line:col: ...`)."""
+        if self.failure is not None:
+            table, error = self.failure
+            self.located_failure = RunFailure(
+                table=table or None, location=locate(table), error=error
+            )
+
     def state(self, status: Literal["COMPLETED", "FAILED", "STOPPED"]) -> RunState:
         """The run as `graph --run-state` reads it."""
+        failure = self.located_failure
+        if status == "FAILED" and failure is None and self.failure is not None:
+            failure = RunFailure(
+                table=self.failure[0] or None, location=self.pipeline, error=self.failure[1]
+            )
         return RunState(
             pipeline=self.pipeline,
             status=status,
@@ -108,6 +122,7 @@ class RunReport:
             seconds=round(time.monotonic() - self._clock_start, 1),
             tables=self.tables,
             log_file=str(self.log_file),
+            failure=failure if status == "FAILED" else None,
         )
 
     def summary(self, state: RunState) -> list[str]:

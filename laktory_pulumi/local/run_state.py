@@ -35,6 +35,21 @@ class TableRun(Model):
     error: str | None = Field(default=None, description="Why the table failed, if it did.")
 
 
+class RunFailure(Model):
+    """Why a run failed, and where: the table and the place it is declared."""
+
+    table: str | None = Field(default=None, description="The table that failed, when known.")
+    location: str = Field(
+        description="`file:line:column: tables[i]` of the table's declaration, or the file."
+    )
+    error: str = Field(description="The first line of the error.")
+
+    def line(self) -> str:
+        """The one line `run` prints."""
+        subject = f" ({self.table})" if self.table else ""
+        return f"{self.location}{subject}: {self.error}"
+
+
 class RunState(Model):
     """The summary of one local run."""
 
@@ -44,6 +59,9 @@ class RunState(Model):
     seconds: float = Field(description="Duration.")
     tables: dict[str, TableRun] = Field(default_factory=dict, description="Per table, by name.")
     log_file: str | None = Field(default=None, description="The full Spark log of the run.")
+    failure: RunFailure | None = Field(
+        default=None, description="Why and where the run failed (status FAILED)."
+    )
 
     def write(self, state_dir: Path) -> Path:
         """Write atomically, so a reader never sees half a file."""

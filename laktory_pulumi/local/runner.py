@@ -1,9 +1,10 @@
 """`laktory-pulumi run`: a pipeline on Spark Declarative Pipelines (SDP), on this machine.
 
 The runner lays out the deployed workspace (notebooks and metadata, from the deploy code),
-writes an SDP spec and the Spark config, and runs the pipeline in a `spark-submit` subprocess
-(`sdp_driver.py`, launched like `spark-pipelines`), printing progress from its events and
-ending with a summary and a `RunState`. The spec it writes also runs with the official CLI:
+writes an SDP spec and the Spark config, makes sure the state folder's warm Spark Connect
+server is up (`engine.py`; or uses the server of `--remote`), and runs the pipeline with the
+driver (`sdp_driver.py`) as that server's client, printing progress from its events and ending
+with a summary and a `RunState`. The spec it writes also runs with the official CLI:
 `SPARK_CONF_DIR=<state>/spark-conf LAKTORY_WORKSPACE_ROOT=<state>/workspace
 LAKTORY_DLT_BACKEND=sdp spark-pipelines run --spec <state>/spark-pipeline.yml`.
 
@@ -19,25 +20,35 @@ import contextlib
 import fcntl
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Literal
 
 import pyspark
 
-from ..loader import load_stack
+from ..loader import LoadError, load_stack
+from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV
 from ..models import Pipeline
+from .engine import (
+    EngineError,
+    code_fingerprint,
+    ensure_engine,
+    idle_seconds_default,
+    mark_connected,
+    mark_disconnected,
+    stop_engine,
+)
 from .events import Event, parse
 from .layout import StateLayout
 from .report import RunReport
 from .spec import pipeline_configuration, write_spark_conf, write_spec
+from .target import RunTarget, remote_from_environment, state_folder_problem
 from .workspace import lay_out_workspace
 
 EXIT_FAILED = 1
@@ -45,12 +56,23 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_INTERRUPTED = 130
 BACKEND_ENV = "LAKTORY_DLT_BACKEND"
-# Run by spark-submit, not imported: it needs the Spark Connect session spark-submit sets up.
+# Run as a script by the venv's Python, not imported: it is a Spark Connect client process.
 DRIVER = Path(__file__).with_name("sdp_driver.py")
+# Set by pyspark's launchers; inherited, they would make our processes clients of another server.
+_CLIENT_MODE_ENV = {"SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE"}
 
 
 def run_command(args: argparse.Namespace) -> int:
     """The `run` subcommand; returns the exit code."""
+    state_problem = state_folder_problem(Path(args.state))
+    if state_problem:
+        print(f"--state: {state_problem}", file=sys.stderr)
+        return EXIT_USAGE
+    remote = getattr(args, "remote", None) or remote_from_environment()
+    target = RunTarget.parse(remote, getattr(args, "storage", None), Path(args.landing))
+    if isinstance(target, str):
+        print(target, file=sys.stderr)
+        return EXIT_USAGE
     stack = load_stack(args.project, args.stack, only=[args.pipeline])
     pipeline = stack.pipelines[args.pipeline]
     if not Path(args.landing).is_dir():
@@ -63,7 +85,8 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     layout = StateLayout.at(args.state)
     selected = selected_tables(pipeline, args.table)
-    with _exclusive(layout) as acquired:
+    idle = getattr(args, "idle_timeout", None)
+    with hold_run_lock(layout) as acquired:
         if not acquired:
             print(f"another run is using {layout.root}; wait for it or pick another --state")
             return EXIT_BUSY
@@ -75,6 +98,10 @@ def run_command(args: argparse.Namespace) -> int:
             landing=Path(args.landing),
             full_refresh=args.full_refresh,
             tables=selected,
+            target=target,
+            idle_seconds=idle_seconds_default() if idle is None else idle,
+            pipeline_file=stack.files.get(pipeline.name),
+            project=Path(args.project).resolve(),
         )
 
 
@@ -99,19 +126,23 @@ def run_pipeline(
     landing: Path,
     full_refresh: bool = False,
     tables: list[str] | None = None,
+    target: RunTarget | None = None,
+    idle_seconds: float | None = None,
+    pipeline_file: Path | None = None,
+    project: Path | None = None,
 ) -> int:
     """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary."""
-    _repair_interrupted_metastore(layout)
+    target = target or RunTarget()
+    idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
     workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
     configuration = pipeline_configuration(pipeline, laktory_root, landing, layout)
-    write_spec(layout, pipeline, workspace.notebooks, configuration)
+    write_spec(layout, pipeline, workspace.notebooks, configuration, storage=target.storage)
     conf_dir = write_spark_conf(layout)
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.stop_request.unlink(missing_ok=True)
     log_file = layout.logs / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.log"
-    command = _driver_command(layout, pipeline, landing, full_refresh, tables or [])
     environment = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key not in _CLIENT_MODE_ENV},
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_HOME": str(Path(pyspark.__file__).parent),
         "SPARK_CONF_DIR": str(conf_dir),
@@ -120,30 +151,65 @@ def run_pipeline(
     }
     report = RunReport(pipeline=pipeline.name, log_file=log_file)
     mode = "continuously (Ctrl-C stops)" if pipeline.continuous else "once"
-    print(f"running {pipeline.name} {mode} on Spark Declarative Pipelines; log: {log_file}")
-    status = _supervise(command, environment, layout, log_file, report, pipeline.continuous)
+    where = f"the Spark Connect server {target.remote}" if target.remote else "local Spark"
+    print(
+        f"running {pipeline.name} {mode} on Spark Declarative Pipelines ({where}); log: {log_file}"
+    )
+    if target.remote:
+        remote = target.remote
+    else:
+        fingerprint = code_fingerprint(conf_dir, environment)
+        try:
+            remote = ensure_engine(layout, environment, fingerprint, idle_seconds).url
+        except EngineError as error:
+            print(str(error))
+            return EXIT_FAILED
+        mark_connected(layout)
+    command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
+    status, ended_itself = _supervise(
+        command, environment, layout, log_file, report, pipeline.continuous
+    )
+    if not target.remote:
+        if ended_itself:
+            mark_disconnected(layout)
+        if not ended_itself or idle_seconds <= 0:
+            # A killed client leaves its flows running on the server: never reuse that one.
+            stop_engine(layout)
+    if status == "FAILED":
+        report.locate_failure(_table_locator(pipeline, pipeline_file, project))
     state = report.state(status)
     state.write(layout.root)
     for line in report.summary(state):
         print(line)
-    if status == "FAILED":
-        where, reason = report.failure or ("", "unknown error")
-        subject = f"table {where}" if where else f"pipeline {pipeline.name}"
-        print(f"{subject}: {reason}")
+    if status == "FAILED" and state.failure is not None:
+        print(state.failure.line())
     print(f"full log: {log_file}")
     if status == "FAILED":
         return EXIT_FAILED
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
 
 
-def _repair_interrupted_metastore(layout: StateLayout) -> None:
-    """Remove a metastore whose creation was killed: Derby refuses to boot it (XBM0A).
+def _table_locator(
+    pipeline: Pipeline, pipeline_file: Path | None, project: Path | None
+) -> Callable[[str], str]:
+    """Where a table is declared (`file:line:column: tables[i]`), for a run's failure line."""
+    marks: dict[str, str] = {}
+    if pipeline_file is not None:
+        shown = str(pipeline_file)
+        if project is not None and pipeline_file.is_relative_to(project):
+            shown = str(pipeline_file.relative_to(project))
+        with contextlib.suppress(LoadError, OSError, UnicodeDecodeError):
+            source = parse_yaml(pipeline_file.read_text(), shown)
+            for index, table in enumerate(pipeline.tables):
+                line, column = source.mark_of(("tables", index, "name"))
+                location = f"{shown}:{line}:{column}: tables[{index}]"
+                marks[table.name] = location
+                marks[table.quarantine_name] = location
 
-    Derby writes `service.properties` last when it creates a database; without it, the first
-    run was killed before any table existed, so there is nothing to keep.
-    """
-    if layout.metastore.is_dir() and not (layout.metastore / "service.properties").exists():
-        shutil.rmtree(layout.metastore)
+    def locate(table: str) -> str:
+        return marks.get(table, str(pipeline_file or pipeline.name))
+
+    return locate
 
 
 def _driver_command(
@@ -152,15 +218,10 @@ def _driver_command(
     landing: Path,
     full_refresh: bool,
     tables: list[str],
+    remote: str,
 ) -> list[str]:
-    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
-    command = [
-        str(spark_class),
-        "org.apache.spark.deploy.SparkPipelines",
-        str(DRIVER),
-        "--spec",
-        str(layout.spec_file),
-    ]
+    """The driver, a plain Python client of the server at `remote` (no JVM of its own)."""
+    command = [sys.executable, str(DRIVER), "--spec", str(layout.spec_file), "--remote", remote]
     if tables:
         # SDP rejects a dataset in both selections; a full refresh also runs what it names.
         command += ["--full-refresh" if full_refresh else "--refresh", ",".join(tables)]
@@ -184,8 +245,10 @@ def _supervise(
     log_file: Path,
     report: RunReport,
     continuous: bool,
-) -> Literal["COMPLETED", "FAILED", "STOPPED"]:
+) -> tuple[Literal["COMPLETED", "FAILED", "STOPPED"], bool]:
     """Run the driver, fold its events into `report`, and handle Ctrl-C.
+
+    Returns how the run ended, and whether the driver ended on its own (was not killed).
 
     The driver gets its own process group, so the terminal's Ctrl-C reaches only this process:
     a continuous run is asked to stop after its current update (a second Ctrl-C, or any
@@ -217,6 +280,7 @@ def _supervise(
         for reader in readers:
             reader.start()
         stopping = False
+        killed = False
         while True:
             try:
                 event = events.get(timeout=0.5)
@@ -235,20 +299,22 @@ def _supervise(
                     print("stopping after the current update (Ctrl-C again to stop now)")
                 else:
                     stopping = True
+                    killed = True
                     _terminate(process)
         process.wait()
         for reader in readers:
             reader.join(timeout=5)
     signal.signal(signal.SIGTERM, previous_handler)
     layout.stop_request.unlink(missing_ok=True)
+    ended_itself = not killed and process.returncode >= 0
     if report.failure is not None:
-        return "FAILED"
+        return "FAILED", ended_itself
     if stopping:
-        return "STOPPED"
+        return "STOPPED", ended_itself
     if process.returncode != 0 or report.updates_completed == 0:
         report.failure = ("", f"Spark ended (exit code {process.returncode}) before running it")
-        return "FAILED"
-    return "COMPLETED"
+        return "FAILED", ended_itself
+    return "COMPLETED", ended_itself
 
 
 def _pump(
@@ -285,7 +351,7 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(layout: StateLayout) -> Iterator[bool]:
+def hold_run_lock(layout: StateLayout) -> Iterator[bool]:
     """Hold the state folder's lock for the run; yields False when another run holds it."""
     layout.root.mkdir(parents=True, exist_ok=True)
     with layout.lock.open("w") as handle:

@@ -1,10 +1,11 @@
-"""The Python side of a local run, executed by `spark-submit` in Spark Connect mode.
+"""The Python side of a local run: a Spark Connect client of the engine's server.
 
-`laktory-pulumi run` launches this file exactly as `spark-pipelines run` launches pyspark's
-`pipelines/cli.py` (`spark-class org.apache.spark.deploy.SparkPipelines FILE ARGS`), and it
-does what that CLI does, with pyspark's own functions: load the spec, open the session with the
-spec's configuration, create the dataflow graph, import the libraries, start the run. It adds
-what the CLI cannot give:
+`laktory-pulumi run` starts this file with the venv's Python and `--remote sc://HOST:PORT`
+(the warm local engine of `engine.py`, or the user's `--remote` server), as
+`spark-pipelines run --remote` runs pyspark's `pipelines/cli.py`, and it does what that CLI
+does, with pyspark's own functions: load the spec, open the session with the spec's
+configuration, create the dataflow graph, import the libraries, start the run. It adds what
+the CLI cannot give:
 
 - structured events (flow states, per-batch progress with observed metrics) for the runner;
 - each table's row counts after the update, counted in the same JVM (a second JVM would cost
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -36,7 +36,6 @@ from pyspark.pipelines.spark_connect_graph_element_registry import (
 from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.connect.client.core import DefaultChannelBuilder
 from pyspark.sql.streaming import StreamingQueryListener
 
 from laktory_pulumi.local.events import Event, emit, table_name
@@ -158,6 +157,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--watch", type=Path, help="folder whose changes trigger an update")
     parser.add_argument("--stop-file", type=Path, help="its existence stops a continuous run")
     parser.add_argument("--poll-seconds", type=float, default=2.0)
+    parser.add_argument("--remote", required=True, help="Spark Connect URL of the server")
     return parser.parse_args(argv)
 
 
@@ -165,25 +165,13 @@ def _names(csv: str) -> list[str]:
     return [name.strip() for name in csv.split(",") if name.strip()]
 
 
-def _open_session(spec: PipelineSpec) -> SparkSession:
-    port = _free_port()
-    # The local Spark Connect server binds port 15002 by default, so a second run on the same
-    # machine (another pipeline, a test in parallel) failed with BindException. The server
-    # takes a free port from the config; pyspark's client has no setting for the port of a
-    # `--remote local` session, so it is told here.
-    DefaultChannelBuilder.default_port = staticmethod(lambda: port)  # type: ignore[method-assign]
-    builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
-    builder = builder.config("spark.connect.grpc.binding.port", str(port))
+def _open_session(spec: PipelineSpec, remote: str) -> SparkSession:
+    """A client session on the server at `remote`, with the spec's configuration set."""
+    builder = SparkSession.builder.remote(remote)
+    builder = builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
-
-
-def _free_port() -> int:
-    """A TCP port nothing listens on now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _flow_state(message: str) -> tuple[str, str] | None:
@@ -265,17 +253,26 @@ def _run_update(
         and table not in selection["full_refresh"]
     }
     listener.reset(update, registry.flow_targets)
-    ran, failed_table, error = _follow_run(spark, graph_id, spec, registry, update, selection)
+    ran, completed, failed_table, error = _follow_run(
+        spark, graph_id, spec, registry, update, selection
+    )
     streaming = [t for t in ran if isinstance(registry.tables.get(t), StreamingTable)]
     listener.wait_for(len(streaming), timeout=15.0 if error is None else 2.0)
+    spark.catalog.setCurrentDatabase(database)
+    # After a failure, the tables whose flows completed have committed their rows: report them.
+    counted = ran if error is None else completed
+    for table in counted:
+        if table in registry.tables:
+            try:
+                metrics = _table_metrics(spark, database, table, registry, before, listener)
+            except Exception:
+                if error is None:
+                    raise
+                continue  # the run's own error is what the user needs to see
+            emit(Event("table_counts", update=update, table=table, metrics=metrics))
     if error is not None:
         emit(Event("update_ended", update=update, state="FAILED", table=failed_table, error=error))
         return False
-    spark.catalog.setCurrentDatabase(database)
-    for table in ran:
-        if table in registry.tables:
-            metrics = _table_metrics(spark, database, table, registry, before, listener)
-            emit(Event("table_counts", update=update, table=table, metrics=metrics))
     emit(Event("update_ended", update=update, state="COMPLETED"))
     return True
 
@@ -287,12 +284,14 @@ def _follow_run(
     registry: RecordingRegistry,
     update: int,
     selection: dict[str, Any],
-) -> tuple[list[str], str | None, str | None]:
+) -> tuple[list[str], list[str], str | None, str | None]:
     """Start the run and pass its flow events on.
 
-    Returns the tables whose flows ran, the first table that failed, and the run's error.
+    Returns the tables whose flows ran, those whose flows completed, the first table that
+    failed, and the run's error.
     """
     ran: list[str] = []
+    completed: list[str] = []
     failed_table: str | None = None
     try:
         results = start_run(spark, graph_id, storage=spec.storage, dry=False, **selection)
@@ -306,12 +305,14 @@ def _follow_run(
             state = flow[1]
             if state == "RUNNING" and table not in ran:
                 ran.append(table)
+            if state == "COMPLETED" and table not in completed:
+                completed.append(table)
             if state == "FAILED" and failed_table is None:
                 failed_table = table
             emit(Event("flow", update=update, table=table, state=state))
     except Exception as error:
-        return ran, failed_table, _first_line(error)
-    return ran, failed_table, None
+        return ran, completed, failed_table, _first_line(error)
+    return ran, completed, failed_table, None
 
 
 def _table_metrics(
@@ -377,7 +378,7 @@ def main(argv: list[str]) -> int:
     args = _parse_args(argv)
     spec_path = args.spec.resolve()
     spec = load_pipeline_spec(spec_path)
-    spark = _open_session(spec)
+    spark = _open_session(spec, args.remote)
     try:
         database = spec.database or "default"
         if not spark.catalog.databaseExists(database):

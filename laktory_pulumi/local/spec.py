@@ -99,16 +99,18 @@ def write_spec(
     pipeline: Pipeline,
     libraries: Sequence[Path],
     configuration: dict[str, str],
+    storage: str | None = None,
 ) -> Path:
     """Write the spec `spark-pipelines run --spec` (and our driver) reads.
 
     Libraries are given relative to the spec's folder: the CLI globs them from there and
-    `Path.glob` takes no absolute pattern.
+    `Path.glob` takes no absolute pattern. `storage` (a URI) replaces the state folder's
+    storage, for a server that cannot reach this machine's files (`run --storage`).
     """
     spec = {
         "name": pipeline.name,
         # The CLI rejects a storage root without a URI scheme (PIPELINE_STORAGE_ROOT_INVALID).
-        "storage": layout.storage.as_uri(),
+        "storage": storage or layout.storage.as_uri(),
         "database": pipeline.target or DEFAULT_DATABASE,
         "configuration": configuration,
         "libraries": [

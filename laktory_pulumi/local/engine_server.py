@@ -1,0 +1,161 @@
+"""The supervisor of a warm local engine: `python -m laktory_pulumi.local.engine_server`.
+
+Started by `engine.ensure_engine` in its own session, with the run's environment
+(`SPARK_HOME`, `SPARK_CONF_DIR`, `PYSPARK_PYTHON`, ...). It starts the Spark Connect server
+JVM from pyspark's jars, records it once its port answers, and then watches it:
+
+- the JVM exits (crash, kill): the record is removed and the supervisor exits;
+- SIGTERM or SIGINT (`laktory-pulumi engine stop`): the JVM is stopped;
+- idle: no run has started or ended for `--idle-seconds` and the run lock is free; the lock is
+  held while the JVM stops, so no run can connect to a server that is going away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyspark
+
+from .engine import (
+    CONNECT_SERVER_CLASS,
+    EngineRecord,
+    last_used_file,
+    port_answers,
+    read_record,
+    record_file,
+    write_record,
+)
+from .layout import StateLayout
+
+IDLE_CHECK_SECONDS = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_command(layout: StateLayout, port: int) -> list[str]:
+    """`spark-submit` of the Spark Connect server, bound to loopback on `port`.
+
+    Static config (Hive catalog, Derby metastore, warehouse) comes from `spark-defaults.conf`
+    in `SPARK_CONF_DIR`. The application name holds the state folder: `process_alive` checks
+    it, so a pid reused by another program is never taken for this server.
+    """
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    return [
+        str(spark_submit),
+        *("--class", CONNECT_SERVER_CLASS),
+        *("--name", f"laktory-pulumi engine {layout.root}"),
+        *("--conf", f"spark.connect.grpc.binding.port={port}"),
+        *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
+    ]
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _idle_for(layout: StateLayout) -> float:
+    try:
+        return time.time() - last_used_file(layout).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@contextlib.contextmanager
+def _run_lock_if_free(layout: StateLayout):  # type: ignore[no-untyped-def]
+    """Yield True holding the run lock when no run holds it, else False."""
+    with layout.lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="laktory-pulumi engine server")
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--idle-seconds", type=float, required=True)
+    parser.add_argument("--fingerprint", required=True)
+    args = parser.parse_args(argv)
+    layout = StateLayout.at(args.state)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+
+    port = _free_port()
+    server = subprocess.Popen(
+        server_command(layout, port), cwd=layout.root, stdin=subprocess.DEVNULL
+    )
+    try:
+        while not port_answers(port):
+            if server.poll() is not None or stop.wait(0.2):
+                return 1
+        write_record(
+            layout,
+            EngineRecord(
+                supervisor_pid=os.getpid(),
+                server_pid=server.pid,
+                port=port,
+                fingerprint=args.fingerprint,
+                started_at=time.time(),
+                idle_seconds=args.idle_seconds,
+            ),
+        )
+        last_used_file(layout).touch()
+        print(f"engine: Spark Connect server {server.pid} on port {port}", flush=True)
+        next_idle_check = time.monotonic() + IDLE_CHECK_SECONDS
+        while not stop.wait(0.5):
+            if server.poll() is not None:
+                print(f"engine: the server exited ({server.returncode})", flush=True)
+                return 1
+            if time.monotonic() < next_idle_check:
+                continue
+            next_idle_check = time.monotonic() + IDLE_CHECK_SECONDS
+            if _idle_for(layout) < args.idle_seconds:
+                continue
+            with _run_lock_if_free(layout) as free:
+                if free and _idle_for(layout) >= args.idle_seconds:
+                    print("engine: idle timeout, stopping", flush=True)
+                    _forget(layout)
+                    _stop(server)
+                    return 0
+        print("engine: asked to stop", flush=True)
+        return 0
+    finally:
+        _forget(layout)
+        _stop(server)
+
+
+def _forget(layout: StateLayout) -> None:
+    """Remove the record if it is this supervisor's."""
+    record = read_record(layout)
+    if record is not None and record.supervisor_pid == os.getpid():
+        record_file(layout).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
