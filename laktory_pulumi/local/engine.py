@@ -290,11 +290,25 @@ def _reap() -> None:
             del _STARTED[pid]
 
 
-def mark_connected(layout: StateLayout) -> None:
-    """A run's client is about to connect (see `in_use_file`)."""
+def idle_file(layout: StateLayout) -> Path:
+    """The idle timeout of the latest run, in seconds: the supervisor reads it at each check."""
+    return layout.engine / "idle-seconds"
+
+
+def idle_timeout(layout: StateLayout, default: float) -> float:
+    """The idle timeout the latest run asked for, else `default`."""
+    try:
+        return float(idle_file(layout).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def mark_connected(layout: StateLayout, idle_seconds: float) -> None:
+    """A run's client is about to connect (see `in_use_file`); its idle timeout applies."""
     layout.engine.mkdir(parents=True, exist_ok=True)
     in_use_file(layout).touch()
     last_used_file(layout).touch()
+    idle_file(layout).write_text(repr(idle_seconds if idle_seconds > 0 else 1e9))
 
 
 def mark_disconnected(layout: StateLayout) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .engine import (
     code_fingerprint,
+    idle_timeout,
     last_used_file,
     read_record,
     stop_engine,
@@ -62,5 +63,5 @@ def engine_status(layout: StateLayout) -> str:
     return (
         f"engine of {layout.root}: running, server pid {record.server_pid}, {record.url}, "
         f"up {now - record.started_at:.0f} s, idle {idle:.0f} s "
-        f"(stops after {record.idle_seconds:g} s idle), {code}"
+        f"(stops after {idle_timeout(layout, record.idle_seconds):g} s idle), {code}"
     )

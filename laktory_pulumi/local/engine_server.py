@@ -6,8 +6,9 @@ JVM from pyspark's jars, records it once its port answers, and then watches it:
 
 - the JVM exits (crash, kill): the record is removed and the supervisor exits;
 - SIGTERM or SIGINT (`laktory-pulumi engine stop`): the JVM is stopped;
-- idle: no run has started or ended for `--idle-seconds` and the run lock is free; the lock is
-  held while the JVM stops, so no run can connect to a server that is going away.
+- idle: no run has started or ended for the idle timeout (the latest run's, else
+  `--idle-seconds`) and the run lock is free; the lock is held while the JVM stops, so no run
+  can connect to a server that is going away.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pyspark
 from .engine import (
     CONNECT_SERVER_CLASS,
     EngineRecord,
+    idle_timeout,
     last_used_file,
     port_answers,
     read_record,
@@ -135,10 +137,11 @@ def main(argv: list[str]) -> int:
             if time.monotonic() < next_idle_check:
                 continue
             next_idle_check = time.monotonic() + IDLE_CHECK_SECONDS
-            if _idle_for(layout) < args.idle_seconds:
+            idle_seconds = idle_timeout(layout, args.idle_seconds)
+            if _idle_for(layout) < idle_seconds:
                 continue
             with _run_lock_if_free(layout) as free:
-                if free and _idle_for(layout) >= args.idle_seconds:
+                if free and _idle_for(layout) >= idle_seconds:
                     print("engine: idle timeout, stopping", flush=True)
                     _forget(layout)
                     _stop(server)

@@ -164,7 +164,7 @@ def run_pipeline(
         except EngineError as error:
             print(str(error))
             return EXIT_FAILED
-        mark_connected(layout)
+        mark_connected(layout, idle_seconds)
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
         command, environment, layout, log_file, report, pipeline.continuous
@@ -176,7 +176,7 @@ def run_pipeline(
             # A killed client leaves its flows running on the server: never reuse that one.
             stop_engine(layout)
     if status == "FAILED":
-        report.locate_failure(_table_locator(pipeline, pipeline_file, project))
+        report.locate_failure(table_locator(pipeline, pipeline_file, project))
     state = report.state(status)
     state.write(layout.root)
     for line in report.summary(state):
@@ -189,7 +189,7 @@ def run_pipeline(
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
 
 
-def _table_locator(
+def table_locator(
     pipeline: Pipeline, pipeline_file: Path | None, project: Path | None
 ) -> Callable[[str], str]:
     """Where a table is declared (`file:line:column: tables[i]`), for a run's failure line."""

@@ -169,6 +169,8 @@ def _open_session(spec: PipelineSpec, remote: str) -> SparkSession:
     """A client session on the server at `remote`, with the spec's configuration set."""
     builder = SparkSession.builder.remote(remote)
     builder = builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
+    # Days are cut in UTC, as on Databricks, whatever the server's own default (--remote).
+    builder = builder.config("spark.sql.session.timeZone", "UTC")
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
