@@ -250,5 +250,8 @@ def test_a_failed_run_reports_committed_tables_and_where_the_failing_one_is_decl
     assert file == "stacks/pipelines/pl-stock-prices.yaml"
     assert "name: slv_stock_prices" in lines[int(line) - 1]
     assert field.strip() == "tables[1]"
-    assert state.failure.line().endswith("(slv_stock_prices): CAST_INVALID")
+    assert state.failure.lines(pipeline.name) == [
+        "table slv_stock_prices: CAST_INVALID",
+        f"  declared at {state.failure.location}",
+    ]
     assert locate("slv_stock_prices_quarantine") == state.failure.location

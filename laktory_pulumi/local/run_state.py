@@ -44,10 +44,10 @@ class RunFailure(Model):
     )
     error: str = Field(description="The first line of the error.")
 
-    def line(self) -> str:
-        """The one line `run` prints."""
-        subject = f" ({self.table})" if self.table else ""
-        return f"{self.location}{subject}: {self.error}"
+    def lines(self, pipeline: str) -> list[str]:
+        """What `run` prints: the table (or pipeline) and the error, then where it is declared."""
+        subject = f"table {self.table}" if self.table else f"pipeline {pipeline}"
+        return [f"{subject}: {self.error}", f"  declared at {self.location}"]
 
 
 class RunState(Model):

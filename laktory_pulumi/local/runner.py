@@ -182,7 +182,8 @@ def run_pipeline(
     for line in report.summary(state):
         print(line)
     if status == "FAILED" and state.failure is not None:
-        print(state.failure.line())
+        for line in state.failure.lines(pipeline.name):
+            print(line)
     print(f"full log: {log_file}")
     if status == "FAILED":
         return EXIT_FAILED

@@ -1,0 +1,114 @@
+"""The warm local engine across real runs of one state folder: reused, replaced, idle-stopped.
+
+One scenario, so that the JVM start is paid twice in all (the first run, and the replacement
+of a killed server): warm reuse, a killed server, a failing pipeline that still reports the
+rows bronze committed, and the idle timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from test_local_support import (
+    REPO,
+    STOCK_EVENTS,
+    land,
+    make_project,
+    run,
+    run_state,
+    stock_lines,
+)
+
+from laktory_pulumi.cli import main
+from laktory_pulumi.local.engine import process_alive, read_record
+from laktory_pulumi.local.layout import StateLayout
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+PIPELINE = "pl-stock-prices"
+ROWS = 500
+
+FAILING = """\
+name: pl-fails-in-silver
+target: fails
+libraries:
+  - notebook: {path: /pipelines/dlt_brz_template.py}
+  - notebook: {path: /pipelines/dlt_slv_template.py}
+tables:
+  - name: brz_prices
+    builder:
+      layer: BRONZE
+      event_source: {name: stock_price, producer: {name: yahoo-finance}}
+  - name: slv_prices
+    builder:
+      layer: SILVER
+      table_source: {name: brz_prices}
+    columns:
+      - {name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}
+    expectations:
+      - {name: no_symbol_at_all, expression: symbol IS NULL, action: FAIL}
+"""
+
+
+def _alive(layout: StateLayout, *pids: int) -> bool:
+    return any(process_alive(pid, str(layout.root)) for pid in pids)
+
+
+def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing, state = tmp_path / "landing", tmp_path / "state"
+    layout = StateLayout.at(state)
+    land(landing, STOCK_EVENTS, "prices.json", stock_lines()[:ROWS])
+
+    assert run(REPO, PIPELINE, landing, state) == 0
+    first = read_record(layout)
+    assert first is not None and _alive(layout, first.supervisor_pid, first.server_pid)
+    assert "local Spark engine: starting" in capsys.readouterr().out
+
+    # Warm: the same server, only new rows (none), no client left marked as connected.
+    assert run(REPO, PIPELINE, landing, state) == 0
+    assert read_record(layout) == first
+    assert "local Spark engine: warm" in capsys.readouterr().out
+    report = run_state(state)
+    assert report.tables["brz_stock_prices"].rows_written == 0
+    assert report.tables["brz_stock_prices"].rows_total == ROWS
+    assert not (layout.engine / "in-use").exists()
+
+    # A killed server is detected and replaced; the tables are intact.
+    os.kill(first.server_pid, signal.SIGKILL)
+    assert run(REPO, PIPELINE, landing, state) == 0
+    second = read_record(layout)
+    assert second is not None and second.server_pid != first.server_pid
+    assert "replacing it" in capsys.readouterr().out
+    assert not _alive(layout, first.supervisor_pid, first.server_pid)
+    assert run_state(state).tables["slv_stock_prices"].rows_total == ROWS
+
+    # A pipeline failing in silver (same state, same warm engine): bronze's committed rows
+    # are in the report, with the failing table and where it is declared.
+    project = make_project(tmp_path / "project", FAILING, "pl-fails-in-silver")
+    assert run(project, "pl-fails-in-silver", landing, state) == 1
+    failed = run_state(state)
+    assert failed.status == "FAILED"
+    assert failed.tables["brz_prices"].rows_written == ROWS
+    assert failed.failure is not None and failed.failure.table == "slv_prices"
+    assert failed.failure.location.startswith("stacks/pipelines/pl-fails-in-silver.yaml:")
+    assert failed.failure.location.endswith(": tables[1]")
+    out = capsys.readouterr().out
+    assert "table slv_prices: " in out and "declared at stacks/pipelines/" in out
+    assert read_record(layout) == second, "a failed run keeps the warm engine"
+
+    # The idle timeout of the latest run applies: the engine stops itself.
+    assert run(REPO, PIPELINE, landing, state, "--idle-timeout", "1") == 0
+    deadline = time.monotonic() + 30
+    while _alive(layout, second.supervisor_pid, second.server_pid):
+        assert time.monotonic() < deadline, "the idle engine did not stop"
+        time.sleep(0.5)
+    assert read_record(layout) is None
+    capsys.readouterr()
+    assert main(["engine", "stop", "--state", str(state)]) == 0
+    assert "no engine running" in capsys.readouterr().out
