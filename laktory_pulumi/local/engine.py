@@ -26,6 +26,7 @@ The rules that keep a warm server safe:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -116,17 +117,24 @@ def idle_seconds_default() -> float:
         return DEFAULT_IDLE_SECONDS
 
 
+@functools.cache
+def package_fingerprint() -> str:
+    """A hash of the package's files (its code and data), once per process."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(_PACKAGE)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def code_fingerprint(spark_conf_dir: Path, environment: Mapping[str, str]) -> str:
     """What a server's behaviour depends on besides the run's own inputs.
 
     The package's files (the server's Python workers import them), pyspark's version, the
     Python and Java used, and the Spark config the server read at start-up.
     """
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(_PACKAGE)).encode())
-            digest.update(path.read_bytes())
+    digest = hashlib.sha256(package_fingerprint().encode())
     for path in sorted(spark_conf_dir.glob("*")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())

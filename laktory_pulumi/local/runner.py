@@ -42,6 +42,7 @@ from .engine import (
     idle_seconds_default,
     mark_connected,
     mark_disconnected,
+    package_fingerprint,
     stop_engine,
 )
 from .events import Event, parse
@@ -135,7 +136,9 @@ def run_pipeline(
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
     workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
-    configuration = pipeline_configuration(pipeline, laktory_root, landing, layout)
+    configuration = pipeline_configuration(
+        pipeline, laktory_root, landing, layout, code_version=package_fingerprint()
+    )
     write_spec(layout, pipeline, workspace.notebooks, configuration, storage=target.storage)
     conf_dir = write_spark_conf(layout)
     layout.logs.mkdir(parents=True, exist_ok=True)

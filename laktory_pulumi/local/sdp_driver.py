@@ -18,6 +18,7 @@ the CLI cannot give:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import threading
@@ -381,11 +382,11 @@ def main(argv: list[str]) -> int:
     spec_path = args.spec.resolve()
     spec = load_pipeline_spec(spec_path)
     spark = _open_session(spec, args.remote)
+    listener = ProgressListener()
     try:
         database = spec.database or "default"
         if not spark.catalog.databaseExists(database):
             spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-        listener = ProgressListener()
         spark.streams.addListener(listener)
         selection: dict[str, Any] = {
             "full_refresh": _names(args.full_refresh),
@@ -407,6 +408,9 @@ def main(argv: list[str]) -> int:
             seen = changed
             update += 1
     finally:
+        # Removed while the session is open: at exit, pyspark would try without one and warn.
+        with contextlib.suppress(Exception):
+            spark.streams.removeListener(listener)
         spark.stop()
 
 
