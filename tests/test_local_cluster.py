@@ -50,7 +50,7 @@ class Cluster:
         self.root = root
         self.processes: list[subprocess.Popen[bytes]] = []
         conf = root / "conf"
-        conf.mkdir()
+        conf.mkdir(parents=True)
         # Small JVMs: the machine is shared, and 7,012 events need little.
         (conf / "spark-defaults.conf").write_text(
             "spark.ui.enabled false\n"
