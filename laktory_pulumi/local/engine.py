@@ -48,6 +48,7 @@ IDLE_ENV = "LAKTORY_ENGINE_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 900.0
 STARTUP_TIMEOUT_SECONDS = 180.0
 CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+STALE_CODE = "it was started from other code or Spark config"
 _PACKAGE = Path(__file__).resolve().parent.parent
 # Supervisors started by this process, kept so that their exit is reaped (no zombie that
 # would still look alive in /proc).
@@ -175,7 +176,7 @@ def why_not_usable(layout: StateLayout, record: EngineRecord | None, fingerprint
     if not process_alive(record.server_pid, marker):
         return "the Spark server died"
     if record.fingerprint != fingerprint:
-        return "it was started from other code or Spark config"
+        return STALE_CODE
     if in_use_file(layout).exists():
         return "the previous run was killed while connected to it"
     if not port_answers(record.port):

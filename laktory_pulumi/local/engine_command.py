@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .engine import (
+    STALE_CODE,
     code_fingerprint,
     idle_timeout,
     last_used_file,
@@ -52,7 +53,7 @@ def engine_status(layout: StateLayout) -> str:
         return f"engine of {layout.root}: not running"
     fingerprint = code_fingerprint(layout.spark_conf_dir, os.environ)
     reason = why_not_usable(layout, record, fingerprint)
-    if reason and reason != "it was started from other code or Spark config":
+    if reason and reason != STALE_CODE:
         return f"engine of {layout.root}: not usable ({reason}); the next run replaces it"
     now = time.time()
     try:

@@ -198,8 +198,8 @@ def table_locator(
 ) -> Callable[[str], str]:
     """Where a table is declared (`file:line:column: tables[i]`), for a run's failure line."""
     marks: dict[str, str] = {}
+    shown = str(pipeline_file or pipeline.name)
     if pipeline_file is not None:
-        shown = str(pipeline_file)
         if project is not None and pipeline_file.is_relative_to(project):
             shown = str(pipeline_file.relative_to(project))
         with contextlib.suppress(LoadError, OSError, UnicodeDecodeError):
@@ -211,7 +211,7 @@ def table_locator(
                 marks[table.quarantine_name] = location
 
     def locate(table: str) -> str:
-        return marks.get(table, str(pipeline_file or pipeline.name))
+        return marks.get(table, shown)
 
     return locate
 
