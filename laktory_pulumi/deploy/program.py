@@ -23,7 +23,7 @@ from .secrets import SecretValues
 NOTEBOOKS_FOLDER = "notebooks"
 # The project's own config keys (`lakehouse:vars`, ...) the program reads.
 _OBJECT_KEYS = ("vars", "pipelines")
-_TEXT_KEYS = ("protect", "laktory_root")
+_TEXT_KEYS = ("protect", "laktory_root", "name_prefix")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ def deploy_stack(project_dir: Path) -> DeployedStack:
     Raises `LoadError` (located messages) when a definition is invalid.
     """
     config = pulumi.Config()
+    if (project_dir / f"Pulumi.{pulumi.get_stack()}.yaml").exists():
+        # The file's mistakes (`protect: ture`, an unknown key), located at their line; the
+        # engine's copy of the config says no line.
+        StackConfig.read(project_dir, pulumi.get_stack())
     stack_config = read_stack_config(config)
     secrets = secret_config_values(config)
     stack = load_stack(project_dir, stack_config.stack, config=stack_config)
