@@ -61,14 +61,24 @@ class PlannedResource:
     """What a component registered with `register_outputs` (the stack: its exports)."""
 
 
+GET_GROUP = "databricks:index/getGroup:getGroup"
+
+
 class OfflineMocks(pulumi.runtime.Mocks):
-    """Resources get a readable placeholder id and their inputs as state; calls return nothing."""
+    """Resources get a readable placeholder id and their inputs as state.
+
+    Offline, no workspace says which groups exist: a group lookup finds every group (the real
+    `pulumi preview` checks them); other calls return nothing.
+    """
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == GET_GROUP:
+            name = args.args.get("displayName", "")
+            return {"id": f"group-{name}", "displayName": name}
+        return {}
 
 
 class RecordingMonitor(MockMonitor):
@@ -108,10 +118,13 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
+def plan(
+    project_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | None = None
+) -> list[PlannedResource]:
     """Every resource `pulumi up --stack <stack>` would register (with the stack itself).
 
-    Invalid definitions raise `LoadError` before the program runs.
+    Invalid definitions raise `LoadError` before the program runs; `mocks` replaces
+    `OfflineMocks` (a test's workspace without some group).
     """
     project_dir = Path(project_dir).resolve()
     file_config = StackConfig.read(project_dir, stack)
@@ -132,7 +145,13 @@ def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
             config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
         )
         return contextvars.Context().run(
-            _run_program, project_dir, file_config.project, stack, engine_config, secret_keys
+            _run_program,
+            project_dir,
+            file_config.project,
+            stack,
+            engine_config,
+            secret_keys,
+            mocks or OfflineMocks(),
         )
 
 
@@ -183,6 +202,7 @@ def _run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
+    mocks: pulumi.runtime.Mocks,
 ) -> list[PlannedResource]:
     def main() -> None:
         # As the Python language host does: the project folder importable, __name__ "__main__".
@@ -192,7 +212,7 @@ def _run_program(
         finally:
             sys.path.remove(str(project_dir))
 
-    return run_under_mocks(main, project, stack, config, secret_keys)
+    return run_under_mocks(main, project, stack, config, secret_keys, mocks)
 
 
 def run_under_mocks(
@@ -201,13 +221,14 @@ def run_under_mocks(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> list[PlannedResource]:
     """Run a Pulumi program `body` under the offline mocks; what it registered, with outputs.
 
     Call it in a fresh `contextvars.Context`: Pulumi's runtime settings live in context
     variables, and each run must start clean.
     """
-    mocks = OfflineMocks()
+    mocks = mocks or OfflineMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
