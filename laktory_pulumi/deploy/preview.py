@@ -34,7 +34,7 @@ from pulumi.runtime.stack import run_pulumi_func
 # event loop or not.
 from pulumi.runtime.sync_await import _sync_await
 
-from ..loader import StackConfig, load_stack
+from ..loader import LoadError, StackConfig, load_stack
 from ..loader.stack import loads_reused
 
 PROGRAM_FILE = "__main__.py"
@@ -144,15 +144,22 @@ def plan(
             stack,
             config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
         )
-        return contextvars.Context().run(
-            _run_program,
-            project_dir,
-            file_config.project,
-            stack,
-            engine_config,
-            secret_keys,
-            mocks or OfflineMocks(),
-        )
+        try:
+            return contextvars.Context().run(
+                _run_program,
+                project_dir,
+                file_config.project,
+                stack,
+                engine_config,
+                secret_keys,
+                mocks or OfflineMocks(),
+            )
+        except pulumi.RunError as error:
+            # `__main__.py` turns the program's located errors (a group missing from the
+            # workspace) into a RunError for the Pulumi CLI; here they are located errors again.
+            if isinstance(error.__context__, LoadError):
+                raise error.__context__ from None
+            raise
 
 
 def engine_config_of(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
