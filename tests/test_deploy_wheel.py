@@ -15,7 +15,10 @@ import tomllib
 from test_deploy_support import REPO
 
 from laktory_pulumi.deploy.wheel import (
+    LTS_RUNTIME_PACKAGES,
+    OFFLINE_LTS_RUNTIMES,
     PACKAGE_DATA,
+    REQUIRES_DIST,
     ZIP_EPOCH,
     build_wheel,
     content_version,
@@ -170,3 +173,20 @@ def test_the_declared_data_is_pyprojects_package_data() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     declared = pyproject["tool"]["setuptools"]["package-data"]["laktory_pulumi"]
     assert tuple(declared) == PACKAGE_DATA
+
+
+def test_the_lts_runtimes_named_offline_meet_the_wheels_requirements() -> None:
+    from packaging.requirements import Requirement
+
+    def met(runtime: str) -> bool:
+        installed = LTS_RUNTIME_PACKAGES[runtime]
+        return all(
+            Requirement(text).specifier.contains(installed[Requirement(text).name])
+            for text in REQUIRES_DIST
+        )
+
+    assert OFFLINE_LTS_RUNTIMES == ("17.3.x-scala2.13",)
+    assert [runtime for runtime in LTS_RUNTIME_PACKAGES if met(runtime)] == list(
+        OFFLINE_LTS_RUNTIMES
+    )
+    assert "17.3" in (REPO / "docs" / "deploy.md").read_text()

@@ -37,6 +37,17 @@ IMPORT_NAME = "laktory_pulumi"
 # What the notebooks need at run time; pulumi stays out: it deploys, it never runs on a cluster.
 REQUIRES_DIST = ("pydantic>=2.10,<3", "pyyaml>=6")
 REQUIRES_PYTHON = ">=3.10"
+# The Python packages of Databricks LTS runtimes, as Databricks publishes them
+# (databricks/environments, python/dbr/<runtime>/constraints.txt). On these, `%pip install` of
+# the wheel finds its requirements already installed and needs no internet access; on the
+# others pip must download pydantic>=2.10 (docs/deploy.md). A test checks both claims.
+LTS_RUNTIME_PACKAGES: dict[str, dict[str, str]] = {
+    "17.3.x-scala2.13": {"pydantic": "2.10.6", "pyyaml": "6.0.2"},
+    "16.4.x-scala2.12": {"pydantic": "2.8.2", "pyyaml": "6.0.1"},
+    "15.4.x-scala2.12": {"pydantic": "1.10.6", "pyyaml": "6.0"},
+}
+OFFLINE_LTS_RUNTIMES = ("17.3.x-scala2.13",)
+"""The LTS runtimes whose own packages meet `REQUIRES_DIST`."""
 # The earliest date a zip entry can carry; any fixed date makes the archive reproducible.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # pyproject.toml's `[tool.setuptools.package-data] laktory_pulumi` (a test keeps them equal).
