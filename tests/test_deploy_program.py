@@ -267,6 +267,14 @@ def test_secret_config_stays_secret(tmp_path: Path) -> None:
     tree = render_tree(resources)
     assert "/Volumes/dev/sources/landing" not in tree
     assert "configuration: [secret]" in tree
+    # The Unity Catalog objects are named after the (secret) catalog: their inputs are secret,
+    # and their resource names, which Pulumi keeps in clear in URNs, are hashes.
+    schemas = of_type(resources, "databricks:index/schema:Schema")
+    assert schemas and all(r.name.startswith("secret-") for r in schemas)
+    assert all("catalogName" in r.secret_inputs for r in schemas)
+    grants = of_type(resources, GRANT_TYPE)
+    assert grants and all(r.name.startswith("secret-") for r in grants)
+    assert not [r.urn for r in resources if ":dev." in r.urn or r.urn.endswith("::dev")]
 
 
 def test_the_stack_config_chooses_the_root_and_the_pipelines(tmp_path: Path) -> None:

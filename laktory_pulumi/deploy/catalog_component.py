@@ -12,15 +12,22 @@ Children, named from stable keys (`dev.finance`, `dev.sources.landing`,
   principal on its securable (terraform-provider-databricks docs/resources/grant.md), so a
   reader's other privileges on the same catalog or schema are best granted through this YAML
   too. Grants are never protected: they are rewritten from the YAML at will.
+
+Catalog and schema names often come from `${vars.X}`: every input holding a secret value is a
+Pulumi secret, and a resource name (which Pulumi stores in clear, in the URN) that would hold
+one is replaced by a hash of it.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import pulumi
 import pulumi_databricks as databricks
 
 from .catalog_plan import CatalogPlan
 from .protection import child_options
+from .secrets import SecretValues
 
 CATALOG_TYPE = "laktory:databricks:Catalog"
 CATALOG_PRIVILEGES = ["USE_CATALOG"]
@@ -44,9 +51,18 @@ class CatalogComponent(pulumi.ComponentResource):
         plan: CatalogPlan,
         *,
         protect: bool = False,
+        secrets: SecretValues | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(CATALOG_TYPE, plan.name, None, opts)
+        secrets = secrets or SecretValues()
+        conceal = secrets.conceal
+
+        def named(text: str) -> str:
+            if not secrets.found_in(text):
+                return text
+            return "secret-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+        super().__init__(CATALOG_TYPE, named(plan.name), None, opts)
         catalog = plan.name
         self.catalog = catalog
         self.schemas = {}
@@ -55,19 +71,19 @@ class CatalogComponent(pulumi.ComponentResource):
             full_name = f"{catalog}.{schema.name}"
             if schema.managed:
                 self.schemas[schema.name] = databricks.Schema(
-                    full_name,
-                    catalog_name=catalog,
-                    name=schema.name,
+                    named(full_name),
+                    catalog_name=conceal(catalog),
+                    name=conceal(schema.name),
                     comment="Managed by laktory-pulumi.",
                     opts=child_options(self, protect=protect, holds_data=True),
                 )
             needs_schema = [self.schemas[schema.name]] if schema.managed else []
             for volume in sorted(schema.volumes):
                 self.volumes[(schema.name, volume)] = databricks.Volume(
-                    f"{full_name}.{volume}",
-                    catalog_name=catalog,
-                    schema_name=schema.name,
-                    name=volume,
+                    named(f"{full_name}.{volume}"),
+                    catalog_name=conceal(catalog),
+                    schema_name=conceal(schema.name),
+                    name=conceal(volume),
                     volume_type=VOLUME_TYPE,
                     comment="Landing files of laktory-pulumi pipelines.",
                     opts=child_options(
@@ -76,9 +92,9 @@ class CatalogComponent(pulumi.ComponentResource):
                 )
             for principal in sorted(schema.readers):
                 databricks.Grant(
-                    f"{full_name}/readers/{principal}",
-                    schema=full_name,
-                    principal=principal,
+                    named(f"{full_name}/readers/{principal}"),
+                    schema=conceal(full_name),
+                    principal=conceal(principal),
                     privileges=SCHEMA_PRIVILEGES,
                     opts=child_options(
                         self, protect=protect, holds_data=False, depends_on=needs_schema
@@ -86,16 +102,16 @@ class CatalogComponent(pulumi.ComponentResource):
                 )
         for principal in sorted(plan.readers):
             databricks.Grant(
-                f"{catalog}/readers/{principal}",
-                catalog=catalog,
-                principal=principal,
+                named(f"{catalog}/readers/{principal}"),
+                catalog=conceal(catalog),
+                principal=conceal(principal),
                 privileges=CATALOG_PRIVILEGES,
                 opts=child_options(self, protect=protect, holds_data=False),
             )
         self.register_outputs(
             {
-                "schemas": sorted(f"{catalog}.{name}" for name in self.schemas),
-                "volumes": sorted(f"{catalog}.{s}.{v}" for s, v in self.volumes),
+                "schemas": conceal(sorted(f"{catalog}.{name}" for name in self.schemas)),
+                "volumes": conceal(sorted(f"{catalog}.{s}.{v}" for s, v in self.volumes)),
             }
         )
 

@@ -118,9 +118,14 @@ class PipelineComponent(pulumi.ComponentResource):
 
         self.job = None
         if pipeline.schedule is not None:
+            job_args = schedule_job_args(pipeline, self.pipeline.id, display_name)
             self.job = databricks.Job(
                 f"{name}/schedule",
-                **schedule_job_args(pipeline, self.pipeline.id, display_name),
+                # The task holds only the pipeline's id (an output) and a flag: no YAML text.
+                **{
+                    key: value if key == "tasks" else secrets.conceal(value)
+                    for key, value in job_args.items()
+                },
                 opts=self._child(),
             )
             if pipeline.permissions:

@@ -82,7 +82,7 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
     protect = stack_config.protect
 
     catalogs = {
-        name: CatalogComponent(plan, protect=protect)
+        name: CatalogComponent(plan, protect=protect, secrets=secrets)
         for name, plan in catalog_plans(stack.pipelines.values()).items()
     }
 
