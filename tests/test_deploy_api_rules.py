@@ -21,7 +21,6 @@ from test_deploy_components import FULL_PIPELINE, deploy_pipeline
 from test_deploy_support import (
     CLUSTER_TYPE,
     PIPELINE_TYPE,
-    REPO,
     copy_project,
     of_type,
     write_notebooks,
@@ -138,7 +137,3 @@ def test_readers_need_a_catalog_and_a_target(tmp_path: Path) -> None:
         "pl.yaml:2:1: readers: readers are granted in Unity Catalog: set catalog and target",
         "pl.yaml:4:17: readers[1].group_name: 'analysts' is a reader twice",
     ]
-
-
-def test_the_repository_plan_is_still_valid() -> None:
-    assert of_type(plan(REPO, "prod"), PIPELINE_TYPE)

@@ -11,7 +11,7 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
-import tomllib
+import pytest
 from test_deploy_support import REPO
 
 from laktory_pulumi.deploy.wheel import (
@@ -122,6 +122,7 @@ def test_any_change_of_the_sources_changes_the_version_and_the_file_name(
     assert renamed.version not in (before.version, after.version)
 
 
+@pytest.mark.slow  # two pip installs
 def test_pip_installs_the_new_code_over_the_old_version(tmp_path: Path) -> None:
     """pip keeps an installed version equal to the requested one; a new hash is a new version."""
     package = package_copy(tmp_path / "laktory_pulumi")
@@ -170,6 +171,7 @@ def test_the_wheel_holds_only_the_package_modules_and_declared_data(tmp_path: Pa
 
 
 def test_the_declared_data_is_pyprojects_package_data() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     declared = pyproject["tool"]["setuptools"]["package-data"]["laktory_pulumi"]
     assert tuple(declared) == PACKAGE_DATA
