@@ -33,9 +33,15 @@ from laktory_pulumi.models import Pipeline
 NAME = "pl-stock-prices"
 COMPONENT = ("laktory:databricks:Pipeline", NAME)
 NOTEBOOKS = ("dlt_brz_template", "dlt_slv_template", "dlt_gld_stock_performances")
-NOTEBOOK_PATHS = sorted(f"/.laktory/pipelines/{NAME}/{notebook}" for notebook in NOTEBOOKS)
-METADATA_PATH = f"/.laktory/pipelines/{NAME}.json"
-WHEEL_PATH = f"/.laktory/wheels/{NAME}/{build_wheel().filename}"
+# The dev stack's default root and prefix (Pulumi.dev.yaml sets neither).
+ROOT = "/.laktory/dev/"
+NOTEBOOK_PATHS = sorted(f"{ROOT}pipelines/{NAME}/{notebook}" for notebook in NOTEBOOKS)
+METADATA_PATH = f"{ROOT}pipelines/{NAME}.json"
+WHEEL_PATH = f"{ROOT}wheels/{NAME}/{build_wheel().filename}"
+GRANT_TYPE = "databricks:index/grant:Grant"
+SCHEMA_TYPE = "databricks:index/schema:Schema"
+VOLUME_TYPE = "databricks:index/volume:Volume"
+CATALOG_COMPONENT = "laktory:databricks:Catalog"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +69,7 @@ def test_dev_deploys_one_pipeline_its_notebooks_files_and_permissions(
     (pipeline,) = of_type(dev, PIPELINE_TYPE)
     assert pipeline.parent == component.urn
     inputs = pipeline.inputs
-    assert inputs["name"] == NAME
+    assert inputs["name"] == f"[dev] {NAME}"
     assert inputs["catalog"] == "dev"
     assert inputs["schema"] == "finance"  # the YAML's `target`, in the default publishing mode
     assert inputs["development"] is True
@@ -75,7 +81,7 @@ def test_dev_deploys_one_pipeline_its_notebooks_files_and_permissions(
     assert inputs["configuration"] == {
         "landing_root": "/Volumes/dev/sources/landing",
         "pipeline_name": NAME,
-        "laktory_root": "/.laktory/",
+        "laktory_root": ROOT,
     }
 
     notebooks = of_type(children, NOTEBOOK_TYPE)
@@ -126,7 +132,7 @@ def test_the_metadata_file_reads_back_as_the_loaded_pipeline(
     monkeypatch.delenv(LAKTORY_ROOT_ENV, raising=False)
 
     loaded = load_stack(REPO, "dev").pipelines[NAME]
-    assert read_metadata(NAME) == loaded
+    assert read_metadata(NAME, ROOT) == loaded
     assert Pipeline.model_validate_json(content) == loaded
 
 
@@ -137,7 +143,7 @@ def test_the_debug_cluster_is_deployed_with_its_permissions(dev: list[PlannedRes
     permissions = resources[(PERMISSIONS_TYPE, "cl-debug/permissions")]
     assert cluster.parent == permissions.parent == component.urn
     assert cluster.inputs == {
-        "clusterName": "cl-debug",
+        "clusterName": "[dev] cl-debug",
         "sparkVersion": "16.4.x-scala2.12",
         "nodeTypeId": "Standard_DS3_v2",
         "numWorkers": 1,
@@ -153,33 +159,57 @@ def test_the_debug_cluster_is_deployed_with_its_permissions(dev: list[PlannedRes
 def test_prod_differs_from_dev_only_where_its_config_says(
     dev: list[PlannedResource], prod: list[PlannedResource]
 ) -> None:
-    dev_resources, prod_resources = by_key(dev), by_key(prod)
     stacks = {(STACK_TYPE, "lakehouse-dev"), (STACK_TYPE, "lakehouse-prod")}
-    assert set(dev_resources) - stacks == set(prod_resources) - stacks
+
+    def in_dev_names(key: Key) -> Key:
+        # The Unity Catalog objects are named after their catalog, the stack's `catalog` var.
+        type_, name = key
+        return (type_, "dev" + name.removeprefix("prod")) if name.startswith("prod") else key
+
+    dev_resources = {key: r for key, r in by_key(dev).items() if key not in stacks}
+    prod_resources = {in_dev_names(key): r for key, r in by_key(prod).items() if key not in stacks}
+    assert set(dev_resources) == set(prod_resources)
 
     differences = {
-        key: differing_inputs(dev_resources[key], prod_resources[key])
-        for key in set(dev_resources) - stacks
+        key: differing_inputs(dev_resources[key], prod_resources[key]) for key in dev_resources
     }
-    assert {key: paths for key, paths in differences.items() if paths} == {
-        (PIPELINE_TYPE, NAME): {
-            "catalog",
-            "development",
-            "clusters[0].autoscale.minWorkers",
-            "clusters[0].autoscale.maxWorkers",
-            "configuration.landing_root",
-        },
-        # The metadata is the pipeline model, which holds the same values.
-        (FILE_TYPE, f"{NAME}/metadata"): {"contentBase64"},
+    changed = {key: paths for key, paths in differences.items() if paths}
+    # The stack's name prefix and laktory root, and the stack's variables; nothing else.
+    assert changed.pop((PIPELINE_TYPE, NAME)) == {
+        "name",
+        "catalog",
+        "development",
+        "clusters[0].autoscale.minWorkers",
+        "clusters[0].autoscale.maxWorkers",
+        "configuration.landing_root",
+        "configuration.laktory_root",
+        *(f"libraries[{index}].notebook.path" for index in range(3)),
     }
+    assert changed.pop((CLUSTER_TYPE, "cl-debug")) == {"clusterName"}
+    for key, paths in changed.items():
+        type_ = key[0]
+        if key == (FILE_TYPE, f"{NAME}/wheel"):
+            assert paths == {"path"}  # the same wheel, under the stack's root
+        elif type_ in (NOTEBOOK_TYPE, FILE_TYPE):
+            # Notebooks name the wheel's path; the metadata holds the stack's values.
+            assert paths == {"path", "contentBase64"}, key
+        elif type_ == PERMISSIONS_TYPE:
+            assert paths <= {"notebookPath", "workspaceFilePath"} and paths, key
+        else:
+            assert type_ in (SCHEMA_TYPE, VOLUME_TYPE, GRANT_TYPE), key
+            assert paths <= {"catalogName", "catalog", "schema"}, key
     prod_pipeline = prod_resources[(PIPELINE_TYPE, NAME)].inputs
     assert (prod_pipeline["catalog"], prod_pipeline["development"]) == ("prod", False)
+    assert prod_pipeline["name"] == NAME  # prod sets an empty prefix
     assert prod_pipeline["clusters"][0]["autoscale"] == {"minWorkers": 2, "maxWorkers": 8}
     prod_model = load_stack(REPO, "prod").pipelines[NAME]
     assert Pipeline.model_validate_json(decoded_metadata(prod_resources)) == prod_model
-    # protect: true in prod only, on every resource (children inherit it from components).
-    assert {r.protect for key, r in dev_resources.items() if key not in stacks} == {False}
-    assert {r.protect for key, r in prod_resources.items() if key not in stacks} == {True}
+    # protect: true in prod only, and there only on what holds data (deploy.protection).
+    assert {r.protect for r in dev_resources.values()} == {False}
+    protected = {key[0] for key, r in prod_resources.items() if r.protect}
+    assert protected == {PIPELINE_TYPE, CLUSTER_TYPE, SCHEMA_TYPE, VOLUME_TYPE}
+    for key, resource in prod_resources.items():
+        assert resource.protect == (key[0] in protected), key
 
 
 def test_reordering_tables_permissions_and_libraries_changes_no_name(tmp_path: Path) -> None:
@@ -224,13 +254,27 @@ def test_secret_config_stays_secret(tmp_path: Path) -> None:
     resources = plan(project, "dev")
     keyed = by_key(resources)
     # The whole of `lakehouse:vars` is secret (Pulumi cannot tell which value was encrypted),
-    # so every input holding one of its values is.
-    assert keyed[(PIPELINE_TYPE, NAME)].secret_inputs == {"catalog", "configuration"}
+    # so every input holding one of its values is: `dev` (the catalog) is also in the stack's
+    # name prefix and laktory root, hence in the name and the notebook paths.
+    assert keyed[(PIPELINE_TYPE, NAME)].secret_inputs == {
+        "catalog",
+        "configuration",
+        "name",
+        "libraries",
+    }
     assert keyed[(FILE_TYPE, f"{NAME}/metadata")].secret_inputs == {"contentBase64"}
     assert keyed[(FILE_TYPE, f"{NAME}/wheel")].secret_inputs == frozenset()
     tree = render_tree(resources)
     assert "/Volumes/dev/sources/landing" not in tree
     assert "configuration: [secret]" in tree
+    # The Unity Catalog objects are named after the (secret) catalog: their inputs are secret,
+    # and their resource names, which Pulumi keeps in clear in URNs, are hashes.
+    schemas = of_type(resources, "databricks:index/schema:Schema")
+    assert schemas and all(r.name.startswith("secret-") for r in schemas)
+    assert all("catalogName" in r.secret_inputs for r in schemas)
+    grants = of_type(resources, GRANT_TYPE)
+    assert grants and all(r.name.startswith("secret-") for r in grants)
+    assert not [r.urn for r in resources if ":dev." in r.urn or r.urn.endswith("::dev")]
 
 
 def test_the_stack_config_chooses_the_root_and_the_pipelines(tmp_path: Path) -> None:

@@ -79,3 +79,39 @@ def test_dev_deploys_from_main_and_prod_only_on_a_tag_or_a_manual_run() -> None:
     assert "github.event_name == 'workflow_dispatch'" in prod_condition
     assert "refs/heads/main'" in prod_condition  # a manual run from main (or a tag) only
     assert {jobs["dev"]["needs"], jobs["prod"]["needs"]} == {"test"}
+
+
+def stacks_of_the_repository() -> list[str]:
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in REPO.glob("Pulumi.*.yaml")
+    )
+
+
+def test_the_real_preview_runs_per_stack_with_that_stacks_environment_secrets() -> None:
+    job = workflow("preview.yml")["jobs"]["pulumi"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == stacks_of_the_repository()
+    # The secrets come from the environment named like the stack (as deploy.yml's jobs do),
+    # not from one repository-wide set: each stack previews against its own workspace.
+    assert job["environment"] == "${{ matrix.stack }}"
+    assert job["env"] == {
+        "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+        "DATABRICKS_HOST": "${{ secrets.DATABRICKS_HOST }}",
+        "DATABRICKS_TOKEN": "${{ secrets.DATABRICKS_TOKEN }}",
+    }
+    (preview,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions")]
+    assert preview["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert preview["with"]["upsert"] is True  # a stack missing in the backend is created
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert ".venv/bin/pip install -r requirements.txt" in runs
+
+
+def test_deploys_create_a_missing_stack_and_install_what_pulumi_would() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    for stack in ("dev", "prod"):
+        job = jobs[stack]
+        assert job["environment"] == stack
+        (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions")]
+        assert step["with"]["upsert"] is True
+        runs = "\n".join(s.get("run", "") for s in job["steps"])
+        assert "python -m venv .venv" in runs
+        assert ".venv/bin/pip install -r requirements.txt" in runs

@@ -8,6 +8,7 @@ import pulumi_databricks as databricks
 from ..models import Cluster
 from .cluster_args import standalone_cluster_args
 from .permissions import access_controls
+from .protection import child_options
 from .secrets import SecretValues
 
 CLUSTER_TYPE = "laktory:databricks:Cluster"
@@ -24,23 +25,27 @@ class ClusterComponent(pulumi.ComponentResource):
         self,
         cluster: Cluster,
         *,
+        name_prefix: str = "",
+        protect: bool = False,
         secrets: SecretValues | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """The cluster is protected when `protect`; its permissions never are."""
         super().__init__(CLUSTER_TYPE, cluster.name, None, opts)
         secrets = secrets or SecretValues()
         arguments = standalone_cluster_args(cluster)
+        arguments["cluster_name"] = f"{name_prefix}{cluster.name}"
         self.cluster = databricks.Cluster(
             cluster.name,
             **{key: secrets.conceal(value) for key, value in arguments.items()},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, protect=protect, holds_data=True),
         )
         if cluster.permissions:
             databricks.Permissions(
                 f"{cluster.name}/permissions",
                 cluster_id=self.cluster.id,
                 access_controls=access_controls(cluster.permissions),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child_options(self, protect=protect, holds_data=False),
             )
         self.cluster_id = self.cluster.id
         self.cluster_url = self.cluster.url

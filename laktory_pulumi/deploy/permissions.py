@@ -7,7 +7,7 @@ by principal: reordering the YAML then changes no input.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi_databricks as databricks
 
@@ -18,14 +18,21 @@ READ_ONLY = "CAN_READ"
 
 
 def access_controls(
-    entries: Sequence[Principal], level: str | None = None
+    entries: Sequence[Principal],
+    level: str | None = None,
+    *,
+    levels: Mapping[str, str] | None = None,
 ) -> list[databricks.PermissionsAccessControlArgs]:
-    """One entry per principal, sorted; `level` replaces each entry's own level when given."""
+    """One entry per principal, sorted; `level` replaces each entry's own level when given,
+    `levels` maps each entry's level to another object's (a pipeline's to its job's)."""
     ordered = sorted(entries, key=lambda entry: (entry.principal, entry.principal_kind))
-    return [
-        databricks.PermissionsAccessControlArgs(
-            **{entry.principal_kind: entry.principal},
-            permission_level=level or entry.permission_level,  # type: ignore[attr-defined]
+    controls = []
+    for entry in ordered:
+        own: str = entry.permission_level  # type: ignore[attr-defined]
+        controls.append(
+            databricks.PermissionsAccessControlArgs(
+                **{entry.principal_kind: entry.principal},
+                permission_level=level or (levels[own] if levels else own),
+            )
         )
-        for entry in ordered
-    ]
+    return controls

@@ -34,15 +34,20 @@ def pipeline_configuration(pipeline: Pipeline, laktory_root: str) -> dict[str, s
 
 
 def pipeline_resource_args(
-    pipeline: Pipeline, laktory_root: str, deployed_path: Callable[[str], str]
+    pipeline: Pipeline,
+    laktory_root: str,
+    deployed_path: Callable[[str], str],
+    *,
+    display_name: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of `databricks.Pipeline`.
 
     `deployed_path` maps a notebook library's path to where it lives in the workspace (the
-    pipeline's own copy when laktory uploads it).
+    pipeline's own copy when laktory uploads it); `display_name` is the name shown in the
+    workspace (the stack's prefix and the pipeline's name), the YAML's name by default.
     """
     return {
-        "name": pipeline.name,
+        "name": display_name or pipeline.name,
         "catalog": pipeline.catalog,
         "schema": pipeline.target,
         "storage": pipeline.storage,

@@ -1,6 +1,7 @@
 """`laktory:databricks:Pipeline`: one pipeline and everything it needs in the workspace.
 
-Children, all `parent=self` so they inherit the component's options (`protect`, provider):
+Children, all `parent=self` (they inherit the provider); `protect` is set on each child by
+what it holds (`deploy.protection`): only the pipeline is protected, never the routine files:
 
 - `databricks.Notebook` for each notebook found in the local notebooks folder and
   `databricks.WorkspaceFile` for the metadata JSON and the laktory_pulumi wheel, all passed
@@ -8,7 +9,12 @@ Children, all `parent=self` so they inherit the component's options (`protect`, 
 - `databricks.Pipeline`, created after them (its notebooks must exist when DLT reads them);
 - `databricks.Permissions` on the pipeline from the YAML's `permissions`, and CAN_READ for the
   same principals on every uploaded notebook and file. Nobody else gets anything: no grant is
-  added that the YAML did not ask for.
+  added that the YAML did not ask for;
+- with a `schedule`, a `databricks.Job` running the pipeline and its `databricks.Permissions`
+  (`deploy.job_args`).
+
+Deployed names (the pipeline's, the job's) carry the stack's `name_prefix`; resource names do
+not, so a new prefix renames in place and never replaces.
 
 Resource names are the pipeline name and a stable key (`pl-x/notebook/dlt_brz_template`,
 `pl-x/metadata/permissions`), never a position in a YAML list.
@@ -30,8 +36,10 @@ from .artifacts import (
     deployed_library_path,
     pipeline_artifacts,
 )
+from .job_args import job_access_controls, schedule_job_args
 from .permissions import READ_ONLY, access_controls
 from .pipeline_args import pipeline_resource_args
+from .protection import child_options
 from .secrets import SecretValues
 
 PIPELINE_TYPE = "laktory:databricks:Pipeline"
@@ -45,6 +53,7 @@ class PipelineComponent(pulumi.ComponentResource):
     """The uploaded notebooks and files, by artifact key."""
     pipeline_id: pulumi.Output[str]
     pipeline_url: pulumi.Output[str]
+    job: databricks.Job | None
     metadata_path: str
     notebook_paths: list[str]
 
@@ -54,12 +63,18 @@ class PipelineComponent(pulumi.ComponentResource):
         *,
         notebooks_dir: Path,
         laktory_root: str = DEFAULT_LAKTORY_ROOT,
+        name_prefix: str = "",
+        protect: bool = False,
+        depends_on: list[pulumi.Resource] | None = None,
         secrets: SecretValues | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`depends_on`: what the pipeline needs first (its schema, its landing volume)."""
         super().__init__(PIPELINE_TYPE, pipeline.name, None, opts)
         secrets = secrets or SecretValues()
+        self._protect = protect
         name = pipeline.name
+        display_name = f"{name_prefix}{name}"
         artifacts = pipeline_artifacts(pipeline, notebooks_dir, laktory_root)
 
         self.artifacts = {
@@ -69,11 +84,15 @@ class PipelineComponent(pulumi.ComponentResource):
             pipeline,
             laktory_root,
             lambda path: deployed_library_path(name, path, notebooks_dir, laktory_root),
+            display_name=display_name,
         )
         self.pipeline = databricks.Pipeline(
             name,
             **{key: secrets.conceal(value) for key, value in arguments.items()},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.artifacts.values())),
+            opts=self._child(
+                holds_data=True,
+                depends_on=[*self.artifacts.values(), *(depends_on or [])],
+            ),
         )
 
         if pipeline.permissions:
@@ -81,7 +100,7 @@ class PipelineComponent(pulumi.ComponentResource):
                 f"{name}/permissions",
                 pipeline_id=self.pipeline.id,
                 access_controls=access_controls(pipeline.permissions),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self._child(),
             )
             readers = access_controls(pipeline.permissions, level=READ_ONLY)
             for artifact in artifacts:
@@ -94,9 +113,27 @@ class PipelineComponent(pulumi.ComponentResource):
                     f"{name}/{artifact.key}/permissions",
                     access_controls=readers,
                     **target,
-                    opts=pulumi.ResourceOptions(
-                        parent=self, depends_on=[self.artifacts[artifact.key]]
-                    ),
+                    opts=self._child(depends_on=[self.artifacts[artifact.key]]),
+                )
+
+        self.job = None
+        if pipeline.schedule is not None:
+            job_args = schedule_job_args(pipeline, self.pipeline.id, display_name)
+            self.job = databricks.Job(
+                f"{name}/schedule",
+                # The task holds only the pipeline's id (an output) and a flag: no YAML text.
+                **{
+                    key: value if key == "tasks" else secrets.conceal(value)
+                    for key, value in job_args.items()
+                },
+                opts=self._child(),
+            )
+            if pipeline.permissions:
+                databricks.Permissions(
+                    f"{name}/schedule/permissions",
+                    job_id=self.job.id,
+                    access_controls=job_access_controls(pipeline),
+                    opts=self._child(),
                 )
 
         self.pipeline_id = self.pipeline.id
@@ -112,6 +149,9 @@ class PipelineComponent(pulumi.ComponentResource):
             }
         )
 
+    def _child(self, *, holds_data: bool = False, **options: object) -> pulumi.ResourceOptions:
+        return child_options(self, protect=self._protect, holds_data=holds_data, **options)
+
     def _upload(
         self, pipeline_name: str, artifact: WorkspaceArtifact, secrets: SecretValues
     ) -> pulumi.CustomResource:
@@ -123,7 +163,8 @@ class PipelineComponent(pulumi.ComponentResource):
         holds_config = artifact.key == METADATA_KEY and secrets.found_in(artifact.content)
         inline = pulumi.Output.secret(content) if holds_config else content
         resource_name = f"{pipeline_name}/{artifact.key}"
-        opts = pulumi.ResourceOptions(parent=self)
+        # Routine: a new wheel or a renamed notebook is a new path, hence a replacement.
+        opts = self._child()
         if artifact.kind == "notebook":
             return databricks.Notebook(
                 resource_name,

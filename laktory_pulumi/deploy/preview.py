@@ -34,7 +34,7 @@ from pulumi.runtime.stack import run_pulumi_func
 # event loop or not.
 from pulumi.runtime.sync_await import _sync_await
 
-from ..loader import StackConfig, load_stack
+from ..loader import LoadError, StackConfig, load_stack
 from ..loader.stack import loads_reused
 
 PROGRAM_FILE = "__main__.py"
@@ -61,14 +61,24 @@ class PlannedResource:
     """What a component registered with `register_outputs` (the stack: its exports)."""
 
 
+GET_GROUP = "databricks:index/getGroup:getGroup"
+
+
 class OfflineMocks(pulumi.runtime.Mocks):
-    """Resources get a readable placeholder id and their inputs as state; calls return nothing."""
+    """Resources get a readable placeholder id and their inputs as state.
+
+    Offline, no workspace says which groups exist: a group lookup finds every group (the real
+    `pulumi preview` checks them); other calls return nothing.
+    """
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return f"{args.name}-id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == GET_GROUP:
+            name = args.args.get("displayName", "")
+            return {"id": f"group-{name}", "displayName": name}
+        return {}
 
 
 class RecordingMonitor(MockMonitor):
@@ -108,10 +118,13 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
+def plan(
+    project_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | None = None
+) -> list[PlannedResource]:
     """Every resource `pulumi up --stack <stack>` would register (with the stack itself).
 
-    Invalid definitions raise `LoadError` before the program runs.
+    Invalid definitions raise `LoadError` before the program runs; `mocks` replaces
+    `OfflineMocks` (a test's workspace without some group).
     """
     project_dir = Path(project_dir).resolve()
     file_config = StackConfig.read(project_dir, stack)
@@ -131,9 +144,22 @@ def plan(project_dir: Path, stack: str) -> list[PlannedResource]:
             stack,
             config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
         )
-        return contextvars.Context().run(
-            _run_program, project_dir, file_config.project, stack, engine_config, secret_keys
-        )
+        try:
+            return contextvars.Context().run(
+                _run_program,
+                project_dir,
+                file_config.project,
+                stack,
+                engine_config,
+                secret_keys,
+                mocks or OfflineMocks(),
+            )
+        except pulumi.RunError as error:
+            # `__main__.py` turns the program's located errors (a group missing from the
+            # workspace) into a RunError for the Pulumi CLI; here they are located errors again.
+            if isinstance(error.__context__, LoadError):
+                raise error.__context__ from None
+            raise
 
 
 def engine_config_of(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -183,6 +209,7 @@ def _run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
+    mocks: pulumi.runtime.Mocks,
 ) -> list[PlannedResource]:
     def main() -> None:
         # As the Python language host does: the project folder importable, __name__ "__main__".
@@ -192,7 +219,7 @@ def _run_program(
         finally:
             sys.path.remove(str(project_dir))
 
-    return run_under_mocks(main, project, stack, config, secret_keys)
+    return run_under_mocks(main, project, stack, config, secret_keys, mocks)
 
 
 def run_under_mocks(
@@ -201,13 +228,14 @@ def run_under_mocks(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> list[PlannedResource]:
     """Run a Pulumi program `body` under the offline mocks; what it registered, with outputs.
 
     Call it in a fresh `contextvars.Context`: Pulumi's runtime settings live in context
     variables, and each run must start clean.
     """
-    mocks = OfflineMocks()
+    mocks = mocks or OfflineMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)

@@ -15,15 +15,19 @@ from typing import Any
 
 import pulumi
 
-from ..loader import StackConfig, load_stack
+from ..loader import LoadError, StackConfig, load_stack
+from ..models import Pipeline
+from .catalog_component import CatalogComponent
+from .catalog_plan import catalog_plans, landing_volume
 from .cluster_component import ClusterComponent
+from .groups import GroupLookup, lookup_group, missing_groups
 from .pipeline_component import PipelineComponent
 from .secrets import SecretValues
 
 NOTEBOOKS_FOLDER = "notebooks"
 # The project's own config keys (`lakehouse:vars`, ...) the program reads.
 _OBJECT_KEYS = ("vars", "pipelines")
-_TEXT_KEYS = ("protect", "laktory_root")
+_TEXT_KEYS = ("protect", "laktory_root", "name_prefix")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class DeployedStack:
 
     pipelines: dict[str, PipelineComponent]
     clusters: dict[str, ClusterComponent]
+    catalogs: dict[str, CatalogComponent]
 
 
 def read_stack_config(config: pulumi.Config) -> StackConfig:
@@ -55,30 +60,57 @@ def secret_config_values(config: pulumi.Config) -> SecretValues:
     return SecretValues.of(value for value in secret if value is not None)
 
 
-def deploy_stack(project_dir: Path) -> DeployedStack:
+def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group) -> DeployedStack:
     """Create the components of every definition of `project_dir/stacks/` and export outputs.
 
-    Raises `LoadError` (located messages) when a definition is invalid.
+    Raises `LoadError` (located messages) when a definition is invalid or names a group the
+    workspace lacks; then nothing is created.
     """
     config = pulumi.Config()
+    if (project_dir / f"Pulumi.{pulumi.get_stack()}.yaml").exists():
+        # The file's mistakes (`protect: ture`, an unknown key), located at their line; the
+        # engine's copy of the config says no line.
+        StackConfig.read(project_dir, pulumi.get_stack())
     stack_config = read_stack_config(config)
     secrets = secret_config_values(config)
     stack = load_stack(project_dir, stack_config.stack, config=stack_config)
-    # Children inherit `protect` from their component.
-    options = pulumi.ResourceOptions(protect=stack_config.protect)
+    missing = missing_groups(stack, group_lookup)
+    if missing:
+        raise LoadError(missing)
+    # `protect` is decided per child by what it holds (`deploy.protection`); components
+    # themselves are never protected, or every child would inherit it.
+    protect = stack_config.protect
+
+    catalogs = {
+        name: CatalogComponent(plan, protect=protect, secrets=secrets)
+        for name, plan in catalog_plans(stack.pipelines.values()).items()
+    }
+
+    def needed_by(pipeline: Pipeline) -> list[pulumi.Resource]:
+        needed: list[pulumi.Resource] = []
+        if pipeline.catalog in catalogs:
+            needed += catalogs[pipeline.catalog].needed_by(pipeline.target, None)
+        volume = landing_volume(pipeline) if pipeline.manage_landing_volume else None
+        if volume is not None and volume[0] in catalogs:
+            needed += catalogs[volume[0]].needed_by(None, (volume[1], volume[2]))
+        return needed
 
     pipelines = {
         name: PipelineComponent(
             pipeline,
             notebooks_dir=project_dir / NOTEBOOKS_FOLDER,
             laktory_root=stack_config.laktory_root,
+            name_prefix=stack_config.name_prefix,
+            protect=protect,
+            depends_on=needed_by(pipeline),
             secrets=secrets,
-            opts=options,
         )
         for name, pipeline in stack.pipelines.items()
     }
     clusters = {
-        name: ClusterComponent(cluster, secrets=secrets, opts=options)
+        name: ClusterComponent(
+            cluster, name_prefix=stack_config.name_prefix, protect=protect, secrets=secrets
+        )
         for name, cluster in stack.clusters.items()
     }
 
@@ -90,6 +122,7 @@ def deploy_stack(project_dir: Path) -> DeployedStack:
                 "url": component.pipeline_url,
                 "metadata_path": component.metadata_path,
                 "notebook_paths": component.notebook_paths,
+                **({"job_id": component.job.id} if component.job is not None else {}),
             }
             for name, component in pipelines.items()
         },
@@ -101,4 +134,4 @@ def deploy_stack(project_dir: Path) -> DeployedStack:
             for name, component in clusters.items()
         },
     )
-    return DeployedStack(pipelines=pipelines, clusters=clusters)
+    return DeployedStack(pipelines=pipelines, clusters=clusters, catalogs=catalogs)

@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
+from ..models.base import format_path
 from .errors import LoadError, LocatedError
 from .validation import validate
 from .variables import substitute
-from .yaml_source import parse_yaml
+from .yaml_source import YamlSource, parse_yaml
 
 DEFAULT_LAKTORY_ROOT = "/.laktory/"
+"""The parent of every stack's default laktory root (`/.laktory/<stack>/`)."""
+SECURE_KEY = "secure"
+# The engine hands every config value to the program as text: booleans as `true`/`false`.
+_BOOLEAN_TEXT = {"true": True, "false": False}
+
+Locate = Callable[[str, str], LocatedError]
+"""(config key, message) -> the error located at that key of `Pulumi.<stack>.yaml`."""
+
+
+def default_laktory_root(stack: str) -> str:
+    """`/.laktory/<stack>/`: two stacks in one workspace never share a folder by default."""
+    return f"{DEFAULT_LAKTORY_ROOT}{stack}/"
+
+
+def default_name_prefix(stack: str) -> str:
+    """`[<stack>] `: the prefix of every deployed name, as Asset Bundles' development mode does.
+
+    Databricks Asset Bundles prefix the names of a development target's resources with
+    `[dev <user>] ` so that several deployments share a workspace (docs.databricks.com, "Databricks
+    Asset Bundle deployment modes", development mode). Per stack here, so dev and prod never
+    collide unless a stack config sets both prefixes alike.
+    """
+    return f"[{stack}] "
 
 
 @dataclass(frozen=True)
@@ -30,14 +56,15 @@ class StackConfig:
     pipelines: tuple[str, ...] | None = None
     protect: bool = False
     laktory_root: str = DEFAULT_LAKTORY_ROOT
+    name_prefix: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, project_dir: Path, stack: str) -> StackConfig:
-        """Read `Pulumi.yaml` and `Pulumi.<stack>.yaml` of `project_dir`."""
+        """Read `Pulumi.yaml` and `Pulumi.<stack>.yaml` of `project_dir`; located errors."""
         project_file = project_dir / "Pulumi.yaml"
         stack_file = project_dir / f"Pulumi.{stack}.yaml"
-        project = _read_mapping(project_file).get("name")
+        project = _read_mapping(project_file).data.get("name")
         if not isinstance(project, str):
             raise LoadError([LocatedError(project_file.name, 1, 1, "name", "'name' is required")])
         if not stack_file.exists():
@@ -55,13 +82,23 @@ class StackConfig:
                     )
                 ]
             )
-        raw = _read_mapping(stack_file).get("config") or {}
-        own = {
-            key.split(":", 1)[1]: value
-            for key, value in raw.items()
-            if key.startswith(f"{project}:")
-        }
-        return cls.from_settings(project, stack, own, raw=raw)
+        source = _read_mapping(stack_file)
+        raw = source.data.get("config")
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise LoadError(
+                [source.error(("config",), "config", "config must be a mapping of key: value")]
+            )
+        prefix = f"{project}:"
+        own = {key.split(":", 1)[1]: value for key, value in raw.items() if key.startswith(prefix)}
+
+        def locate(key: str, message: str) -> LocatedError:
+            path = ("config", f"{prefix}{key}")
+            where = path if path in source.key_marks else ("config",)
+            return source.error(where, f"config.{prefix}{key}", message, key=True)
+
+        return cls.from_settings(project, stack, own, raw=raw, locate=locate)
 
     @classmethod
     def from_settings(
@@ -71,64 +108,186 @@ class StackConfig:
         settings: dict[str, Any],
         *,
         raw: dict[str, Any] | None = None,
+        locate: Locate | None = None,
     ) -> StackConfig:
-        """Build from the project's own keys (`vars`, `pipelines`, `protect`, `laktory_root`).
+        """Build from the project's own keys (`vars`, `pipelines`, `protect`, `laktory_root`,
+        `name_prefix`); a wrong key or type is a located error, never a silent default.
 
         One reading of those keys for both callers: `read` (the file) and the Pulumi program
-        (the config the engine hands it).
+        (the config the engine hands it, every scalar as text).
         """
-        pipelines = settings.get("pipelines")
+        locate = locate or _at_first_line(project, stack)
+        errors: list[LocatedError] = []
+        for key in sorted(set(settings) - set(KNOWN_KEYS)):
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            errors.append(
+                locate(key, f"unknown key '{project}:{key}'{hint}; known: {', '.join(KNOWN_KEYS)}")
+            )
+        values = {
+            key: reader(settings[key], lambda message, key=key: errors.append(locate(key, message)))
+            for key, reader in _READERS.items()
+            if settings.get(key) is not None
+        }
+        if errors:
+            raise LoadError(errors)
         return cls(
             project=project,
             stack=stack,
-            variables=dict(settings.get("vars") or {}),
-            pipelines=tuple(pipelines) if pipelines else None,
-            protect=_truthy(settings.get("protect", False)),
-            laktory_root=_with_slashes(settings.get("laktory_root", DEFAULT_LAKTORY_ROOT)),
+            variables=values.get("vars", {}),
+            pipelines=values.get("pipelines") or None,
+            protect=values.get("protect", False),
+            laktory_root=values.get("laktory_root", default_laktory_root(stack)),
+            name_prefix=values.get("name_prefix", default_name_prefix(stack)),
             raw=dict(raw or {}),
         )
 
 
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes")
+Complain = Callable[[str], None]
+
+
+def _read_vars(value: Any, complain: Complain) -> dict[str, Any]:
+    if isinstance(value, dict) and set(value) == {SECURE_KEY}:
+        complain(
+            "vars cannot be one encrypted value: its variables could not be read without "
+            "decrypting it; encrypt each secret variable alone "
+            "(pulumi config set --secret --path 'vars.NAME' VALUE)"
+        )
+        return {}
+    if not isinstance(value, dict):
+        complain(f"vars must be a mapping of NAME: value, found {_kind(value)}")
+        return {}
+    return dict(value)
+
+
+def _read_pipelines(value: Any, complain: Complain) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        complain(f"pipelines must be a list of pipeline names, found {_kind(value)}")
+        return ()
+    return tuple(value)
+
+
+def _read_protect(value: Any, complain: Complain) -> bool:
+    """Strictly true or false: a typo such as `ture` must never give an unprotected prod."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _BOOLEAN_TEXT:
+        return _BOOLEAN_TEXT[value]
+    complain(f"protect must be true or false, found {value!r}")
+    return False
+
+
+def _read_folder(value: Any, complain: Complain) -> str:
+    if not isinstance(value, str) or not value.strip("/ "):
+        complain(f"laktory_root must be a workspace folder such as /.laktory/dev/, found {value!r}")
+        return DEFAULT_LAKTORY_ROOT
+    if ".." in value.split("/"):
+        complain(f"laktory_root must not climb out of its folder with '..': {value!r}")
+    return _with_slashes(value)
+
+
+def _read_text(value: Any, complain: Complain) -> str:
+    if not isinstance(value, str):
+        complain(f"name_prefix must be text, found {value!r}")
+        return ""
+    return value
+
+
+_READERS: dict[str, Callable[[Any, Complain], Any]] = {
+    "vars": _read_vars,
+    "pipelines": _read_pipelines,
+    "protect": _read_protect,
+    "laktory_root": _read_folder,
+    "name_prefix": _read_text,
+}
+KNOWN_KEYS = tuple(_READERS)
+"""The keys of the project's namespace in `Pulumi.<stack>.yaml`."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def _at_first_line(project: str, stack: str) -> Locate:
+    """Errors of config that comes from the engine, not the file: at the file's first line."""
+
+    def locate(key: str, message: str) -> LocatedError:
+        return LocatedError(f"Pulumi.{stack}.yaml", 1, 1, f"config.{project}:{key}", message)
+
+    return locate
 
 
 def _with_slashes(root: str) -> str:
     return "/" + root.strip("/") + "/" if root.strip("/") else "/"
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_text(path: Path, shown: str) -> str:
+    """The UTF-8 text of a definition file; a folder, a broken link or bad bytes are located."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if path.is_dir():
+            reason = "is a folder, not a YAML file"
+        elif path.is_symlink() and not path.exists():
+            reason = f"is a broken symbolic link (to {os.readlink(path)})"
+        raise LoadError([LocatedError(shown, 1, 1, "(file)", reason)]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise LoadError(
+            [
+                LocatedError(
+                    shown,
+                    line,
+                    column,
+                    "(file)",
+                    f"not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded; save "
+                    "the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def _read_mapping(path: Path) -> YamlSource:
     if not path.exists():
         raise LoadError([LocatedError(path.name, 1, 1, "(file)", f"{path} does not exist")])
-    source = parse_yaml(path.read_text(), path.name)
+    source = parse_yaml(read_text(path, path.name), path.name)
     if not isinstance(source.data, dict):
         raise LoadError([source.error((), "(root)", "expected a mapping")])
-    return source.data
+    return source
 
 
 def load_pipeline_file(
     path: Path, variables: dict[str, Any], *, display_path: str | None = None
 ) -> Pipeline:
     """Load and validate one pipeline file; every problem is a located error."""
-    shown = display_path or str(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise LoadError(
-            [LocatedError(shown, 1, 1, "(file)", error.strerror or str(error))]
-        ) from None
-    source = parse_yaml(text, shown)
-    substitute(source, variables)
-    return validate(source, Pipeline)
+    return _load_file(path, Pipeline, variables, display_path or str(path))[0]
 
 
 def load_cluster_file(
     path: Path, variables: dict[str, Any], *, display_path: str | None = None
 ) -> Cluster:
-    """Load and validate one standalone cluster file."""
-    source = parse_yaml(path.read_text(), display_path or str(path))
+    """Load and validate one standalone cluster file; every problem is a located error."""
+    return _load_file(path, Cluster, variables, display_path or str(path))[0]
+
+
+M = TypeVar("M", Pipeline, Cluster)
+
+
+def _load_file(
+    path: Path, model: type[M], variables: dict[str, Any], shown: str
+) -> tuple[M, YamlSource]:
+    """The validated model of one file and its parsed source, which locates its fields."""
+    source = parse_yaml(read_text(path, shown), shown)
     substitute(source, variables)
-    return validate(source, Cluster)
+    return validate(source, model), source
 
 
 @dataclass
@@ -139,6 +298,16 @@ class Stack:
     pipelines: dict[str, Pipeline]
     clusters: dict[str, Cluster]
     files: dict[str, Path]
+    sources: dict[tuple[str, str], YamlSource] = field(default_factory=dict)
+    """The parsed file of each definition, by (`pipeline` or `cluster`, name): what locates
+    a problem found after validation (a group missing from the workspace) at its line."""
+
+    def locate(
+        self, kind: str, name: str, path: tuple[str | int, ...], message: str
+    ) -> LocatedError:
+        """`message` at the field `path` of the definition `kind` `name`."""
+        source = self.sources[(kind, name)]
+        return source.error(path, format_path(path), message)
 
 
 def load_stack(
@@ -190,9 +359,17 @@ def _load_key(
 ) -> _LoadKey:
     """What a load depends on: arguments, variables, and every definition file's content."""
     files = sorted((project_dir / "stacks").glob("*/*.y*ml"))
-    contents = tuple((str(path), hashlib.sha256(path.read_bytes()).digest()) for path in files)
+    contents = tuple((str(path), _digest(path)) for path in files)
     variables = json.dumps(config.variables, sort_keys=True, default=str)
     return (str(project_dir), stack, tuple(only or ()), variables, config.pipelines, contents)
+
+
+def _digest(path: Path) -> bytes:
+    """The file's sha256; what cannot be read (a folder, a broken link) is reported by the load."""
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return b"unreadable"
 
 
 def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackConfig) -> Stack:
@@ -204,18 +381,17 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
     def shown(path: Path) -> str:
         return str(path.relative_to(project_dir))
 
+    sources: dict[tuple[str, str], YamlSource] = {}
     for path in sorted((project_dir / "stacks" / "pipelines").glob("*.y*ml")):
         try:
-            pipeline = load_pipeline_file(path, config.variables, display_path=shown(path))
+            pipeline, source = _load_file(path, Pipeline, config.variables, shown(path))
         except LoadError as error:
             errors.extend(error.errors)
             continue
         if pipeline.name in pipelines:
             errors.append(
-                LocatedError(
-                    shown(path),
-                    1,
-                    1,
+                source.error(
+                    ("name",),
                     "name",
                     f"pipeline '{pipeline.name}' is also defined in {shown(files[pipeline.name])}",
                 )
@@ -223,13 +399,28 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
             continue
         pipelines[pipeline.name] = pipeline
         files[pipeline.name] = path
+        sources[("pipeline", pipeline.name)] = source
+    cluster_files: dict[str, Path] = {}
     for path in sorted((project_dir / "stacks" / "clusters").glob("*.y*ml")):
         try:
-            cluster = load_cluster_file(path, config.variables, display_path=shown(path))
+            cluster, source = _load_file(path, Cluster, config.variables, shown(path))
         except LoadError as error:
             errors.extend(error.errors)
             continue
+        if cluster.name in clusters:
+            # The later file would silently replace the earlier one, grants included.
+            errors.append(
+                source.error(
+                    ("name",),
+                    "name",
+                    f"cluster '{cluster.name}' is also defined in "
+                    f"{shown(cluster_files[cluster.name])}",
+                )
+            )
+            continue
         clusters[cluster.name] = cluster
+        cluster_files[cluster.name] = path
+        sources[("cluster", cluster.name)] = source
     if errors:
         raise LoadError(errors)
     wanted = only or (list(config.pipelines) if config.pipelines else None)
@@ -249,4 +440,6 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
                 ]
             )
         pipelines = {name: pipelines[name] for name in wanted}
-    return Stack(config=config, pipelines=pipelines, clusters=clusters, files=files)
+    return Stack(
+        config=config, pipelines=pipelines, clusters=clusters, files=files, sources=sources
+    )

@@ -26,6 +26,15 @@ class Autoscale(Model):
                 "min_workers",
                 f"min_workers ({self.min_workers}) exceeds max_workers ({self.max_workers})",
             )
+        # The API rejects equal bounds: "max_workers must be strictly greater than min_workers"
+        # (databricks-sdk `compute.AutoScale.max_workers` and
+        # `pipelines.PipelineClusterAutoscale.max_workers`, generated from the REST API spec).
+        if self.min_workers == self.max_workers:
+            raise FieldError(
+                "max_workers",
+                f"max_workers must be greater than min_workers (both are {self.max_workers}); "
+                "for a fixed size use num_workers",
+            )
         return self
 
 
@@ -88,9 +97,11 @@ class ClusterSpec(Model):
 class PipelineCluster(ClusterSpec):
     """A cluster of a DLT pipeline."""
 
-    name: str = Field(
+    # The labels the Pipelines API knows (databricks-sdk `pipelines.PipelineCluster.label`).
+    name: Literal["default", "maintenance", "updates"] = Field(
         default="default",
-        description="Cluster label in the pipeline: `default`, `maintenance` or `updates`.",
+        description="Cluster label in the pipeline: `default` (both update and maintenance "
+        "clusters), `updates` or `maintenance`.",
     )
 
 

@@ -10,6 +10,8 @@ from pydantic import Field, model_validator
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .cluster import PipelineCluster
 from .permission import PipelinePermission
+from .reader import Reader
+from .schedule import Schedule
 from .table import Table
 
 Path = tuple[str | int, ...]
@@ -111,6 +113,27 @@ class Pipeline(Model):
         description="Storage location of a Hive metastore pipeline; not with `catalog`.",
     )
     tables: list[Table] = Field(default_factory=list, description="Tables the pipeline builds.")
+    schedule: Schedule | None = Field(
+        default=None,
+        description="Run a triggered pipeline on a cron schedule: a Databricks job with one "
+        "pipeline task, its permissions derived from the pipeline's. Not with `continuous`.",
+    )
+    readers: list[Reader] = Field(
+        default_factory=list,
+        description="Who may query the pipeline's tables: USE CATALOG on `catalog`, USE SCHEMA "
+        "and SELECT on `target`, granted in Unity Catalog.",
+    )
+    manage_schema: bool = Field(
+        default=True,
+        description="Create the `target` schema in `catalog` (and keep it); false when the "
+        "schema is managed elsewhere.",
+    )
+    manage_landing_volume: bool = Field(
+        default=True,
+        description="Create the Unity Catalog volume (and its schema) that "
+        "`configuration.landing_root` names, `/Volumes/<catalog>/<schema>/<volume>/...`, when "
+        "a table reads landed events; false when it is managed elsewhere.",
+    )
 
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
@@ -151,6 +174,7 @@ class Pipeline(Model):
             *self._no_cycles(),
             *self._keys_declared(),
             *self._editions_and_storage(),
+            *self._schedule_and_readers(),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
@@ -279,4 +303,30 @@ class Pipeline(Model):
                     )
         if self.serverless and self.clusters:
             problems.append((("clusters",), "a serverless pipeline takes no clusters"))
+        return problems
+
+    def _schedule_and_readers(self) -> list[tuple[Path, str]]:
+        problems: list[tuple[Path, str]] = []
+        if self.schedule is not None and self.continuous:
+            problems.append(
+                (
+                    ("schedule",),
+                    "a continuous pipeline runs all the time; a schedule is for a triggered one "
+                    "(continuous: false)",
+                )
+            )
+        if self.readers and (self.catalog is None or self.target is None):
+            problems.append(
+                (("readers",), "readers are granted in Unity Catalog: set catalog and target")
+            )
+        seen: set[str] = set()
+        for index, reader in enumerate(self.readers):
+            if reader.principal in seen:
+                problems.append(
+                    (
+                        ("readers", index, reader.principal_kind),
+                        f"'{reader.principal}' is a reader twice",
+                    )
+                )
+            seen.add(reader.principal)
         return problems
