@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Model(BaseModel):
@@ -92,3 +93,14 @@ class BackRef:
 
     def __deepcopy__(self, memo: dict) -> BackRef:
         return BackRef(self.target)
+
+
+DefinedAt = SkipJsonSchema[str | None]
+"""`file:line:column` of the YAML mapping an element was declared in."""
+
+DEFINED_AT = Field(
+    default=None,
+    description="Where this element is declared, `file:line:column`; set by the loader, kept in "
+    "the metadata so that runtime failures can name the line. Not written in YAML.",
+)
+"""The `defined_at` field of tables, columns and expectations."""

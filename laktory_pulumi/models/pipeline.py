@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .cluster import PipelineCluster
 from .permission import PipelinePermission
+from .rules import pipeline_rules
 from .table import Table
 
 Path = tuple[str | int, ...]
@@ -151,6 +152,7 @@ class Pipeline(Model):
             *self._no_cycles(),
             *self._keys_declared(),
             *self._editions_and_storage(),
+            *pipeline_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
