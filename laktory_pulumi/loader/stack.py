@@ -13,9 +13,10 @@ from typing import Any
 from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
 from .errors import LoadError, LocatedError
+from .libraries import with_notebooks
 from .validation import validate
 from .variables import substitute
-from .yaml_source import parse_yaml
+from .yaml_source import parse_yaml, read_yaml_file
 
 DEFAULT_LAKTORY_ROOT = "/.laktory/"
 
@@ -107,26 +108,26 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 
 def load_pipeline_file(
-    path: Path, variables: dict[str, Any], *, display_path: str | None = None
+    path: Path,
+    variables: dict[str, Any],
+    *,
+    display_path: str | None = None,
+    notebooks_dir: Path | None = None,
 ) -> Pipeline:
-    """Load and validate one pipeline file; every problem is a located error."""
-    shown = display_path or str(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise LoadError(
-            [LocatedError(shown, 1, 1, "(file)", error.strerror or str(error))]
-        ) from None
-    source = parse_yaml(text, shown)
+    """Load and validate one pipeline file; every problem is a located error.
+
+    With `notebooks_dir`, every `/pipelines/...` notebook library must be a file of it.
+    """
+    source = read_yaml_file(path, display_path or str(path))
     substitute(source, variables)
-    return validate(source, Pipeline)
+    return with_notebooks(source, validate(source, Pipeline), notebooks_dir)
 
 
 def load_cluster_file(
     path: Path, variables: dict[str, Any], *, display_path: str | None = None
 ) -> Cluster:
     """Load and validate one standalone cluster file."""
-    source = parse_yaml(path.read_text(), display_path or str(path))
+    source = read_yaml_file(path, display_path or str(path))
     substitute(source, variables)
     return validate(source, Cluster)
 
@@ -206,7 +207,12 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
 
     for path in sorted((project_dir / "stacks" / "pipelines").glob("*.y*ml")):
         try:
-            pipeline = load_pipeline_file(path, config.variables, display_path=shown(path))
+            pipeline = load_pipeline_file(
+                path,
+                config.variables,
+                display_path=shown(path),
+                notebooks_dir=project_dir / "notebooks",
+            )
         except LoadError as error:
             errors.extend(error.errors)
             continue
