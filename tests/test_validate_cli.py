@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 STOCK = "pl-stock-prices"
 
 
+@pytest.mark.slow  # a real preview in a subprocess: about 10 s
 def test_preview_into_a_closed_pipe_ends_without_a_traceback() -> None:
     # `preview | head -1`: the reader is gone before the plan is written.
     process = subprocess.Popen(

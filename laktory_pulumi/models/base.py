@@ -104,3 +104,16 @@ DEFINED_AT = Field(
     "the metadata so that runtime failures can name the line. Not written in YAML.",
 )
 """The `defined_at` field of tables, columns and expectations."""
+
+
+def equal_wherever_defined(self: BaseModel, other: object) -> bool:
+    """Model equality that ignores `defined_at`: moving a table in its file changes no table.
+
+    Assigned as `__eq__` by the models that carry `defined_at`; nested ones compare the same way.
+    """
+    if type(other) is not type(self):
+        return NotImplemented
+    assert isinstance(other, BaseModel)
+    mine = {key: value for key, value in self.__dict__.items() if key != "defined_at"}
+    theirs = {key: value for key, value in other.__dict__.items() if key != "defined_at"}
+    return mine == theirs and self.__pydantic_private__ == other.__pydantic_private__

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from .base import DEFINED_AT, BackRef, DefinedAt, FieldError, Model, UpperCase
+from .base import (
+    DEFINED_AT,
+    BackRef,
+    DefinedAt,
+    FieldError,
+    Model,
+    UpperCase,
+    equal_wherever_defined,
+)
 from .builder import TableBuilder
 from .column import Column
 
@@ -25,6 +33,7 @@ class Expectation(Model):
         "update.",
     )
     defined_at: DefinedAt = DEFINED_AT
+    __eq__ = equal_wherever_defined
 
     @field_validator("expression")
     @classmethod
@@ -63,6 +72,7 @@ class Table(Model):
     )
 
     defined_at: DefinedAt = DEFINED_AT
+    __eq__ = equal_wherever_defined
 
     _pipeline: BackRef = PrivateAttr(default_factory=BackRef)
 
