@@ -269,7 +269,9 @@ def parse_yaml(text: str, file: str) -> YamlSource:
     try:
         try:
             return _parse(text, file, _FAST_LOADER)
-        except yaml.MarkedYAMLError:
+        except yaml.MarkedYAMLError as error:
+            if "maximum nesting depth" in str(error.problem):
+                raise RecursionError from None  # LibYAML's own limit, far beyond ours
             # The pure-Python parser words errors as `_syntax_error` expects; LibYAML does not.
             return _parse(text, file, yaml.SafeLoader)
     except RecursionError:
@@ -304,19 +306,23 @@ def _line_column(text: str, position: int) -> Mark:
 
 
 def _first_too_deep(text: str) -> Mark:
-    """Where nesting first exceeds MAX_DEPTH, found from the event stream (no recursion)."""
-    depth = 0
-    try:
-        # The pure-Python parser: LibYAML stops at its own depth limit before the culprit.
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return _at(event.start_mark)
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except yaml.YAMLError:
-        pass
+    """Where nesting first exceeds MAX_DEPTH, found from the event stream (no recursion).
+
+    LibYAML's scanner refuses deep flow nesting (`[[[...`) before its events get that deep;
+    the pure-Python parser, slower, then finds the place.
+    """
+    for loader in (_FAST_LOADER, yaml.SafeLoader):
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        return _at(event.start_mark)
+                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
+        except yaml.YAMLError:
+            continue
     return (1, 1)
 
 
