@@ -1,5 +1,9 @@
 """`${vars.NAME}` from the stack's config and `${env.NAME}` from the environment.
 
+`${secret.SCOPE/KEY}` becomes Databricks' `{{secrets/SCOPE/KEY}}`, in the pipeline's configuration
+and clusters' Spark conf and environment only, where Databricks resolves it at run time: the
+secret's value then never passes through this program, the plan or the metadata file.
+
 `${var.NAME}` is read as `${vars.NAME}`: Laktory writes its variables that way, so files written
 for Laktory keep working. A value that is only a variable keeps the variable's type (a number
 stays one) unless the YAML quotes it; a variable inside text becomes text. Only variables that
@@ -30,6 +34,19 @@ NAME = re.compile(r"\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_.-]*)\s*")
 
 SECRET_PLACEHOLDER = "[secret]"
 """What an undecrypted `secure:` config value reads as."""
+
+SECRET_REFERENCE = re.compile(r"\s*secret\.([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\s*")
+"""`${secret.SCOPE/KEY}`: a key of a Databricks secret scope, read by Databricks at run time."""
+
+SECRET_FIELDS = ("configuration", "spark_conf", "spark_env_vars")
+"""Mappings whose values Databricks resolves `{{secrets/scope/key}}` in: the pipeline's
+configuration and a cluster's Spark conf and environment ("Use a secret in a Spark configuration
+property or environment variable", https://docs.databricks.com/security/secrets/secrets-spark-conf-env-var.html)."""
+
+
+def secret_reference(scope: str, key: str) -> str:
+    """How Databricks spells a reference to a secret in Spark conf and environment values."""
+    return "{{secrets/" + scope + "/" + key + "}}"
 
 
 class _Problem(Exception):
@@ -96,11 +113,39 @@ def substitute(
 
     def replace(text: str, path: Path, quoted: bool) -> Any:
         pieces = split(text)
+        secrets = [
+            piece
+            for piece in pieces
+            if isinstance(piece, _Variable) and piece.expression.strip().startswith("secret.")
+        ]
+        if secrets:
+            return secret(pieces, path)
         if len(pieces) == 1 and isinstance(pieces[0], _Variable) and not quoted:
             return resolve(pieces[0].expression)
         return "".join(
             in_text(piece.expression) if isinstance(piece, _Variable) else piece for piece in pieces
         )
+
+    def secret(pieces: list[str | _Variable], path: Path) -> str:
+        """A `${secret.SCOPE/KEY}` value: Databricks' reference, where Databricks resolves it."""
+        piece = pieces[0] if len(pieces) == 1 else None
+        if not isinstance(piece, _Variable):
+            raise _Problem(
+                "a secret is a whole value, ${secret.SCOPE/KEY}; Databricks reads it at run time "
+                "and it cannot be part of a text"
+            )
+        match = SECRET_REFERENCE.fullmatch(piece.expression)
+        if match is None:
+            raise _Problem(
+                f"'${{{piece.expression.strip()}}}' is not a secret reference; write "
+                "${secret.SCOPE/KEY}"
+            )
+        if len(path) < 2 or path[-2] not in SECRET_FIELDS:
+            raise _Problem(
+                "${secret.SCOPE/KEY} goes only in configuration, spark_conf or spark_env_vars "
+                "values, where Databricks resolves secrets at run time"
+            )
+        return secret_reference(*match.groups())
 
     def visit(value: Any, path: Path) -> Any:
         if isinstance(value, dict):
