@@ -225,7 +225,8 @@ def test_secret_config_stays_secret(tmp_path: Path) -> None:
     keyed = by_key(resources)
     # The whole of `lakehouse:vars` is secret (Pulumi cannot tell which value was encrypted),
     # so every input holding one of its values is.
-    assert keyed[(PIPELINE_TYPE, NAME)].secret_inputs == {"catalog", "configuration"}
+    # so every input holding one of its values is: its numbers too (the clusters' autoscale).
+    assert keyed[(PIPELINE_TYPE, NAME)].secret_inputs == {"catalog", "clusters", "configuration"}
     assert keyed[(FILE_TYPE, f"{NAME}/metadata")].secret_inputs == {"contentBase64"}
     assert keyed[(FILE_TYPE, f"{NAME}/wheel")].secret_inputs == frozenset()
     tree = render_tree(resources)

@@ -39,7 +39,7 @@ class ClusterComponent(pulumi.ComponentResource):
             databricks.Permissions(
                 f"{cluster.name}/permissions",
                 cluster_id=self.cluster.id,
-                access_controls=access_controls(cluster.permissions),
+                access_controls=secrets.conceal(access_controls(cluster.permissions)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.cluster_id = self.cluster.id

@@ -18,7 +18,7 @@ import pulumi
 from ..loader import StackConfig, load_stack
 from .cluster_component import ClusterComponent
 from .pipeline_component import PipelineComponent
-from .secrets import SecretValues
+from .secrets import SecretValues, env_secret_values
 
 NOTEBOOKS_FOLDER = "notebooks"
 # The project's own config keys (`lakehouse:vars`, ...) the program reads.
@@ -62,7 +62,7 @@ def deploy_stack(project_dir: Path) -> DeployedStack:
     """
     config = pulumi.Config()
     stack_config = read_stack_config(config)
-    secrets = secret_config_values(config)
+    secrets = secret_config_values(config).merged(env_secret_values(project_dir))
     stack = load_stack(project_dir, stack_config.stack, config=stack_config)
     # Children inherit `protect` from their component.
     options = pulumi.ResourceOptions(protect=stack_config.protect)
