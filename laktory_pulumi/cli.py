@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -113,11 +114,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a program stopped by SIGPIPE (128 + 13), e.g. under `| head -1`."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    No exception reaches the user as a traceback unless `--debug` asks for it: invalid inputs
+    are located lines (exit 2), a closed pipe ends quietly, anything else is one line naming the
+    command and the error (exit 1).
+    """
     args = _parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader gone away (`| head -1`) shows here, not at exit
+        return code
     except LoadError as error:
         if args.debug:
             traceback.print_exc()
@@ -126,6 +139,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as error:  # the last resort: one line, never a traceback
+        if args.debug:
+            traceback.print_exc()
+        print(f"laktory-pulumi {args.command}: {one_line(error)}", file=sys.stderr)
+        if not args.debug:
+            print("(run with --debug before the command to see the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: first line of the message`, the way an unexpected error is shown."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail again.
+
+    As the Python documentation advises for SIGPIPE (`signal` module, "Note on SIGPIPE").
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (captured in tests): nothing will flush to a pipe
 
 
 if __name__ == "__main__":

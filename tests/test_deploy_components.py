@@ -35,7 +35,7 @@ FULL_PIPELINE: dict[str, Any] = {
     "edition": "pro",
     "configuration": {"region": "eu", "pipeline_name": "not-this-one"},
     "clusters": [
-        {"name": "updates", "num_workers": 3, "node_type_id": "Standard_E4ds_v5"},
+        {"name": "maintenance", "num_workers": 3, "node_type_id": "Standard_E4ds_v5"},
         {
             "name": "default",
             "node_type_id": "Standard_DS3_v2",
@@ -133,7 +133,7 @@ def test_every_pipeline_field_reaches_the_databricks_pipeline(
                 {"workspace": {"destination": "/init.sh"}},
             ],
         },
-        {"label": "updates", "numWorkers": 3, "nodeTypeId": "Standard_E4ds_v5"},
+        {"label": "maintenance", "numWorkers": 3, "nodeTypeId": "Standard_E4ds_v5"},
     ]
     # The local notebook points at the pipeline's copy; the others are left as written.
     assert inputs["libraries"] == [
@@ -208,7 +208,7 @@ def test_component_outputs_and_children_resolve(monitor: RecordingMonitor, tmp_p
     def check(values: list[Any]) -> None:
         pipeline_id, labels, language, content, path = values
         assert pipeline_id == "pl-full-id"
-        assert labels == ["default", "updates"]
+        assert labels == ["default", "maintenance"]
         assert language == "PYTHON"
         assert path == "/lak/pipelines/pl-full/dlt_brz_template"
         assert b"%pip install /Workspace/lak/wheels/pl-full/" in base64.b64decode(content)

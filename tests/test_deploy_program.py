@@ -254,10 +254,12 @@ def test_secret_config_stays_secret(tmp_path: Path) -> None:
     resources = plan(project, "dev")
     keyed = by_key(resources)
     # The whole of `lakehouse:vars` is secret (Pulumi cannot tell which value was encrypted),
-    # so every input holding one of its values is: `dev` (the catalog) is also in the stack's
-    # name prefix and laktory root, hence in the name and the notebook paths.
+    # so every input holding one of its values is: its numbers too (the clusters' autoscale),
+    # and `dev` (the catalog) is also in the stack's name prefix and laktory root, hence in the
+    # name and the notebook paths.
     assert keyed[(PIPELINE_TYPE, NAME)].secret_inputs == {
         "catalog",
+        "clusters",
         "configuration",
         "name",
         "libraries",

@@ -94,8 +94,7 @@ def test_a_root_that_is_a_number(project: Path) -> None:
 def test_a_stack_file_that_is_not_utf8(project: Path) -> None:
     (project / "Pulumi.dev.yaml").write_bytes(b"config:\n  lakehouse:protect: f\xe4lse\n")
     assert errors_of(project) == [
-        "Pulumi.dev.yaml:2:23: (file): not UTF-8 text: byte 0xe4 cannot be decoded; save the "
-        "file as UTF-8"
+        "Pulumi.dev.yaml:2:23: (file): byte 0xe4 is not UTF-8; save the file as UTF-8"
     ]
 
 

@@ -16,10 +16,19 @@ from laktory_pulumi.cli import EXIT_INVALID, main
 from laktory_pulumi.loader import LoadError, LocatedError, load_pipeline_file
 
 INVALID = Path(__file__).parent / "data" / "invalid"
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+"""The repository's notebooks: library paths of the corpus are checked against them."""
 EXPECTED: dict[str, dict] = yaml.safe_load((INVALID / "EXPECTED.yaml").read_text())
 FILES = sorted(path.name for path in INVALID.glob("*.yaml") if path.name != "EXPECTED.yaml")
 
-VARIABLES = {"catalog": "dev", "landing_root": "/tmp/landing", "workers": 2}
+VARIABLES = {
+    "catalog": "dev",
+    "landing_root": "/tmp/landing",
+    "workers": 2,
+    "self_ref": "${vars.self_ref}",  # variable_self_reference.yaml
+    "nothing": None,  # variable_null_in_text.yaml
+    "mapping": {"a": 1},  # variable_mapping_in_text.yaml
+}
 UNDEFINED_ENV = "LAKTORY_TEST_UNDEFINED_TARGET"  # what variable_undefined_env.yaml reads
 
 
@@ -28,14 +37,17 @@ def _undefined_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(UNDEFINED_ENV, raising=False)
 
 
-def project_with(tmp_path: Path, name: str, text: str) -> Path:
-    """A Pulumi project whose dev stack has VARIABLES and whose one pipeline file is `text`."""
+def project_with(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    """A Pulumi project whose dev stack has VARIABLES, whose one pipeline file is `text`, and
+    whose notebooks are the repository's."""
     project = tmp_path / "project"
     (project / "stacks" / "pipelines").mkdir(parents=True)
     (project / "Pulumi.yaml").write_text("name: lakehouse\nruntime: python\n")
     config = {"config": {"lakehouse:vars": VARIABLES}}
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(config))
-    (project / "stacks" / "pipelines" / name).write_bytes(text.encode())
+    data = text.encode() if isinstance(text, str) else text
+    (project / "stacks" / "pipelines" / name).write_bytes(data)
+    (project / "notebooks").symlink_to(NOTEBOOKS, target_is_directory=True)
     return project
 
 
@@ -65,7 +77,7 @@ def test_the_loader_locates_the_one_problem(name: str) -> None:
     path = INVALID / name
     want = EXPECTED[name]
     with pytest.raises(LoadError) as caught:
-        load_pipeline_file(path, VARIABLES)
+        load_pipeline_file(path, VARIABLES, notebooks_dir=NOTEBOOKS)
     errors = caught.value.errors
     assert len(errors) == 1, "each invalid file has one problem:\n" + "\n".join(map(str, errors))
     error = errors[0]
@@ -83,7 +95,7 @@ def test_the_loader_locates_the_one_problem(name: str) -> None:
 def test_validate_prints_the_located_line_and_exits_2(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = project_with(tmp_path, name, (INVALID / name).read_text())
+    project = project_with(tmp_path, name, (INVALID / name).read_bytes())
     before = snapshot(tmp_path)
 
     code = main(["validate", "--project", str(project), "--stack", "dev"])

@@ -44,7 +44,7 @@ class ClusterComponent(pulumi.ComponentResource):
             databricks.Permissions(
                 f"{cluster.name}/permissions",
                 cluster_id=self.cluster.id,
-                access_controls=access_controls(cluster.permissions),
+                access_controls=secrets.conceal(access_controls(cluster.permissions)),
                 opts=child_options(self, protect=protect, holds_data=False),
             )
         self.cluster_id = self.cluster.id

@@ -99,10 +99,10 @@ class PipelineComponent(pulumi.ComponentResource):
             databricks.Permissions(
                 f"{name}/permissions",
                 pipeline_id=self.pipeline.id,
-                access_controls=access_controls(pipeline.permissions),
+                access_controls=secrets.conceal(access_controls(pipeline.permissions)),
                 opts=self._child(),
             )
-            readers = access_controls(pipeline.permissions, level=READ_ONLY)
+            readers = secrets.conceal(access_controls(pipeline.permissions, level=READ_ONLY))
             for artifact in artifacts:
                 target = (
                     {"notebook_path": artifact.workspace_path}

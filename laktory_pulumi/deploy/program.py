@@ -22,7 +22,7 @@ from .catalog_plan import catalog_plans, landing_volume
 from .cluster_component import ClusterComponent
 from .groups import GroupLookup, lookup_group, missing_groups
 from .pipeline_component import PipelineComponent
-from .secrets import SecretValues
+from .secrets import SecretValues, env_secret_values
 
 NOTEBOOKS_FOLDER = "notebooks"
 # The project's own config keys (`lakehouse:vars`, ...) the program reads.
@@ -72,7 +72,7 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
         # engine's copy of the config says no line.
         StackConfig.read(project_dir, pulumi.get_stack())
     stack_config = read_stack_config(config)
-    secrets = secret_config_values(config)
+    secrets = secret_config_values(config).merged(env_secret_values(project_dir))
     stack = load_stack(project_dir, stack_config.stack, config=stack_config)
     missing = missing_groups(stack, group_lookup)
     if missing:

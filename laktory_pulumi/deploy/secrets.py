@@ -15,8 +15,11 @@ is concealed. That errs on the side of hiding too much, never too little.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
@@ -29,25 +32,39 @@ class SecretValues:
     """Plain-text values that must never reach the state or the outputs in clear."""
 
     values: frozenset[str] = frozenset()
+    numbers: frozenset[int | float] = frozenset()
+    """Secret numbers: an input holding one of them (as a number) is concealed too. Compared
+    as numbers, not as substrings: a secret `1` would otherwise conceal every text with a 1."""
 
     @classmethod
     def of(cls, config_values: Iterable[Any]) -> SecretValues:
-        """Every non-empty string inside the given config values; mapping keys are names, not
-        values, and stay out."""
+        """Every non-empty string and every number inside the given config values; mapping keys
+        are names, not values, and stay out."""
         found: set[str] = set()
+        numbers: set[int | float] = set()
         for value in config_values:
             found.update(text for text in _strings(value) if text)
-        return cls(frozenset(found))
+            numbers.update(_numbers(value))
+        # A number's digits, when it is long enough not to match by chance, count as text too
+        # (an integer secret interpolated into a string).
+        found.update(str(number) for number in numbers if len(str(number)) >= 4)
+        return cls(frozenset(found), frozenset(numbers))
+
+    def merged(self, other: SecretValues) -> SecretValues:
+        """The secrets of both."""
+        return SecretValues(self.values | other.values, self.numbers | other.numbers)
 
     def found_in(self, value: Any) -> bool:
-        """True if a secret appears in `value`: in any of its strings, or in bytes."""
-        if not self.values:
+        """True if a secret appears in `value`: in any of its strings, numbers, or in bytes."""
+        if not self.values and not self.numbers:
             return False
         if isinstance(value, bytes):
             return any(
                 secret.encode() in value or _json_escaped(secret).encode() in value
                 for secret in self.values
             )
+        if any(number in self.numbers for number in _numbers(value)):
+            return True
         return any(secret in text for text in _strings(value, keys=True) for secret in self.values)
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
@@ -71,6 +88,43 @@ def _strings(value: Any, *, keys: bool = False) -> Iterator[str]:
         # pulumi input types (`PipelineClusterArgs`, ...) keep their values in attributes,
         # whose names are never secret.
         yield from _strings(list(vars(value).values()), keys=keys)
+
+
+def _numbers(value: Any) -> Iterator[int | float]:
+    """Every number inside `value` (booleans are not numbers here)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _numbers(item)
+    elif hasattr(value, "__dict__") and not isinstance(value, (type, str, bytes)):
+        yield from _numbers(list(vars(value).values()))
+
+
+ENV_VARIABLE = re.compile(r"\$\{\s*env\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
+
+
+def env_secret_values(project_dir: Path, environ: Mapping[str, str] | None = None) -> SecretValues:
+    """The values `${env.NAME}` takes in the definitions of `project_dir/stacks/`.
+
+    The environment is where CI hands a deploy its credentials, and nothing says which of its
+    variables are secret: every value read from it is treated as one, as every string of a
+    secret config key is (hiding too much, never too little). For a value that must not even
+    reach the pipeline's settings, `${secret.SCOPE/KEY}` leaves it in a Databricks secret scope.
+    """
+    env = os.environ if environ is None else environ
+    names: set[str] = set()
+    for path in sorted((project_dir / "stacks").glob("*/*.y*ml")):
+        try:
+            names.update(ENV_VARIABLE.findall(path.read_bytes().decode("utf-8", "replace")))
+        except OSError:
+            continue  # the loader reports unreadable files
+    return SecretValues.of(env[name] for name in sorted(names) if env.get(name))
 
 
 def _json_escaped(text: str) -> str:

@@ -116,10 +116,13 @@ def write_atomically(path: Path, data: bytes) -> Path:
     """
     if path.is_dir():
         raise GraphError(f"--output {path} is a folder; name a file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".partial", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".partial", dir=path.parent
+        )
+    except OSError as error:  # e.g. a parent of --output is a file
+        raise GraphError(f"cannot write --output {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

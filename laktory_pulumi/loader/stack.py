@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
 from ..models.base import format_path
 from .errors import LoadError, LocatedError
+from .libraries import with_notebooks
 from .validation import validate
 from .variables import substitute
-from .yaml_source import YamlSource, parse_yaml
+from .yaml_source import YamlSource, read_yaml_file
 
 DEFAULT_LAKTORY_ROOT = "/.laktory/"
 """The parent of every stack's default laktory root (`/.laktory/<stack>/`)."""
@@ -225,50 +225,28 @@ def _with_slashes(root: str) -> str:
     return "/" + root.strip("/") + "/" if root.strip("/") else "/"
 
 
-def read_text(path: Path, shown: str) -> str:
-    """The UTF-8 text of a definition file; a folder, a broken link or bad bytes are located."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        reason = error.strerror or str(error)
-        if path.is_dir():
-            reason = "is a folder, not a YAML file"
-        elif path.is_symlink() and not path.exists():
-            reason = f"is a broken symbolic link (to {os.readlink(path)})"
-        raise LoadError([LocatedError(shown, 1, 1, "(file)", reason)]) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise LoadError(
-            [
-                LocatedError(
-                    shown,
-                    line,
-                    column,
-                    "(file)",
-                    f"not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded; save "
-                    "the file as UTF-8",
-                )
-            ]
-        ) from None
-
-
 def _read_mapping(path: Path) -> YamlSource:
     if not path.exists():
         raise LoadError([LocatedError(path.name, 1, 1, "(file)", f"{path} does not exist")])
-    source = parse_yaml(read_text(path, path.name), path.name)
+    source = read_yaml_file(path, path.name)
     if not isinstance(source.data, dict):
         raise LoadError([source.error((), "(root)", "expected a mapping")])
     return source
 
 
 def load_pipeline_file(
-    path: Path, variables: dict[str, Any], *, display_path: str | None = None
+    path: Path,
+    variables: dict[str, Any],
+    *,
+    display_path: str | None = None,
+    notebooks_dir: Path | None = None,
 ) -> Pipeline:
-    """Load and validate one pipeline file; every problem is a located error."""
-    return _load_file(path, Pipeline, variables, display_path or str(path))[0]
+    """Load and validate one pipeline file; every problem is a located error.
+
+    With `notebooks_dir`, every `/pipelines/...` notebook library must be a file of it.
+    """
+    pipeline, source = _load_file(path, Pipeline, variables, display_path or str(path))
+    return with_notebooks(source, pipeline, notebooks_dir)
 
 
 def load_cluster_file(
@@ -285,7 +263,7 @@ def _load_file(
     path: Path, model: type[M], variables: dict[str, Any], shown: str
 ) -> tuple[M, YamlSource]:
     """The validated model of one file and its parsed source, which locates its fields."""
-    source = parse_yaml(read_text(path, shown), shown)
+    source = read_yaml_file(path, shown)
     substitute(source, variables)
     return validate(source, model), source
 
@@ -385,6 +363,7 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
     for path in sorted((project_dir / "stacks" / "pipelines").glob("*.y*ml")):
         try:
             pipeline, source = _load_file(path, Pipeline, config.variables, shown(path))
+            with_notebooks(source, pipeline, project_dir / "notebooks")
         except LoadError as error:
             errors.extend(error.errors)
             continue

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..models.base import FieldError, RuleViolation, format_path
 from .errors import LoadError, LocatedError
+from .positions import stamp_definitions
 from .yaml_source import Path, YamlSource
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,6 +24,9 @@ def validate(source: YamlSource, model: type[M]) -> M:
         raise LoadError(
             [source.error((), "(root)", f"expected a mapping of fields, found {found}")]
         )
+    stamped = stamp_definitions(source)
+    if stamped:
+        raise LoadError(stamped)
     try:
         return model.model_validate(source.data)
     except ValidationError as error:
@@ -34,13 +38,26 @@ def validate(source: YamlSource, model: type[M]) -> M:
                 source.error(
                     path,
                     format_path(path),
-                    message,
+                    _without_variable_value(source, path, message),
                     key=path in source.key_marks
                     and isinstance(_value_at(source.data, path), (dict, list)),
                 )
                 for path, message in violation.problems
             ]
         ) from None
+
+
+def _without_variable_value(source: YamlSource, path: Path, message: str) -> str:
+    """A rule's message, the value at `path` named by its variable when it came from one.
+
+    Rules quote the values they blame; a value substituted from a variable may be a secret.
+    """
+    if path not in source.variables:
+        return message
+    value = _value_at(source.data, path)
+    if isinstance(value, str) and value:
+        message = message.replace(f"'{value}'", source.variables[path])
+    return message + f" (from {source.variables[path]})"
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[Path, list[str | int]]:
@@ -140,7 +157,10 @@ def _value_at(data: Any, path: Path) -> Any:
 
 
 def _message(source: YamlSource, model: type[BaseModel], path: Path, rest: list, err: dict) -> str:
+    """The message of one pydantic error; a value that came from a variable is never shown
+    (it may be a secret), the variable is named instead."""
     kind = err["type"]
+    hidden = path in source.variables
     if kind == "extra_forbidden":
         key = str(path[-1])
         owner = _model_at(model, path[:-1])
@@ -158,16 +178,22 @@ def _message(source: YamlSource, model: type[BaseModel], path: Path, rest: list,
         allowed = [choice.strip("'") for choice in re.split(r", | or ", expected) if choice]
         value = err.get("input")
         shown = f"'{value}'" if isinstance(value, str) else str(value)
-        return f"{shown} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}"
+        shown = "the value" if hidden else shown
+        hint = "" if hidden else _suggest(str(value), allowed)
+        return f"{shown} is not one of {', '.join(allowed)}{hint}"
+    found = "the variable's value" if hidden else _kind_of(err.get("input"))
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected a mapping of fields, found {_kind_of(err.get('input'))}"
+        return f"expected a mapping of fields, found {found}"
     if kind == "list_type":
-        return f"expected a list, found {_kind_of(err.get('input'))}"
+        return f"expected a list, found {found}"
     message = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if kind.endswith(("_type", "_parsing")) or kind in ("string_pattern_mismatch", "func_arg"):
-        message = f"{message[0].lower()}{message[1:]}, got {_shown(err.get('input'))}"
+        got = "" if hidden else f", got {_shown(err.get('input'))}"
+        message = f"{message[0].lower()}{message[1:]}{got}"
+        if hidden and kind == "string_type":
+            message += "; quote the variable to make it text"
     return message
 
 

@@ -1,4 +1,19 @@
-"""`${vars.NAME}` from the stack's config and `${env.NAME}` from the environment."""
+"""`${vars.NAME}` from the stack's config and `${env.NAME}` from the environment.
+
+`${secret.SCOPE/KEY}` becomes Databricks' `{{secrets/SCOPE/KEY}}`, in the pipeline's configuration
+and clusters' Spark conf and environment only, where Databricks resolves it at run time: the
+secret's value then never passes through this program, the plan or the metadata file.
+
+`${var.NAME}` is read as `${vars.NAME}`: Laktory writes its variables that way, so files written
+for Laktory keep working. A value that is only a variable keeps the variable's type (a number
+stays one) unless the YAML quotes it; a variable inside text becomes text. Only variables that
+are plain text, numbers or booleans can go inside text: a null, a mapping or a list there is an
+error, and so is a variable whose value holds another variable (values are not expanded twice,
+so `${vars.a}` holding `${vars.a}` would otherwise end up as literal text).
+
+A `secure:` value of `Pulumi.<stack>.yaml` read from the file (not decrypted by the Pulumi
+engine) is unknown here; it becomes `[secret]`, never the ciphertext's text.
+"""
 
 from __future__ import annotations
 
@@ -12,59 +27,197 @@ from ..models.base import format_path
 from .errors import LoadError, LocatedError
 from .yaml_source import Path, YamlSource
 
-VARIABLE = re.compile(r"\$\{\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
+SCOPES = {"vars": "vars", "var": "vars", "env": "env"}
+"""Scopes a variable may name, and the scope each one reads (`var` is Laktory's spelling)."""
+
+NAME = re.compile(r"\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_.-]*)\s*")
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What an undecrypted `secure:` config value reads as."""
+
+SECRET_REFERENCE = re.compile(r"\s*secret\.([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\s*")
+"""`${secret.SCOPE/KEY}`: a key of a Databricks secret scope, read by Databricks at run time."""
+
+SECRET_FIELDS = ("configuration", "spark_conf", "spark_env_vars")
+"""Mappings whose values Databricks resolves `{{secrets/scope/key}}` in: the pipeline's
+configuration and a cluster's Spark conf and environment ("Use a secret in a Spark configuration
+property or environment variable", https://docs.databricks.com/security/secrets/secrets-spark-conf-env-var.html)."""
+
+
+def secret_reference(scope: str, key: str) -> str:
+    """How Databricks spells a reference to a secret in Spark conf and environment values."""
+    return "{{secrets/" + scope + "/" + key + "}}"
+
+
+class _Problem(Exception):
+    """One variable that cannot be substituted, with the reason."""
+
+
+def is_undecrypted_secret(value: Any) -> bool:
+    """True for `{secure: v1:...}`, a secret of the stack file the Pulumi engine did not decrypt."""
+    return isinstance(value, dict) and set(value) == {"secure"}
 
 
 def substitute(
     source: YamlSource, variables: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> None:
-    """Replace every variable in the parsed data, in place; undefined ones are located errors."""
+    """Replace every variable in the parsed data, in place; every problem is a located error."""
     env = os.environ if environ is None else environ
+    scopes: dict[str, Mapping[str, Any]] = {"vars": variables, "env": env}
     errors: list[LocatedError] = []
 
-    def resolve(kind: str, name: str, path: Path) -> Any:
-        scope: Mapping[str, Any]
-        if kind == "vars":
-            scope = variables
-        elif kind == "env":
-            scope = env
-        else:
-            errors.append(
-                source.error(
-                    path,
-                    format_path(path),
-                    f"unknown variable scope '{kind}' (use ${{vars.NAME}} or ${{env.NAME}})",
-                )
+    def resolve(expression: str) -> Any:
+        match = NAME.fullmatch(expression)
+        if match is None:
+            raise _Problem(
+                f"'${{{expression}}}' is not a variable; write ${{vars.NAME}} or ${{env.NAME}}"
             )
-            return None
+        kind, name = match.groups()
+        if kind not in SCOPES:
+            raise _Problem(f"unknown variable scope '{kind}' (use ${{vars.NAME}} or ${{env.NAME}})")
+        scope = scopes[SCOPES[kind]]
         if name not in scope:
             close = difflib.get_close_matches(name, list(scope), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            where = "the stack's config (vars)" if kind == "vars" else "the environment"
-            errors.append(
-                source.error(
-                    path,
-                    format_path(path),
-                    f"variable ${{{kind}.{name}}} is not defined in {where}{hint}",
-                )
+            where = "the stack's config (vars)" if SCOPES[kind] == "vars" else "the environment"
+            raise _Problem(f"variable ${{{kind}.{name}}} is not defined in {where}{hint}")
+        value = scope[name]
+        if is_undecrypted_secret(value):
+            return SECRET_PLACEHOLDER
+        if isinstance(value, str) and "${" in value:
+            itself = SCOPES[kind] == "vars" and any(
+                isinstance(piece, _Variable)
+                and (match := NAME.fullmatch(piece.expression)) is not None
+                and SCOPES.get(match.group(1)) == "vars"
+                and match.group(2) == name
+                for piece in _pieces_or_none(value)
             )
-            return None
-        return scope[name]
+            what = "refers to itself" if itself else "holds another variable"
+            raise _Problem(
+                f"variable ${{{kind}.{name}}} {what} ({value!r}); variables are not expanded "
+                "twice, give it a plain value"
+            )
+        return value
+
+    def in_text(expression: str) -> str:
+        value = resolve(expression)
+        if value is None or isinstance(value, (dict, list)):
+            found = "nothing (null)" if value is None else _kind(value)
+            raise _Problem(
+                f"variable ${{{expression.strip()}}} is {found}; only text, numbers and "
+                "booleans can go inside text"
+            )
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def replace(text: str, path: Path, quoted: bool) -> Any:
+        pieces = split(text)
+        secrets = [
+            piece
+            for piece in pieces
+            if isinstance(piece, _Variable) and piece.expression.strip().startswith("secret.")
+        ]
+        if secrets:
+            return secret(pieces, path)
+        if len(pieces) == 1 and isinstance(pieces[0], _Variable) and not quoted:
+            return resolve(pieces[0].expression)
+        return "".join(
+            in_text(piece.expression) if isinstance(piece, _Variable) else piece for piece in pieces
+        )
+
+    def secret(pieces: list[str | _Variable], path: Path) -> str:
+        """A `${secret.SCOPE/KEY}` value: Databricks' reference, where Databricks resolves it."""
+        piece = pieces[0] if len(pieces) == 1 else None
+        if not isinstance(piece, _Variable):
+            raise _Problem(
+                "a secret is a whole value, ${secret.SCOPE/KEY}; Databricks reads it at run time "
+                "and it cannot be part of a text"
+            )
+        match = SECRET_REFERENCE.fullmatch(piece.expression)
+        if match is None:
+            raise _Problem(
+                f"'${{{piece.expression.strip()}}}' is not a secret reference; write "
+                "${secret.SCOPE/KEY}"
+            )
+        if len(path) < 2 or path[-2] not in SECRET_FIELDS:
+            raise _Problem(
+                "${secret.SCOPE/KEY} goes only in configuration, spark_conf or spark_env_vars "
+                "values, where Databricks resolves secrets at run time"
+            )
+        return secret_reference(*match.groups())
 
     def visit(value: Any, path: Path) -> Any:
         if isinstance(value, dict):
-            return {key: visit(item, (*path, key)) for key, item in value.items()}
+            result: dict[Any, Any] = {}
+            for key, item in value.items():
+                if isinstance(key, str) and "${" in key:
+                    errors.append(
+                        source.error(
+                            (*path, key),
+                            format_path((*path, key)),
+                            "a variable cannot name a key; keys are written as they are",
+                            key=True,
+                        )
+                    )
+                result[key] = visit(item, (*path, key))
+            return result
         if isinstance(value, list):
             return [visit(item, (*path, index)) for index, item in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
         source.variables[path] = value
-        whole = VARIABLE.fullmatch(value.strip())
-        if whole:
-            # A value that is only a variable keeps the variable's own type (a number stays one).
-            return resolve(whole.group(1), whole.group(2), path)
-        return VARIABLE.sub(lambda m: str(resolve(m.group(1), m.group(2), path)), value)
+        try:
+            return replace(value, path, path in source.quoted)
+        except _Problem as problem:
+            errors.append(source.error(path, format_path(path), str(problem)))
+            return None
 
     source.data = visit(source.data, ())
     if errors:
         raise LoadError(errors)
+
+
+class _Variable:
+    """A `${...}` of a text, by its expression between the braces."""
+
+    __slots__ = ("expression",)
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+
+
+def split(text: str) -> list[str | _Variable]:
+    """The text as plain pieces and variables; an unclosed or nested `${` is a `_Problem`."""
+    pieces: list[str | _Variable] = []
+    position = 0
+    while True:
+        start = text.find("${", position)
+        if start < 0:
+            if position < len(text):
+                pieces.append(text[position:])
+            return pieces
+        if start > position:
+            pieces.append(text[position:start])
+        end = text.find("}", start)
+        nested = text.find("${", start + 2)
+        if end < 0:
+            raise _Problem(f"'{text[start:]}' is never closed: a variable ends with '}}'")
+        if 0 <= nested < end:
+            raise _Problem(
+                f"'{text[start : end + 1]}...' nests a variable in a variable, which is not "
+                "supported; a variable's name is written as it is"
+            )
+        pieces.append(_Variable(text[start + 2 : end]))
+        position = end + 1
+
+
+def _pieces_or_none(text: str) -> list[str | _Variable]:
+    try:
+        return split(text)
+    except _Problem:
+        return []
+
+
+def _kind(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from ..models.base import format_path
 from .errors import LoadError, LocatedError
 
 Path = tuple[str | int, ...]
+PathLike = str | os.PathLike[str]
 Mark = tuple[int, int]
 
 
@@ -23,6 +27,8 @@ class YamlSource:
     key_marks: dict[Path, Mark] = field(default_factory=dict)
     variables: dict[Path, str] = field(default_factory=dict)
     """The text of every value that held a `${scope.NAME}` variable, by path, once substituted."""
+    quoted: set[Path] = field(default_factory=set)
+    """Paths of the scalars written in quotes: a quoted variable becomes text."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
@@ -46,47 +52,144 @@ def _mark(node: yaml.Node) -> Mark:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists accepted; real definitions stay under 15 levels."""
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _Walker:
     def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
         self.source = source
         self.constructor = constructor
         self.errors: list[LocatedError] = []
+        self.open: set[int] = set()
+        """Ids of the collection nodes being walked: an alias to one of them is a cycle."""
 
     def walk(self, node: yaml.Node, path: Path) -> Any:
         self.source.value_marks[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.constructor.construct_object(key_node, deep=True)
-                if not isinstance(key, str):
-                    key = str(key)
-                if key in result:
-                    line, column = _mark(key_node)
-                    first_line = self.source.key_marks[(*path, key)][0]
-                    from ..models.base import format_path
-
-                    self.errors.append(
-                        LocatedError(
-                            self.source.file,
-                            line,
-                            column,
-                            format_path((*path, key)),
-                            f"key '{key}' appears twice in this mapping (first at line "
-                            f"{first_line})",
-                        )
-                    )
-                    continue
-                self.source.key_marks[(*path, key)] = _mark(key_node)
-                result[key] = self.walk(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.open:
+                self._error(node, path, "this alias refers to a mapping or list that holds it")
+                return None
+            if len(path) >= MAX_DEPTH:
+                self._error(node, path, f"nesting deeper than {MAX_DEPTH} levels")
+                return None
+            self.open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
+        if node.style in ("'", '"'):
+            self.source.quoted.add(path)
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
         construct = self.constructor.yaml_constructors.get(node.tag)
-        if construct is None:
-            return self.constructor.construct_object(node, deep=True)
-        return construct(self.constructor, node)
+        try:
+            if construct is None:
+                return self.constructor.construct_object(node, deep=True)
+            return construct(self.constructor, node)
+        except (ValueError, TypeError, OverflowError) as error:
+            # e.g. a date such as 2024-13-45, which YAML's resolver takes for a timestamp
+            self._error(node, path, f"'{node.value}' cannot be read: {error}; quote it")
+            return None
+
+    def _error(self, node: yaml.Node, path: Path, message: str) -> None:
+        line, column = _mark(node)
+        self.errors.append(
+            LocatedError(self.source.file, line, column, format_path(path) or "(root)", message)
+        )
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        """A mapping's keys and values; `<<: *base` merges keys the mapping does not set itself."""
+        result: dict[Any, Any] = {}
+        merged: list[yaml.MappingNode] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for merge_source in sources:
+                    if not isinstance(merge_source, yaml.MappingNode):
+                        self._error(
+                            merge_source,
+                            (*path, "<<"),
+                            "'<<' merges a mapping (or a list of mappings), e.g. <<: *base",
+                        )
+                        continue
+                    merged.append(merge_source)
+            else:
+                own.append((key_node, value_node))
+        own_keys = {self._key(key_node) for key_node, _ in own}
+        for merge_source in merged:
+            if id(merge_source) in self.open:
+                self._error(merge_source, path, "this alias merges a mapping that holds it")
+                continue
+            for key_node, value_node in self._flattened(merge_source):
+                key = self._key(key_node)
+                if key in own_keys or key in result:
+                    continue  # the mapping's own keys, then earlier merges, win
+                self.source.key_marks[(*path, key)] = _mark(key_node)
+                result[key] = self.walk(value_node, (*path, key))
+        seen: set[str] = set()
+        for key_node, value_node in own:
+            key = self._key(key_node)
+            if key in seen:
+                first_line = self.source.key_marks[(*path, key)][0]
+                line, column = _mark(key_node)
+                self.errors.append(
+                    LocatedError(
+                        self.source.file,
+                        line,
+                        column,
+                        format_path((*path, key)),
+                        f"key '{key}' appears twice in this mapping (first at line {first_line})",
+                    )
+                )
+                continue
+            seen.add(key)
+            self.source.key_marks[(*path, key)] = _mark(key_node)
+            result[key] = self.walk(value_node, (*path, key))
+        return result
+
+    def _flattened(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+        """A merged mapping's own entries, then those it merges itself (at most MAX_DEPTH)."""
+        entries: list[tuple[yaml.Node, yaml.Node]] = []
+        nested: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                nested.extend(
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+            else:
+                entries.append((key_node, value_node))
+        seen = {id(node)}
+        while nested and len(seen) < MAX_DEPTH:
+            inner = nested.pop(0)
+            if not isinstance(inner, yaml.MappingNode) or id(inner) in seen:
+                continue
+            seen.add(id(inner))
+            for key_node, value_node in inner.value:
+                if key_node.tag == _MERGE_TAG:
+                    nested.append(value_node)
+                else:
+                    entries.append((key_node, value_node))
+        return entries
+
+    def _key(self, key_node: yaml.Node) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            line, column = _mark(key_node)
+            self.errors.append(
+                LocatedError(
+                    self.source.file, line, column, "(yaml)", "a key must be a plain value"
+                )
+            )
+            return f"<key at line {line}>"
+        key = self.constructor.construct_object(key_node, deep=True)
+        return key if isinstance(key, str) else str(key)
 
 
 def _at(mark: yaml.Mark | None) -> Mark:
@@ -128,13 +231,103 @@ def _syntax_error(error: yaml.MarkedYAMLError) -> tuple[Mark, str]:
 _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def read_yaml_file(path: PathLike, file: str) -> YamlSource:
+    """Read and parse a YAML file as UTF-8; an unreadable or undecodable file is a located error.
+
+    YAML files are UTF-8 (a leading byte order mark is dropped); the error names the line and
+    column of the first byte that is not.
+    """
+    path = pathlib.Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if path.is_dir():
+            reason = "is a folder, not a YAML file"
+        elif path.is_symlink() and not path.exists():
+            reason = f"is a broken symbolic link (to {os.readlink(path)})"
+        raise LoadError([LocatedError(file, 1, 1, "(file)", reason)]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        offset = error.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        before = data[:offset]
+        line = before.count(b"\n") + 1
+        column = offset - (before.rfind(b"\n") + 1) + 1
+        raise LoadError(
+            [
+                LocatedError(
+                    file,
+                    line,
+                    column,
+                    "(file)",
+                    f"byte 0x{data[offset]:02x} is not UTF-8; save the file as UTF-8",
+                )
+            ]
+        ) from None
+    return parse_yaml(text, file)
+
+
 def parse_yaml(text: str, file: str) -> YamlSource:
     """Parse one YAML document, keeping marks; a syntax error becomes a `LoadError`."""
     try:
-        return _parse(text, file, _FAST_LOADER)
-    except yaml.MarkedYAMLError:
-        # The pure-Python parser words errors as `_syntax_error` expects; LibYAML does not.
-        return _parse(text, file, yaml.SafeLoader)
+        try:
+            return _parse(text, file, _FAST_LOADER)
+        except yaml.MarkedYAMLError as error:
+            if "maximum nesting depth" in str(error.problem):
+                raise RecursionError from None  # LibYAML's own limit, far beyond ours
+            # The pure-Python parser words errors as `_syntax_error` expects; LibYAML does not.
+            return _parse(text, file, yaml.SafeLoader)
+    except RecursionError:
+        # PyYAML composes nested collections recursively; find the culprit without recursion.
+        line, column = _first_too_deep(text)
+        raise LoadError(
+            [LocatedError(file, line, column, "(yaml)", f"nesting deeper than {MAX_DEPTH} levels")]
+        ) from None
+    except yaml.reader.ReaderError as error:
+        line, column = _line_column(text, error.position)
+        raise LoadError(
+            [
+                LocatedError(
+                    file,
+                    line,
+                    column,
+                    "(yaml)",
+                    f"character {_shown_character(error.character)} is not allowed in YAML",
+                )
+            ]
+        ) from None
+
+
+def _shown_character(character: int | str) -> str:
+    code = character if isinstance(character, int) else ord(character)
+    return f"U+{code:04X}"
+
+
+def _line_column(text: str, position: int) -> Mark:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _first_too_deep(text: str) -> Mark:
+    """Where nesting first exceeds MAX_DEPTH, found from the event stream (no recursion).
+
+    LibYAML's scanner refuses deep flow nesting (`[[[...`) before its events get that deep;
+    the pure-Python parser, slower, then finds the place.
+    """
+    for loader in (_FAST_LOADER, yaml.SafeLoader):
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        return _at(event.start_mark)
+                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
+        except yaml.YAMLError:
+            continue
+    return (1, 1)
 
 
 def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSource:

@@ -78,4 +78,4 @@ class RunState(Model):
         path = state_dir / RUN_STATE_FILE
         if not path.exists():
             raise FileNotFoundError(f"no run state at {path}: run `laktory-pulumi run` first")
-        return cls.model_validate_json(path.read_text())
+        return cls.model_validate_json(path.read_bytes())  # bytes: bad UTF-8 is a ValidationError

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Model(BaseModel):
@@ -92,3 +93,27 @@ class BackRef:
 
     def __deepcopy__(self, memo: dict) -> BackRef:
         return BackRef(self.target)
+
+
+DefinedAt = SkipJsonSchema[str | None]
+"""`file:line:column` of the YAML mapping an element was declared in."""
+
+DEFINED_AT = Field(
+    default=None,
+    description="Where this element is declared, `file:line:column`; set by the loader, kept in "
+    "the metadata so that runtime failures can name the line. Not written in YAML.",
+)
+"""The `defined_at` field of tables, columns and expectations."""
+
+
+def equal_wherever_defined(self: BaseModel, other: object) -> bool:
+    """Model equality that ignores `defined_at`: moving a table in its file changes no table.
+
+    Assigned as `__eq__` by the models that carry `defined_at`; nested ones compare the same way.
+    """
+    if type(other) is not type(self):
+        return NotImplemented
+    assert isinstance(other, BaseModel)
+    mine = {key: value for key, value in self.__dict__.items() if key != "defined_at"}
+    theirs = {key: value for key, value in other.__dict__.items() if key != "defined_at"}
+    return mine == theirs and self.__pydantic_private__ == other.__pydantic_private__

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
 
-from .base import FieldError, Model
+from .base import DEFINED_AT, DefinedAt, FieldError, Model, equal_wherever_defined
 from .spark_types import check_spark_type
 
 
@@ -104,3 +104,5 @@ class Column(ColumnExpression):
     )
     comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
+    defined_at: DefinedAt = DEFINED_AT
+    __eq__ = equal_wherever_defined

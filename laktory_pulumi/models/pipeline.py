@@ -11,6 +11,7 @@ from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .cluster import PipelineCluster
 from .permission import PipelinePermission
 from .reader import Reader
+from .rules import pipeline_rules
 from .schedule import Schedule
 from .table import Table
 
@@ -175,6 +176,7 @@ class Pipeline(Model):
             *self._keys_declared(),
             *self._editions_and_storage(),
             *self._schedule_and_readers(),
+            *pipeline_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from .base import BackRef, FieldError, Model, UpperCase
+from .base import (
+    DEFINED_AT,
+    BackRef,
+    DefinedAt,
+    FieldError,
+    Model,
+    UpperCase,
+    equal_wherever_defined,
+)
 from .builder import TableBuilder
 from .column import Column
 
@@ -24,6 +32,15 @@ class Expectation(Model):
         description="WARN keeps failing rows and counts them; DROP removes them; FAIL stops the "
         "update.",
     )
+    defined_at: DefinedAt = DEFINED_AT
+    __eq__ = equal_wherever_defined
+
+    @field_validator("expression")
+    @classmethod
+    def _expression_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an expectation needs a SQL condition; the expression is empty")
+        return value
 
 
 class Table(Model):
@@ -53,6 +70,9 @@ class Table(Model):
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
         "names of the rules they failed.",
     )
+
+    defined_at: DefinedAt = DEFINED_AT
+    __eq__ = equal_wherever_defined
 
     _pipeline: BackRef = PrivateAttr(default_factory=BackRef)
 
@@ -99,3 +119,25 @@ class Table(Model):
     def quarantine_name(self) -> str:
         """Name of the table holding the rows that failed DROP expectations."""
         return f"{self.name}_quarantine"
+
+    @property
+    def changes_view_name(self) -> str:
+        """Name of the view holding a CDC table's processed change feed."""
+        return f"{self.name}_changes"
+
+    @property
+    def generated_datasets(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """Datasets the runtime defines for this table besides itself.
+
+        Each as (name, path of the field that asks for it, what it is); the pipeline's rules
+        check these names against every other dataset, the runtime defines them by these names.
+        """
+        generated: list[tuple[str, tuple[str, ...], str]] = []
+        if self.quarantine:
+            generated.append((self.quarantine_name, ("quarantine",), "quarantine table"))
+        source = self.builder.table_source
+        if source is not None and source.cdc is not None:
+            generated.append(
+                (self.changes_view_name, ("builder", "table_source", "cdc"), "change-feed view")
+            )
+        return generated

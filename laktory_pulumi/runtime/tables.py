@@ -43,7 +43,7 @@ def define_quarantine(table: Table, spark: SparkSession) -> Any:
 
 def changes_view_name(table: Table) -> str:
     """The view holding a CDC table's processed change feed."""
-    return f"{table.name}_changes"
+    return table.changes_view_name
 
 
 def define_changes(table: Table, spark: SparkSession) -> Any:

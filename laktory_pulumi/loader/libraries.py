@@ -1,0 +1,65 @@
+"""Notebook libraries that name a file of the project's `notebooks/` folder must find it there.
+
+A library `/pipelines/x.py` is deployed from `notebooks/x.py` (`deploy/artifacts.py`); when that
+file is missing (a typo), the deploy used to keep the path as a workspace notebook that does not
+exist, and a local run silently built no table. The check needs the project folder, which the
+models do not know, so it runs in the loader, once the file has validated.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from ..models import Pipeline
+from ..models.base import format_path
+from .errors import LoadError, LocatedError
+from .yaml_source import YamlSource
+
+LOCAL_NOTEBOOK_PREFIX = "/pipelines/"
+"""Library paths under this prefix come from the project's notebooks folder; the same prefix as
+`deploy.artifacts.LOCAL_NOTEBOOK_PREFIX` (a test keeps the two equal)."""
+
+NOTEBOOK_SUFFIX = ".py"
+
+
+def with_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path | None) -> Pipeline:
+    """`pipeline`, once its notebooks are found in `notebooks_dir` (unchecked when None)."""
+    if notebooks_dir is not None:
+        check_notebooks(source, pipeline, notebooks_dir)
+    return pipeline
+
+
+def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path) -> None:
+    """A located error for every `/pipelines/...` notebook missing from `notebooks_dir`.
+
+    The file must also resolve inside `notebooks_dir`: a symlink pointing out of it would upload
+    a file from elsewhere.
+    """
+    root = notebooks_dir.resolve()
+    available = sorted(
+        LOCAL_NOTEBOOK_PREFIX + path.relative_to(root).as_posix()
+        for path in (root.rglob(f"*{NOTEBOOK_SUFFIX}") if root.is_dir() else [])
+    )
+    errors: list[LocatedError] = []
+    for index, library in enumerate(pipeline.libraries):
+        if library.notebook is None or not library.path.startswith(LOCAL_NOTEBOOK_PREFIX):
+            continue
+        relative = library.path.removeprefix(LOCAL_NOTEBOOK_PREFIX).removesuffix(NOTEBOOK_SUFFIX)
+        candidate = (root / (relative + NOTEBOOK_SUFFIX)).resolve()
+        if candidate.is_file() and candidate.is_relative_to(root):
+            continue
+        wanted = library.path if library.path.endswith(NOTEBOOK_SUFFIX) else library.path + ".py"
+        close = difflib.get_close_matches(wanted, available, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        path = ("libraries", index, "notebook", "path")
+        errors.append(
+            source.error(
+                path,
+                format_path(path),
+                f"notebook '{library.path}' is not in the project's {notebooks_dir.name}/ folder"
+                f"{hint}",
+            )
+        )
+    if errors:
+        raise LoadError(errors)
