@@ -31,6 +31,7 @@ from typing import IO, Literal
 
 import pyspark
 
+from ..analysis.command import check_deep
 from ..loader import load_stack
 from ..metadata import WORKSPACE_ROOT_ENV
 from ..models import Pipeline
@@ -61,6 +62,8 @@ def run_command(args: argparse.Namespace) -> int:
         known = ", ".join(t.name for t in pipeline.tables)
         print(f"no table {', '.join(unknown)} in {pipeline.name}; its tables: {known}")
         return EXIT_USAGE
+    # Pre-flight: every table's plan analysed by Spark before the pipeline starts.
+    check_deep(stack, Path(args.project), Path(args.landing), [pipeline.name], need_inputs=False)
     layout = StateLayout.at(args.state)
     selected = selected_tables(pipeline, args.table)
     with _exclusive(layout) as acquired:

@@ -90,6 +90,8 @@ def source_has_rescued_data(table: Table) -> bool:
     record column); a table of this pipeline has one when it writes or keeps one.
     """
     builder = table.builder
+    if builder.aggregation is not None:
+        return False  # the projection reads the aggregates, not the source's rows
     if builder.event_source is not None:
         return builder.event_source.format in ("JSON", "CSV")
     source = builder.table_source

@@ -51,6 +51,13 @@ def use_backend(name: str | None) -> Any:
     return _backend
 
 
+def install_backend(chosen: Any) -> Any:
+    """Use the backend object `chosen` (None chooses again on next use): the deep check's."""
+    global _backend
+    _backend = chosen
+    return chosen
+
+
 def backend_name() -> str:
     """`databricks`, `sdp` or `eager`."""
     chosen = backend()
