@@ -19,7 +19,7 @@ tables:
   - name: brz_prices
     builder:
       layer: BRONZE
-      event_source: {{name: stock_price, producer: {{name: yahoo-finance}}}}
+      event_source: {{name: stock_price, producer: {{name: yahoo-finance}}{bronze_extra}}}
   - name: slv_prices
     builder:
       layer: SILVER
@@ -56,6 +56,7 @@ tables:
             spark_func_args: [close]
 """
 GOOD = {
+    "bronze_extra": "",
     "silver_source": "",
     "symbol_function": "coalesce",
     "symbol_args": "data.symbol",
@@ -192,3 +193,12 @@ def test_without_landing_an_event_source_needs_sample_files(
     (error,) = _errors(capsys)
     assert error.startswith(f"stacks/pipelines/pl-deep.yaml:{_line_of(text, 'event_source:')}:")
     assert "give --landing with sample event files" in error
+
+
+@pytest.mark.spark
+def test_a_declared_schema_needs_no_sample_files(
+    spark: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddl = ", schema_ddl: 'data STRUCT<_created_at: STRING, symbol: STRING, close: DOUBLE>'"
+    code, _, _ = _validate(tmp_path, None, bronze_extra=ddl)
+    assert code == 0, _errors(capsys)

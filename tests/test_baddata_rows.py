@@ -183,3 +183,64 @@ def test_quarantined_tables_add_one_drop_rule_per_cast_that_can_fail() -> None:
     assert names == [("known_symbol", "DROP"), ("cast:created_at", "DROP"), ("cast:open", "DROP")]
     plain = _pipeline(expectations=expectations).table("slv_prices")
     assert [rule.name for rule in rules_of(plain)] == ["known_symbol"]
+
+
+class _DatabricksDlt:
+    """What the templates call of Databricks' `dlt` module, recorded (no workspace here).
+
+    No `name` attribute: the shim takes such a backend for Databricks' own module.
+    """
+
+    def __init__(self, frames: dict[str, Any]) -> None:
+        self.frames = frames
+        self.views: dict[str, Any] = {}
+        self.expectations: dict[str, dict[str, str]] = {}
+
+    def view(self, query_function: Any = None, *, name: str | None = None, **_: Any) -> Any:
+        self.views[name or query_function.__name__] = query_function
+
+    def expect_all_or_drop(self, rules: dict[str, str]) -> Any:
+        def decorate(function: Any) -> Any:
+            self.expectations.setdefault("DROP", {}).update(rules)
+            return function
+
+        return decorate
+
+    def read_stream(self, name: str) -> Any:
+        return self.frames[name]
+
+
+def test_on_databricks_expectations_apply_to_a_view_the_table_deduplicates(spark: Any) -> None:
+    """Native expectations apply to a query's result; the table reads the checked view."""
+    from laktory_pulumi.runtime import dlt
+
+    expectations = [{"name": "known_symbol", "expression": "symbol IS NOT NULL", "action": "DROP"}]
+    table = _pipeline(
+        expectations=expectations,
+        primary_key=["symbol"],
+        builder={
+            "layer": "SILVER",
+            "table_source": {"name": "brz_prices"},
+            "drop_duplicates": True,
+        },
+    ).table("slv_prices")
+    rows = [("2024-05-01T10:00:00Z", "AAPL", "1", None, "f.json")] * 3
+    bronze = _bronze(spark, rows)
+    fake = _DatabricksDlt({})
+    dlt.install_backend(fake)
+    try:
+
+        @dlt.expectations(table)
+        def silver() -> Any:
+            return process(table, bronze)
+
+        assert set(fake.views) == {"slv_prices_expected"}
+        assert fake.expectations == {"DROP": {"known_symbol": "symbol IS NOT NULL"}}
+        # The view keeps every row (no deduplication before the rules)...
+        checked = fake.views["slv_prices_expected"]()
+        assert checked.count() == 3
+        # ...and the table's query deduplicates what the view kept.
+        fake.frames["slv_prices_expected"] = checked
+        assert silver().count() == 1
+    finally:
+        dlt.install_backend(None)

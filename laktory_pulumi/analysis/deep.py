@@ -55,7 +55,7 @@ def analyse_pipeline(
     findings = [Finding(path, message) for path, message in unknown_functions(pipeline)]
     if findings:
         return findings  # a table calling no function cannot be defined at all
-    with _analysis_session(spark, landing) as backend:
+    with _analysis_session(spark, pipeline, landing) as backend:
         for index, table in _build_order(pipeline):
             finding = _analyse_table(index, table, spark, backend, need_inputs, landing)
             if finding is not None:
@@ -64,13 +64,15 @@ def analyse_pipeline(
 
 
 @contextmanager
-def _analysis_session(spark: SparkSession, landing: Path | None) -> Iterator[AnalysisBackend]:
+def _analysis_session(
+    spark: SparkSession, pipeline: Pipeline, landing: Path | None
+) -> Iterator[AnalysisBackend]:
     """The analysis backend installed, the landing root set, no kept schema written."""
     with tempfile.TemporaryDirectory(prefix="laktory-deep-") as folder:
         empty = Path(folder) / "empty"
         empty.mkdir()
         previous = {key: spark.conf.get(key, None) for key in (LANDING_ROOT_KEY, SCHEMA_ROOT_KEY)}
-        spark.conf.set(LANDING_ROOT_KEY, str(landing or Path(folder) / "landing"))
+        spark.conf.set(LANDING_ROOT_KEY, str(_private_landing(pipeline, landing, Path(folder))))
         spark.conf.unset(SCHEMA_ROOT_KEY)
         previous_spark, dlt.spark = dlt.spark, spark
         backend = dlt.install_backend(AnalysisBackend(spark, empty))
@@ -84,6 +86,26 @@ def _analysis_session(spark: SparkSession, landing: Path | None) -> Iterator[Ana
                     spark.conf.unset(key)
                 else:
                     spark.conf.set(key, value)
+
+
+def _private_landing(pipeline: Pipeline, landing: Path | None, folder: Path) -> Path:
+    """A landing root holding every event folder: the sample folder under `landing` when there
+    is one, else an empty folder (a source with `schema_ddl` needs no files to be analysed)."""
+    root = folder / "landing"
+    for table in pipeline.tables:
+        source = table.builder.event_source
+        if source is None or source.events_root:
+            continue
+        private = Path(source.events_path(str(root)))
+        if private.exists():
+            continue
+        private.parent.mkdir(parents=True, exist_ok=True)
+        sample = Path(source.events_path(str(landing))) if landing is not None else None
+        if sample is not None and sample.is_dir():
+            private.symlink_to(sample.resolve(), target_is_directory=True)
+        else:
+            private.mkdir()
+    return root
 
 
 def _build_order(pipeline: Pipeline) -> list[tuple[int, Table]]:
@@ -143,10 +165,14 @@ def _analyse_table(
         if not need_inputs:
             return None
         message = str(error)
-        if landing is None:
+        source = table.builder.event_source
+        if source is not None and not source.events_root:
+            where = "give --landing with sample event files"
+            if landing is not None:
+                where = f"land sample files in {source.events_path(str(landing))}"
             message = (
-                f"table {table.name}: no input schema to analyse: give --landing with sample "
-                "event files, or declare event_source.schema_ddl"
+                f"table {table.name}: no input schema to analyse: {where}, or declare "
+                "event_source.schema_ddl"
             )
         return Finding((*here, "builder", "event_source"), message)
     except ColumnInputError as error:
@@ -217,7 +243,12 @@ def _blame(
             failed = _fails(lambda: read_source(table, spark))
             if failed is not None:
                 return (*at, "selects"), failed
-    frame = read_source(table, spark)
+    try:
+        frame = read_source(table, spark)
+    except Exception as error:
+        return (*here, "builder", "event_source" if source is None else "table_source"), (
+            first_line(error)
+        )
     aggregation = builder.aggregation
     if aggregation is not None:
         at = (*here, "builder", "aggregation")
