@@ -23,6 +23,7 @@ tables:
   - name: slv_prices
     builder:
       layer: SILVER
+{silver_builder}
       table_source:
         name: brz_prices
 {silver_source}
@@ -53,9 +54,11 @@ tables:
         aggregates:
           - name: close
             spark_func_name: max
-            spark_func_args: [close]
+            spark_func_args: [{gold_argument}]
 """
 GOOD = {
+    "silver_builder": "",
+    "gold_argument": "close",
     "bronze_extra": "",
     "silver_source": "",
     "symbol_function": "coalesce",
@@ -160,8 +163,29 @@ def test_the_bundled_stock_pipeline_passes_the_deep_check(
             "tables[1].builder.table_source.watermark.column",
             "watermark column 'created_at' is a column this table declares",
         ),
+        (
+            {"silver_builder": "      filter: symbl = 'AAPL'"},
+            "filter: symbl",
+            "",
+            "tables[1].builder.filter",
+            "`symbl` cannot be resolved",
+        ),
+        (
+            {"gold_argument": "clse"},
+            "[clse]",
+            "",
+            "tables[2].builder.aggregation.aggregates[0].spark_func_args",
+            "`clse` cannot be resolved",
+        ),
     ],
-    ids=["missing-input-in-coalesce", "expectation", "stream-aggregation", "watermark-declared"],
+    ids=[
+        "missing-input-in-coalesce",
+        "expectation",
+        "stream-aggregation",
+        "watermark-declared",
+        "filter",
+        "aggregate",
+    ],
 )
 def test_each_error_is_located_at_the_field_at_fault(
     spark: object,

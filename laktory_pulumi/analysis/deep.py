@@ -264,7 +264,8 @@ def _blame(
         for position, agg in enumerate(aggregation.aggregates):
             failed = _fails(lambda agg=agg: frame.groupBy().agg(expression(agg)))
             if failed is not None:
-                return (*at, "aggregates", position), failed
+                field = "sql_expression" if agg.sql_expression is not None else "spark_func_args"
+                return (*at, "aggregates", position, field), f"aggregate '{agg.name}': {failed}"
         frame = aggregate(table, aggregation, frame)
     for column in table.columns:
         failed = _fails(lambda column=column: frame.select(expression(column)))
