@@ -15,7 +15,14 @@ EXIT_INVALID = 2
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .analysis.command import check_deep, static_errors
+
     stack = load_stack(args.project, args.stack)
+    errors = static_errors(stack, args.project)
+    if errors:
+        raise LoadError(errors)
+    if args.deep:
+        check_deep(stack, args.project, args.landing)
     tables = sum(len(p.tables) for p in stack.pipelines.values())
     plural = "" if len(stack.pipelines) == 1 else "s"
     clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""
@@ -79,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = command("validate", _validate, "check every definition of stacks/ for a stack")
     validate.add_argument("--stack", default="dev", help="Pulumi stack (default: dev)")
+    validate.add_argument(
+        "--deep",
+        action="store_true",
+        help="also analyse every table's plan with Spark, on empty inputs (needs pyspark)",
+    )
+    validate.add_argument(
+        "--landing", type=Path, help="landing root with sample event files, for --deep"
+    )
 
     schema = command("schema", _schema, "print the JSON Schema of a pipeline file")
     schema.add_argument("--kind", choices=["pipeline", "cluster"], default="pipeline")

@@ -40,11 +40,13 @@ def _pipeline(**silver: Any) -> Pipeline:
 
 @pytest.fixture
 def bronze(spark: Any) -> Any:
-    """Bronze rows as the bronze template writes them: a `data` struct and `_bronze_at`."""
+    """Bronze rows as the bronze template writes them: a `data` struct, `_bronze_at`, and the
+    reader's `_rescued_data` and `_source_file`."""
     return spark.sql(
         """
         SELECT named_struct('symbol', symbol, 'open', open, 'close', close) AS data,
-               'price' AS name, current_timestamp() AS _bronze_at
+               'price' AS name, current_timestamp() AS _bronze_at,
+               CAST(NULL AS STRING) AS _rescued_data, 'prices.json' AS _source_file
         FROM VALUES ('AAPL', 1.0D, 2.0D), ('MSFT', -1.0D, 3.0D), (NULL, 4.0D, 5.0D),
                     ('AAPL', 1.0D, 2.0D) AS t(symbol, open, close)
         """
@@ -73,7 +75,7 @@ def test_columns_are_built_typed_with_system_columns_in_one_projection(bronze: A
     silver = process(table, bronze)
     assert silver.columns == [
         *("symbol", "open", "close", "at"),
-        *("_bronze_at", "_tstamp", "_silver_at"),
+        *("_rescued_data", "_bronze_at", "_source_file", "_tstamp", "_silver_at"),
     ]
     assert dict(silver.dtypes)["close"] == "decimal(10,2)"
 
@@ -111,7 +113,10 @@ def test_filter_drop_duplicates_and_renaming_selects(bronze: Any) -> None:
         },
     ).table("slv_prices")
     silver = process(table, bronze)
-    assert silver.columns == ["ticker", "open_price", "_bronze_at", "_silver_at"]
+    assert silver.columns == [
+        *("ticker", "open_price"),
+        *("_rescued_data", "_bronze_at", "_source_file", "_silver_at"),
+    ]
     assert sorted((row.ticker, row.open_price) for row in silver.collect()) == [
         ("AAPL", 1.0),
         ("MSFT", -1.0),

@@ -27,10 +27,11 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import pyspark
 
+from ..analysis.command import check_deep
 from ..loader import LoadError, load_stack
 from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV
@@ -56,6 +57,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 BACKEND_ENV = "LAKTORY_DLT_BACKEND"
 # Run as a script by the venv's Python, not imported: it is a Spark Connect client process.
 DRIVER = Path(__file__).with_name("sdp_driver.py")
@@ -103,6 +107,15 @@ def run_command(args: argparse.Namespace) -> int:
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
             project=Path(args.project).resolve(),
+            # Pre-flight: every table's plan analysed by Spark before the pipeline starts.
+            preflight=lambda spark: check_deep(
+                stack,
+                Path(args.project),
+                Path(args.landing),
+                [pipeline.name],
+                need_inputs=False,
+                spark=spark,
+            ),
         )
 
 
@@ -131,8 +144,13 @@ def run_pipeline(
     idle_seconds: float | None = None,
     pipeline_file: Path | None = None,
     project: Path | None = None,
+    preflight: Callable[[SparkSession], None] | None = None,
 ) -> int:
-    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary."""
+    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
+
+    `preflight` is called with a client session of the server the pipeline is about to run on
+    (the warm engine or `--remote`), so checking the plans costs no second JVM.
+    """
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
     workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
@@ -168,6 +186,13 @@ def run_pipeline(
             print(str(error))
             return EXIT_FAILED
         mark_connected(layout, idle_seconds)
+    if preflight is not None:
+        try:
+            _on_server(remote, preflight)
+        except BaseException:
+            if not target.remote:
+                mark_disconnected(layout)
+            raise
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
         command, environment, layout, log_file, report, pipeline.continuous
@@ -191,6 +216,17 @@ def run_pipeline(
     if status == "FAILED":
         return EXIT_FAILED
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
+
+
+def _on_server(remote: str, check: Callable[[SparkSession], None]) -> None:
+    """Run `check` with a Spark Connect client session of `remote`, released afterwards."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(remote).getOrCreate()
+    try:
+        check(session)
+    finally:
+        session.stop()
 
 
 def table_locator(

@@ -104,6 +104,9 @@ def spark_defaults(layout: StateLayout) -> dict[str, str]:
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": layout.warehouse.as_uri(),
         "spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url,
+        # A kept event schema grows (a nested field appears in `data`, as with Auto Loader's
+        # addNewColumns); Hive's metastore refuses such a struct change by default.
+        "spark.hadoop.hive.metastore.disallow.incompatible.col.type.changes": "false",
         # Derby's log goes to the state folder; runs here are short, so JVM start-up dominates
         # and a C1-only JIT with the serial GC starts faster (about 24 s -> 20 s per run).
         "spark.driver.extraJavaOptions": (

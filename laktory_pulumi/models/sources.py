@@ -64,7 +64,12 @@ class Cdc(Model):
     """Change data capture: apply the source as inserts, updates and deletes (DLT apply_changes)."""
 
     primary_keys: list[str] = Field(description="Columns identifying a row.", min_length=1)
-    sequence_by: str = Field(description="Column ordering the changes of a key.")
+    sequence_by: str = Field(
+        description="The one column ordering the changes of a key. To order by several, declare "
+        "a struct column upstream (`sql_expression: struct(ts, seq)`) and name it here; "
+        "DLT-META's comma list (`ts, seq`) is refused.",
+        min_length=1,
+    )
     scd_type: Literal[1, 2] = Field(
         default=1, description="1 keeps the latest row per key; 2 keeps history."
     )
@@ -74,6 +79,17 @@ class Cdc(Model):
     except_columns: list[str] = Field(
         default_factory=list, description="Source columns left out of the target."
     )
+
+    @model_validator(mode="after")
+    def _one_sequence_column(self) -> Cdc:
+        if "," in self.sequence_by or not self.sequence_by.strip():
+            raise FieldError(
+                "sequence_by",
+                f"sequence_by is one column, got '{self.sequence_by}': DLT's apply_changes "
+                "orders by a single column (or struct); declare a column such as "
+                "`sql_expression: struct(ts, seq)` upstream and name it here",
+            )
+        return self
 
 
 class TableSource(Model):

@@ -12,7 +12,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
-from .readers import selection
+from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
+from .deduplication import deduplication_deferred
+from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -46,7 +48,7 @@ def process(table: Table, df: DataFrame) -> DataFrame:
     df = project(table, df)
     if builder.filter:
         df = df.where(builder.filter)
-    if builder.drop_duplicates and table.primary_key:
+    if builder.drop_duplicates and table.primary_key and not deduplication_deferred(table):
         df = _drop_duplicates(table, df)
     if builder.selects is not None:
         df = df.select(*selection(builder.selects), *_system_columns(table))
@@ -54,11 +56,18 @@ def process(table: Table, df: DataFrame) -> DataFrame:
 
 
 def project(table: Table, df: DataFrame) -> DataFrame:
-    """Declared columns, cast to their types, and the layer's system columns: one projection."""
+    """Declared columns, cast to their types, and the layer's system columns: one projection.
+
+    A value that fails its cast becomes NULL and is rescued (`casts.typed_columns`).
+    """
     from pyspark.sql import functions as F
 
-    built = {column.name: expression(column).cast(column.type) for column in table.columns}
+    raw = {column.name: expression(column) for column in table.columns}
+    source_rescued = F.col(RESCUED_DATA_COLUMN) if source_has_rescued_data(table) else None
+    built, rescued = typed_columns(table, raw, source_rescued)
     system = _system_values(table, built)
+    if rescued is not None:
+        system = {RESCUED_DATA_COLUMN: rescued, **system}
     try:
         if not table.builder.drops_source_columns:
             # One projection that replaces same-named source columns and appends the rest.
@@ -67,8 +76,9 @@ def project(table: Table, df: DataFrame) -> DataFrame:
             kept = [F.col(name) for name in _kept_columns(table)]
             declared = [value.alias(name) for name, value in built.items()]
             carried = [F.col(name) for name in _carried_columns(table)]
-            stamps = [value.alias(name) for name, value in system.items()]
-            projected = df.select(*kept, *declared, *carried, *stamps)
+            rescue = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
+            stamps = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
+            projected = df.select(*kept, *declared, *rescue, *carried, *stamps)
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
             projected.schema  # noqa: B018
@@ -143,11 +153,14 @@ def _argument(arg: Any) -> Any:
 def _system_columns(table: Table) -> list[str]:
     """The system columns a table of this layer ends with."""
     layer = table.layer
+    rescued = [RESCUED_DATA_COLUMN] if produces_rescued_data(table) else []
     if layer == "BRONZE":
-        return [BRONZE_AT]
+        source_file = [SOURCE_FILE_COLUMN] if _has_source_file(table) else []
+        return [*rescued, *source_file, BRONZE_AT]
     if layer == "SILVER":
-        return [*_carried_columns(table), *([TSTAMP] if table.timestamp_key else []), SILVER_AT]
-    return [GOLD_AT]
+        timestamp = [TSTAMP] if table.timestamp_key else []
+        return [*rescued, *_carried_columns(table), *timestamp, SILVER_AT]
+    return [*rescued, GOLD_AT]
 
 
 def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, SparkColumn]:
@@ -162,20 +175,31 @@ def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, Spa
     if table.timestamp_key:
         key = table.timestamp_key
         # The key usually names a declared column, which does not exist until this projection.
-        system[TSTAMP] = (built[key] if key in built else F.col(key)).cast("timestamp")
+        system[TSTAMP] = (built[key] if key in built else F.col(key)).try_cast("timestamp")
     system[SILVER_AT] = now
     return system
 
 
 def _carried_columns(table: Table) -> list[str]:
-    """System columns of an upstream table of this pipeline that pass through (`_bronze_at`)."""
+    """System columns of an upstream table of this pipeline that pass through: `_bronze_at`,
+    and `_source_file` (the landed file a row came from) so a rescued or quarantined row can be
+    traced back to its file."""
     source = table.builder.table_source
     if table.layer != "SILVER" or source is None or source.is_external or source.selects:
         return []
     upstream = {t.name: t for t in table.pipeline.tables}.get(source.name)
     if upstream is None or source.cdc is not None:
         return []
-    return [BRONZE_AT] if upstream.layer in ("BRONZE", "SILVER") else []
+    if upstream.layer not in ("BRONZE", "SILVER"):
+        return []
+    return [BRONZE_AT, *([SOURCE_FILE_COLUMN] if _has_source_file(upstream) else [])]
+
+
+def _has_source_file(table: Table) -> bool:
+    """Whether the table as written has the `_source_file` of its rows."""
+    if table.builder.event_source is not None:
+        return not table.builder.drops_source_columns
+    return SOURCE_FILE_COLUMN in _carried_columns(table)
 
 
 def _kept_columns(table: Table) -> list[str]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
+from .deduplication import deduplicate, deferred_query, defers_deduplication, with_finishing_step
 from .expectations import by_action, rules_of
 
 if TYPE_CHECKING:
@@ -48,6 +49,13 @@ def use_backend(name: str | None) -> Any:
     global _backend
     _backend = None if name is None else _choose(name)
     return _backend
+
+
+def install_backend(chosen: Any) -> Any:
+    """Use the backend object `chosen` (None chooses again on next use): the deep check's."""
+    global _backend
+    _backend = chosen
+    return chosen
 
 
 def backend_name() -> str:
@@ -201,7 +209,11 @@ def get_df(dataset: Any) -> DataFrame:
 
 
 def expectations(table: Table) -> Callable[[Any], Any]:
-    """A decorator adding all of a table's expectations, each with its action."""
+    """A decorator adding all of a table's expectations, each with its action.
+
+    A table that drops duplicates does so after its expectations, so that they and its
+    quarantine see every row (see `deduplication`).
+    """
     rules = rules_of(table)
     decorators = [
         decorate(group)
@@ -214,8 +226,41 @@ def expectations(table: Table) -> Callable[[Any], Any]:
     ]
 
     def apply(function: Any) -> Any:
+        deferring = defers_deduplication(table)
+        if deferring:
+            function = deferred_query(table, function)
+        if deferring and backend_name() == "databricks":
+            return _checked_then_deduplicated(table, function, decorators)
         for decorator in reversed(decorators):
             function = decorator(function)
+        if deferring:
+            function = with_finishing_step(function, lambda frame: deduplicate(table, frame))
         return function
 
     return apply
+
+
+def checked_view_name(table: Table) -> str:
+    """The view holding a table's rows after its expectations, before deduplication."""
+    return f"{table.name}_expected"
+
+
+def _checked_then_deduplicated(
+    table: Table, function: Callable[[], DataFrame], decorators: list[Callable[[Any], Any]]
+) -> Callable[[], DataFrame]:
+    """Databricks: the rules on a view of the checked rows; the table deduplicates the view.
+
+    Native expectations apply to a query's result, so only a second dataset can come after
+    them (Databricks docs, "Manage data quality with pipeline expectations").
+    """
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    view(function, name=checked_view_name(table))
+    streaming = table.builder.source.read_as_stream
+
+    def deduplicated() -> DataFrame:
+        name = checked_view_name(table)
+        return deduplicate(table, read_stream(name) if streaming else read(name))
+
+    deduplicated.__name__ = getattr(function, "__name__", "deduplicated")
+    return deduplicated

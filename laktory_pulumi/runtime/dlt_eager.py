@@ -13,6 +13,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
+from .deduplication import finishing_step
 from .expectations import ExpectationDecorators, apply_rules, attached_rules
 
 QueryFunction = Callable[[], DataFrame]
@@ -64,6 +65,8 @@ class EagerBackend(ExpectationDecorators):
         def register(function: QueryFunction) -> DefinedDataset:
             dataset = name or function.__name__
             frame = apply_rules(function(), dataset, attached_rules(function))
+            finish = finishing_step(function)
+            frame = finish(frame) if finish is not None else frame
             self.frames[dataset] = frame
             return DefinedDataset(dataset, frame)
 

@@ -46,6 +46,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .analysis import refusing_analysis
+from .deduplication import finishing_step
 from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules
 from .scd import apply_changes as scd_apply_changes
 from .scd import change_spec
@@ -262,6 +263,8 @@ class SdpBackend(ExpectationDecorators):
             raw = _build(table, function)
             streaming = _is_streaming_plan(raw)
             frame = _apply_rules(raw, table, rules, streaming)
+            finish = finishing_step(function)  # deduplication, after the rules
+            frame = finish(frame) if finish is not None else frame
             options: dict[str, Any] = {
                 "name": table,
                 "comment": comment,
@@ -300,8 +303,15 @@ class SdpBackend(ExpectationDecorators):
             rules = attached_rules(function)
             raw = _build(view, function)
             frame = _apply_rules(raw, view, rules, _is_streaming_plan(raw))
+            finish = finishing_step(function)
+            frame = finish(frame) if finish is not None else frame
             dp.temporary_view(name=view, comment=comment)(lambda: frame)
-            VIEW_QUERIES[view] = lambda: _apply_rules(function(), view, rules, streaming=False)
+
+            def whole() -> DataFrame:
+                checked = _apply_rules(function(), view, rules, streaming=False)
+                return finish(checked) if finish is not None else checked
+
+            VIEW_QUERIES[view] = whole
 
         if query_function is not None:
             register(query_function)

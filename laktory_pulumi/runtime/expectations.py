@@ -40,8 +40,13 @@ class Rule:
 
 
 def rules_of(table: Table) -> list[Rule]:
-    """The rules a table's YAML declares."""
-    return [Rule(e.name, e.expression, e.action) for e in table.expectations]
+    """The rules a table's YAML declares, then one DROP rule per cast that may fail when the
+    table is quarantined (`casts.cast_rules`): a value that does not fit its type goes to
+    quarantine with the cast that failed."""
+    from .casts import cast_rules
+
+    declared = [*table.expectations, *cast_rules(table)]
+    return [Rule(e.name, e.expression, e.action) for e in declared]
 
 
 def by_action(rules: Sequence[Rule], action: Action) -> dict[str, str]:

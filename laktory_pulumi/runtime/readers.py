@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
 from .analysis import outside_query_context
+from .schema_merge import grow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -28,6 +29,9 @@ SCHEMA_ROOT_KEY = "laktory_schema_root"
 RESCUED_DATA_COLUMN = "_rescued_data"
 """Where a bad record goes: Auto Loader's rescued-data column, the JSON/CSV corrupt-record
 column elsewhere. Its name is the same in both places so counts and queries do not change."""
+SOURCE_FILE_COLUMN = "_source_file"
+"""The landed file each event row came from (the file source's `_metadata.file_path`, which
+Auto Loader has too), so a rescued or quarantined row can be traced back to its file."""
 
 
 class SourceError(RuntimeError):
@@ -65,14 +69,27 @@ def read_events(
     file_format = source.format.lower()
     reader_options = {key: str(value) for key, value in {**source.read_options, **options}.items()}
     if on_databricks():
-        return _auto_loader(table, source, spark, path, file_format, reader_options)
+        frame = _auto_loader(table, source, spark, path, file_format, reader_options)
+        return with_source_file(frame)
     if file_format in ("json", "csv"):
         # Bad lines are kept, their text in the rescued column, instead of being dropped.
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
     schema = _event_schema(table, source, spark, path, file_format, reader_options)
     reader = spark.readStream if source.read_as_stream else spark.read
-    return reader.format(file_format).options(**reader_options).schema(schema).load(path)
+    frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
+    return with_source_file(frame)
+
+
+def with_source_file(frame: DataFrame) -> DataFrame:
+    """The frame of a file source with `_source_file`: the path of each row's file.
+
+    `_metadata` is the hidden file-metadata column of Spark's file sources and of Auto Loader
+    (Databricks docs, "File metadata column").
+    """
+    from pyspark.sql import functions as F
+
+    return frame.select("*", F.col("_metadata.file_path").alias(SOURCE_FILE_COLUMN))
 
 
 def _auto_loader(
@@ -116,30 +133,89 @@ def _event_schema(
     file_format: str,
     options: dict[str, str],
 ) -> StructType | str:
-    """The declared schema (DDL), else the one kept from the first run, else one inferred now.
+    """The declared schema (DDL), else the kept schema grown with the files landed since.
 
-    Inferring at every run would change a column's type as soon as one file holds a value of
-    another type; with the first run's schema kept, such a value is rescued instead. The schema
-    is kept under `laktory_schema_root` when the configuration has one (local runs do).
+    As Auto Loader's `addNewColumns`: the schema inferred from the first files is kept (under
+    `laktory_schema_root`, which local runs set) and, at each run, merged with the schema of the
+    files landed since (`schema_merge.grow`): a new field is added, a type is never narrowed,
+    and a value of another type is rescued by the reader instead of changing its column. A
+    string kept from a bad first file gives way to the struct or array later files hold.
     """
-    from pyspark.sql.types import StructType
-
     rescued = options.get("columnNameOfCorruptRecord")
     if source.schema_ddl:
         # Kept as DDL text: parsing it into a StructType asks the Spark Connect server, which
         # is an analysis SDP refuses inside query functions.
         extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
         return source.schema_ddl + extra
-    kept = _kept_schema_file(table, spark)
-    if kept is not None and kept.exists():
-        return StructType.fromJson(json.loads(kept.read_text()))
-    schema = _with_rescued_column(_infer(table, spark, path, file_format, options), rescued)
-    if kept is not None:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        partial = kept.with_suffix(".partial")
-        partial.write_text(json.dumps(schema.jsonValue(), indent=2))
-        partial.replace(kept)
+    kept_file = _kept_schema_file(table, spark)
+    kept = _read_kept(table, kept_file)
+    seen = _read_seen(kept_file)
+    landed = _landed_files(path)
+    new = None if landed is None else sorted(set(landed) - seen)
+    if kept is not None and new == []:
+        return kept
+    inferred = _infer(table, spark, new or path, file_format, options)
+    inferred = _without_column(inferred, rescued)
+    schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
+    if kept_file is not None:
+        _write_atomically(kept_file, json.dumps(schema.jsonValue(), indent=2))
+        if landed is not None:
+            _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
     return schema
+
+
+def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
+    from pyspark.sql.types import StructType
+
+    if kept_file is None or not kept_file.exists():
+        return None
+    try:
+        return StructType.fromJson(json.loads(kept_file.read_text()))
+    except (ValueError, KeyError, TypeError) as error:
+        raise SourceError(
+            f"table {table.name}: the kept event schema {kept_file} is unreadable ({error}); "
+            "delete it to infer the schema again"
+        ) from None
+
+
+def _seen_file(kept_file: Path) -> Path:
+    return kept_file.with_name(kept_file.stem + ".files.json")
+
+
+def _read_seen(kept_file: Path | None) -> set[str]:
+    """The files whose schema is already in the kept schema."""
+    if kept_file is None or not _seen_file(kept_file).exists():
+        return set()
+    try:
+        return set(json.loads(_seen_file(kept_file).read_text()))
+    except ValueError:
+        return set()
+
+
+def _landed_files(path: str) -> list[str] | None:
+    """The data files of a local landing folder (hidden and partial files left out, as Spark's
+    file source does); None for a remote path, whose files Spark lists itself."""
+    local = path.removeprefix("file:")
+    if "://" in local or not Path(local).is_dir():
+        return None
+    return [
+        str(file)
+        for file in Path(local).rglob("*")
+        if file.is_file() and not file.name.startswith((".", "_"))
+    ]
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_text(text)
+    partial.replace(target)
+
+
+def _without_column(schema: StructType, name: str | None) -> StructType:
+    from pyspark.sql.types import StructType
+
+    return StructType([field for field in schema.fields if field.name != name])
 
 
 def _kept_schema_file(table: Table, spark: SparkSession) -> Path | None:
@@ -148,7 +224,11 @@ def _kept_schema_file(table: Table, spark: SparkSession) -> Path | None:
 
 
 def _infer(
-    table: Table, spark: SparkSession, path: str, file_format: str, options: dict[str, str]
+    table: Table,
+    spark: SparkSession,
+    path: str | list[str],
+    file_format: str,
+    options: dict[str, str],
 ) -> StructType:
     def infer() -> StructType:
         try:
@@ -160,7 +240,10 @@ def _infer(
                     "event schema from; land files there first, or declare "
                     "event_source.schema_ddl"
                 ) from None
-            raise
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else error
+            raise SourceError(
+                f"table {table.name}: cannot infer the event schema of {path}: {first_line}"
+            ) from None
 
     return outside_query_context(infer)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dlt
 from .builders import process
+from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import quarantine, rules_of
 from .readers import read_source
 
@@ -36,6 +37,10 @@ def define_quarantine(table: Table, spark: SparkSession) -> Any:
         comment=f"Rows of {table.name} that failed a DROP expectation.",
     )
     def quarantined() -> DataFrame:
+        # Before deduplication, as the table's own expectations (see `deduplication`).
+        if defers_deduplication(table):
+            with deferring_deduplication(table):
+                return quarantine(built(table, spark), rules_of(table))
         return quarantine(built(table, spark), rules_of(table))
 
     return quarantined

@@ -1,0 +1,112 @@
+"""`validate --deep` and `run`'s pre-flight: findings located in the pipeline files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..loader import LoadError
+from ..loader.errors import LocatedError
+from ..loader.yaml_source import parse_yaml
+from ..models.base import format_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ..loader.stack import Stack
+    from .deep import Finding
+
+
+def analysis_session() -> SparkSession:
+    """The process's classic local session, started once (small: the plans are analysed only)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("laktory-validate-deep")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def static_errors(stack: Stack, project: Path) -> list[LocatedError]:
+    """What needs no Spark session: unknown `spark_func_name`s, located."""
+    from .static import unknown_functions
+
+    located: list[LocatedError] = []
+    for name, pipeline in stack.pipelines.items():
+        findings = [_finding(path, message) for path, message in unknown_functions(pipeline)]
+        if findings:
+            located += _locate(stack.files[name], project, findings)
+    return located
+
+
+def deep_errors(
+    stack: Stack,
+    project: Path,
+    landing: Path | None,
+    only: list[str] | None = None,
+    *,
+    need_inputs: bool = True,
+    spark: SparkSession | None = None,
+) -> list[LocatedError]:
+    """Every finding of the deep analysis of the stack's pipelines, located in their files.
+
+    With `need_inputs` false, an event source without files or schema is not a finding (the
+    run itself says so, naming the folder). `spark` is the session to analyse with (`run`
+    passes a client of the Spark Connect server the pipeline will run on); by default a small
+    classic local session.
+    """
+    from .deep import analyse_pipeline
+
+    spark = spark or analysis_session()
+    located: list[LocatedError] = []
+    for name, pipeline in stack.pipelines.items():
+        if only is not None and name not in only:
+            continue
+        findings = analyse_pipeline(pipeline, spark, landing, need_inputs=need_inputs)
+        if findings:
+            located += _locate(stack.files[name], project, findings)
+    return located
+
+
+def check_deep(
+    stack: Stack,
+    project: Path,
+    landing: Path | None,
+    only: list[str] | None = None,
+    *,
+    need_inputs: bool = True,
+    spark: SparkSession | None = None,
+) -> None:
+    """Raise `LoadError` with every located finding; return when every plan resolves."""
+    errors = deep_errors(stack, project, landing, only, need_inputs=need_inputs, spark=spark)
+    if errors:
+        raise LoadError(errors)
+
+
+def _finding(path: tuple[str | int, ...], message: str) -> Finding:
+    from .deep import Finding
+
+    return Finding(path, message)
+
+
+def _locate(file: Path, project: Path, findings: list[Finding]) -> list[LocatedError]:
+    """Findings at the line and column of their field, through the loader's YAML positions."""
+    try:
+        shown = str(file.resolve().relative_to(project.resolve()))
+    except ValueError:
+        shown = str(file)
+    source = parse_yaml(file.read_text(), shown)
+    return [source.error(f.path, format_path(f.path), f.message) for f in findings]

@@ -1,0 +1,310 @@
+"""Every table of a pipeline analysed by Spark, in build order, before anything runs.
+
+Each table is defined the way the templates define it (`process(table, read_source(...))` under
+`dlt.table` and `dlt.expectations`, its quarantine, its change feed), on `AnalysisBackend`:
+inputs are empty frames of the input schema (the declared `schema_ddl`, the sample files under
+`--landing`, or the upstream table's analysed output), so the analysis is of the code that will
+run. When a table fails, the pieces it is built from are analysed one by one to find the YAML
+field at fault (a column, an expectation, a filter, an aggregate, the watermark), and the finding
+carries that field's path for the loader to locate.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ..models import Pipeline, Table
+from ..runtime import dlt
+from ..runtime.builders import ColumnInputError, aggregate, expression, process, project
+from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError, read_source
+from ..runtime.tables import define_changes, define_quarantine
+from .backend import AnalysisBackend, StreamingAppendRefused, UpstreamMissing, first_line
+from .static import unknown_functions
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem of one table, at the path of the field at fault in the pipeline's file."""
+
+    path: FieldPath
+    message: str
+
+
+def analyse_pipeline(
+    pipeline: Pipeline,
+    spark: SparkSession,
+    landing: Path | None = None,
+    *,
+    need_inputs: bool = True,
+) -> list[Finding]:
+    """Every problem Spark's analyser finds in the pipeline's tables (none: it will resolve).
+
+    An event source with neither `schema_ddl` nor files under `landing` has no input schema:
+    a finding when `need_inputs`, else its table and its readers are left unanalysed.
+    """
+    findings = [Finding(path, message) for path, message in unknown_functions(pipeline)]
+    if findings:
+        return findings  # a table calling no function cannot be defined at all
+    with _analysis_session(spark, pipeline, landing) as backend:
+        for index, table in _build_order(pipeline):
+            finding = _analyse_table(index, table, spark, backend, need_inputs, landing)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+@contextmanager
+def _analysis_session(
+    spark: SparkSession, pipeline: Pipeline, landing: Path | None
+) -> Iterator[AnalysisBackend]:
+    """The analysis backend installed, the landing root set, no kept schema written."""
+    with tempfile.TemporaryDirectory(prefix="laktory-deep-") as folder:
+        empty = Path(folder) / "empty"
+        empty.mkdir()
+        previous = {key: spark.conf.get(key, None) for key in (LANDING_ROOT_KEY, SCHEMA_ROOT_KEY)}
+        spark.conf.set(LANDING_ROOT_KEY, str(_private_landing(pipeline, landing, Path(folder))))
+        spark.conf.unset(SCHEMA_ROOT_KEY)
+        previous_spark, dlt.spark = dlt.spark, spark
+        backend = dlt.install_backend(AnalysisBackend(spark, empty))
+        try:
+            yield backend
+        finally:
+            dlt.install_backend(None)
+            dlt.spark = previous_spark
+            for key, value in previous.items():
+                if value is None:
+                    spark.conf.unset(key)
+                else:
+                    spark.conf.set(key, value)
+
+
+def _private_landing(pipeline: Pipeline, landing: Path | None, folder: Path) -> Path:
+    """A landing root holding every event folder: the sample folder under `landing` when there
+    is one, else an empty folder (a source with `schema_ddl` needs no files to be analysed)."""
+    root = folder / "landing"
+    for table in pipeline.tables:
+        source = table.builder.event_source
+        if source is None or source.events_root:
+            continue
+        private = Path(source.events_path(str(root)))
+        if private.exists():
+            continue
+        private.parent.mkdir(parents=True, exist_ok=True)
+        sample = Path(source.events_path(str(landing))) if landing is not None else None
+        if sample is not None and sample.is_dir():
+            private.symlink_to(sample.resolve(), target_is_directory=True)
+        else:
+            private.mkdir()
+    return root
+
+
+def _build_order(pipeline: Pipeline) -> list[tuple[int, Table]]:
+    """Tables after the tables of this pipeline they read (file order otherwise)."""
+    names = {table.name: index for index, table in enumerate(pipeline.tables)}
+    ordered: list[tuple[int, Table]] = []
+    placed: set[str] = set()
+
+    def place(index: int, seen: frozenset[str]) -> None:
+        table = pipeline.tables[index]
+        if table.name in placed or table.name in seen:
+            return
+        source = table.builder.table_source
+        if source is not None and source.name in names:
+            place(names[source.name], seen | {table.name})
+        placed.add(table.name)
+        ordered.append((index, table))
+
+    for index in range(len(pipeline.tables)):
+        place(index, frozenset())
+    return ordered
+
+
+def _define(table: Table, spark: SparkSession) -> None:
+    """The table's datasets, as the bronze, silver and gold templates define them."""
+    source = table.builder.table_source
+    if source is not None and source.cdc is not None:
+        define_changes(table, spark)
+        return
+
+    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.expectations(table)
+    def query() -> DataFrame:
+        return process(table, read_source(table, spark))
+
+    if table.quarantine:
+        define_quarantine(table, spark)
+
+
+def _analyse_table(
+    index: int,
+    table: Table,
+    spark: SparkSession,
+    backend: AnalysisBackend,
+    need_inputs: bool,
+    landing: Path | None,
+) -> Finding | None:
+    here: FieldPath = ("tables", index)
+    source = table.builder.table_source
+    if source is not None and source.is_external:
+        return None  # a catalog table: its schema is not known here
+    try:
+        _define(table, spark)
+    except UpstreamMissing:
+        return None  # the upstream table's own finding says what to fix
+    except SourceError as error:
+        if not need_inputs:
+            return None
+        message = str(error)
+        source = table.builder.event_source
+        if source is not None and not source.events_root:
+            where = "give --landing with sample event files"
+            if landing is not None:
+                where = f"land sample files in {source.events_path(str(landing))}"
+            message = (
+                f"table {table.name}: no input schema to analyse: {where}, or declare "
+                "event_source.schema_ddl"
+            )
+        return Finding((*here, "builder", "event_source"), message)
+    except ColumnInputError as error:
+        return Finding(_column_path(table, here, error.column), str(error))
+    except StreamingAppendRefused as error:
+        return _append_refused(table, here, str(error))
+    except Exception as error:  # Spark's analysis errors differ between versions
+        path, message = _blame(table, here, spark, backend) or (here, first_line(error))
+        return Finding(path, f"table {table.name}: {message}")
+    return None
+
+
+def _append_refused(table: Table, here: FieldPath, spark_message: str) -> Finding:
+    if table.builder.aggregation is not None:
+        return Finding(
+            (*here, "builder", "aggregation"),
+            f"table {table.name}: a streaming aggregation needs a watermark, because Spark "
+            "writes streaming tables in append mode and emits a group only once the watermark "
+            "has passed it; add builder.table_source.watermark (a timestamp column of the "
+            "source and a threshold) or read the source whole (read_as_stream: false) "
+            f"[{spark_message}]",
+        )
+    return Finding(
+        (*here, "builder"), f"table {table.name}: Spark refuses this stream: {spark_message}"
+    )
+
+
+def _column_path(table: Table, here: FieldPath, name: str) -> FieldPath:
+    for position, column in enumerate(table.columns):
+        if column.name == name:
+            field = "sql_expression" if column.sql_expression is not None else "spark_func_args"
+            return (*here, "columns", position, field)
+    return (*here, "columns")
+
+
+def _fails(build: Callable[[], Any]) -> str | None:
+    """Spark's message when building (and analysing) a frame fails, else None."""
+    try:
+        frame = build()
+        if isinstance(frame, DataFrame):
+            frame.schema  # noqa: B018
+    except UpstreamMissing:
+        return None
+    except Exception as error:
+        return first_line(error)
+    return None
+
+
+def _blame(
+    table: Table, here: FieldPath, spark: SparkSession, backend: AnalysisBackend
+) -> tuple[FieldPath, str] | None:
+    """The field at fault, found by analysing the table's pieces in the order they apply."""
+    builder = table.builder
+    source = builder.table_source
+    if source is not None:
+        read = backend.read_stream if source.read_as_stream else backend.read
+        at = (*here, "builder", "table_source")
+        if source.watermark is not None and source.read_as_stream:
+            column, threshold = source.watermark.column, source.watermark.threshold
+            failed = _fails(lambda: read(source.name).withWatermark(column, threshold))
+            if failed is not None:
+                return (*at, "watermark", "column"), _watermark_message(table, column, failed)
+        if source.filter:
+            failed = _fails(lambda: read(source.name).where(source.filter))
+            if failed is not None:
+                return (*at, "filter"), failed
+        if source.selects is not None:
+            failed = _fails(lambda: read_source(table, spark))
+            if failed is not None:
+                return (*at, "selects"), failed
+    try:
+        frame = read_source(table, spark)
+    except Exception as error:
+        return (*here, "builder", "event_source" if source is None else "table_source"), (
+            first_line(error)
+        )
+    aggregation = builder.aggregation
+    if aggregation is not None:
+        at = (*here, "builder", "aggregation")
+        for position, name in enumerate(aggregation.groupby_columns):
+            failed = _fails(lambda name=name: frame.select(F.col(name)))
+            if failed is not None:
+                return (*at, "groupby_columns", position), failed
+        if aggregation.window is not None:
+            time_column = aggregation.window.time_column
+            failed = _fails(lambda: frame.select(F.window(time_column, "1 day")))
+            if failed is not None:
+                return (*at, "window", "time_column"), failed
+        for position, agg in enumerate(aggregation.aggregates):
+            failed = _fails(lambda agg=agg: frame.groupBy().agg(expression(agg)))
+            if failed is not None:
+                field = "sql_expression" if agg.sql_expression is not None else "spark_func_args"
+                return (*at, "aggregates", position, field), f"aggregate '{agg.name}': {failed}"
+        frame = aggregate(table, aggregation, frame)
+    for column in table.columns:
+        failed = _fails(lambda column=column: frame.select(expression(column)))
+        if failed is None:
+            failed = _fails(
+                lambda column=column: frame.select(expression(column).cast(column.type))
+            )
+        if failed is not None:
+            return _column_path(table, here, column.name), f"column '{column.name}': {failed}"
+    if builder.filter:
+        projected = project(table, frame)
+        failed = _fails(lambda: projected.where(builder.filter))
+        if failed is not None:
+            return (*here, "builder", "filter"), failed
+    output = None
+    try:
+        output = process(table, read_source(table, spark))
+        output.schema  # noqa: B018
+    except Exception as error:
+        where = (*here, "builder", "selects") if builder.selects is not None else (*here, "builder")
+        return where, first_line(error)
+    for position, rule in enumerate(table.expectations):
+        failed = _fails(lambda rule=rule: output.where(F.expr(rule.expression)))
+        if failed is not None:
+            return (
+                *here,
+                "expectations",
+                position,
+                "expression",
+            ), f"expectation {rule.name}: {failed}"
+    return None
+
+
+def _watermark_message(table: Table, column: str, failed: str) -> str:
+    declared = {c.name for c in table.columns}
+    if column in declared:
+        return (
+            f"watermark column '{column}' is a column this table declares; a watermark applies "
+            "to the source as it is read, before the table's columns exist: name a timestamp "
+            f"column of the source table [{failed}]"
+        )
+    return f"watermark column '{column}': {failed}"

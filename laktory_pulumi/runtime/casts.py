@@ -1,0 +1,148 @@
+"""Casts that never block a table: a value that fails its cast is kept, not raised.
+
+Under ANSI SQL (Spark 4's default, and DLT's) `CAST('notatime' AS timestamp)` raises
+CAST_INVALID_INPUT, so one bad event would fail its table at every update, forever: the row is
+already in bronze. Declared columns are therefore cast with `try_cast` (NULL when the value does
+not fit) and a value that was there before the cast and is NULL after it is a failed cast:
+
+- its raw text goes to the table's `_rescued_data`, a JSON object `{column: raw value}`, merged
+  with the rescued text the row already had (kept under the `_rescued_data` key). A row without a
+  failed cast keeps its rescued text unchanged;
+- on a table with `quarantine: true`, each such column is also a DROP rule named `cast:<column>`
+  (`cast_rules`), so the row leaves the table for `<table>_quarantine` next to the rules it
+  failed, with its raw value and its `_source_file`.
+
+Everything here is column expressions for the table's one projection: nothing is collected and
+no analysis runs, so the same code serves streams, Databricks and SDP's query functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .readers import RESCUED_DATA_COLUMN
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+
+    from ..models import Table
+    from ..models.table import Expectation
+
+CAST_RULE_PREFIX = "cast:"
+NEVER_FAILING_TYPES = frozenset({"string"})
+"""Target types every value casts to: nothing to rescue (a cast to string cannot fail)."""
+
+
+def cast_can_fail(type_name: str) -> bool:
+    """Whether a cast to `type_name` may meet a value that does not fit."""
+    return type_name.strip().lower() not in NEVER_FAILING_TYPES
+
+
+def failing_casts(table: Table) -> list[str]:
+    """The declared columns whose cast may fail, in declaration order."""
+    return [column.name for column in table.columns if cast_can_fail(column.type)]
+
+
+def cast_rule_name(column: str) -> str:
+    """The DROP rule a failed cast of `column` counts as on a quarantined table."""
+    return f"{CAST_RULE_PREFIX}{column}"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def cast_rule_expression(column: str) -> str:
+    """SQL true on the rows whose `column` cast well: its name is no key of `_rescued_data`.
+
+    Written as SQL so that DLT's native expectations evaluate it on Databricks too.
+    """
+    rescued = f"from_json(`{RESCUED_DATA_COLUMN}`, 'map<string,string>')"
+    return f"try_element_at({rescued}, {_sql_string(column)}) IS NULL"
+
+
+def cast_rules(table: Table) -> list[Expectation]:
+    """One DROP rule per cast that may fail, for a table with `quarantine: true`."""
+    from ..models.table import Expectation
+
+    if not table.quarantine:
+        return []
+    return [
+        Expectation(name=cast_rule_name(name), expression=cast_rule_expression(name), action="DROP")
+        for name in failing_casts(table)
+    ]
+
+
+def produces_rescued_data(table: Table) -> bool:
+    """Whether the table's projection writes a `_rescued_data` column.
+
+    It does when a declared cast may fail; a table keeping its source's columns also passes on
+    the source's own rescued column, which the projection then merges into.
+    """
+    return bool(failing_casts(table))
+
+
+def source_has_rescued_data(table: Table) -> bool:
+    """Whether the frame `process` receives has a `_rescued_data` column, from the model alone.
+
+    Decided without Spark (SDP refuses analysis inside query functions): JSON and CSV event
+    files get one from the reader (Auto Loader's `rescuedDataColumn`, the file source's corrupt
+    record column); a table of this pipeline has one when it writes or keeps one.
+    """
+    builder = table.builder
+    if builder.aggregation is not None:
+        return False  # the projection reads the aggregates, not the source's rows
+    if builder.event_source is not None:
+        return builder.event_source.format in ("JSON", "CSV")
+    source = builder.table_source
+    if source is None or source.is_external or source.cdc is not None:
+        return False
+    if source.selects is not None:
+        names = source.selects if isinstance(source.selects, list) else source.selects.values()
+        if RESCUED_DATA_COLUMN not in names:
+            return False
+    upstream = {t.name: t for t in table.pipeline.tables}.get(source.name)
+    return upstream is not None and table_has_rescued_data(upstream)
+
+
+def table_has_rescued_data(table: Table) -> bool:
+    """Whether the table as written has a `_rescued_data` column."""
+    if produces_rescued_data(table):
+        return True
+    if table.builder.aggregation is not None or table.builder.selects is not None:
+        return False
+    return not table.builder.drops_source_columns and source_has_rescued_data(table)
+
+
+def typed_columns(
+    table: Table, raw: dict[str, SparkColumn], source_rescued: SparkColumn | None
+) -> tuple[dict[str, SparkColumn], SparkColumn | None]:
+    """Each declared value cast to its type, and the `_rescued_data` merging the failed casts.
+
+    `raw` holds each column's value before its cast; `source_rescued` the rescued text the row
+    already has (None when its source has none). The second result is None when the table
+    writes no `_rescued_data`.
+    """
+    from pyspark.sql import functions as F
+
+    types = {column.name: column.type for column in table.columns}
+    typed = {
+        name: value.try_cast(types[name]) if cast_can_fail(types[name]) else value.cast(types[name])
+        for name, value in raw.items()
+    }
+    candidates = failing_casts(table)
+    if not candidates:
+        return typed, None
+    failed = {name: raw[name].isNotNull() & typed[name].isNull() for name in candidates}
+    pairs = []
+    for name in candidates:
+        pairs += [F.lit(name), F.when(failed[name], raw[name].cast("string"))]
+    if source_rescued is not None:
+        pairs += [F.lit(RESCUED_DATA_COLUMN), source_rescued.cast("string")]
+    failures = F.map_filter(F.create_map(*pairs), lambda _key, value: value.isNotNull())
+    any_failed = F.lit(False)
+    for name in candidates:
+        any_failed = any_failed | failed[name]
+    kept = source_rescued.cast("string") if source_rescued is not None else F.lit(None)
+    rescued = F.when(any_failed, F.to_json(failures)).otherwise(kept).cast("string")
+    return typed, rescued

@@ -1,0 +1,106 @@
+"""The kept event schema grows with new fields and is never fixed by a bad first file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql.types import (
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from laktory_pulumi.models import Pipeline
+from laktory_pulumi.runtime.schema_merge import grow
+
+
+def _struct(**fields: Any) -> StructType:
+    return StructType([StructField(name, kind, True) for name, kind in fields.items()])
+
+
+def test_grow_adds_new_fields_nested_too_and_never_narrows() -> None:
+    kept = _struct(data=_struct(symbol=StringType(), open=DoubleType()), name=StringType())
+    new = _struct(data=_struct(open=LongType(), currency=StringType()), source=StringType())
+    grown = grow(kept, new)
+    assert grown == _struct(
+        data=_struct(symbol=StringType(), open=DoubleType(), currency=StringType()),
+        name=StringType(),
+        source=StringType(),
+    )
+
+
+def test_grow_prefers_the_richer_type() -> None:
+    # A string kept from a bad first file gives way to the struct later files hold...
+    assert grow(_struct(data=StringType()), _struct(data=_struct(a=LongType()))) == _struct(
+        data=_struct(a=LongType())
+    )
+    # ...and a struct is never replaced by a stray string, nor a wider number by a narrower one.
+    assert grow(_struct(data=_struct(a=LongType())), _struct(data=StringType())) == _struct(
+        data=_struct(a=LongType())
+    )
+    assert grow(_struct(v=LongType()), _struct(v=DoubleType())) == _struct(v=DoubleType())
+    assert grow(_struct(v=DoubleType()), _struct(v=LongType())) == _struct(v=DoubleType())
+
+
+def _bronze_table(events_root: Path) -> Any:
+    pipeline = Pipeline.model_validate(
+        {
+            "name": "pl-schema",
+            "tables": [
+                {
+                    "name": "brz_events",
+                    "builder": {
+                        "layer": "BRONZE",
+                        "event_source": {
+                            "name": "e",
+                            "producer": {"name": "p"},
+                            "events_root": str(events_root),
+                            "read_as_stream": False,
+                        },
+                    },
+                }
+            ],
+        }
+    )
+    return pipeline.table("brz_events")
+
+
+@pytest.mark.spark
+def test_a_bad_first_file_does_not_fix_the_schema_and_new_fields_appear(
+    spark: Any, tmp_path: Path
+) -> None:
+    from laktory_pulumi.runtime import read_source
+
+    events, schemas = tmp_path / "events", tmp_path / "schemas"
+    events.mkdir()
+    table = _bronze_table(events)
+    spark.conf.set("laktory_schema_root", str(schemas))
+    try:
+        (events / "1_bad.json").write_text(json.dumps({"data": "oops"}) + "\n")
+        first = read_source(table, spark)
+        assert first.schema["data"].dataType == StringType()
+
+        good = {"data": {"symbol": "AAPL", "open": 1.5}, "name": "price"}
+        (events / "2_good.json").write_text(json.dumps(good) + "\n")
+        second = read_source(table, spark)
+        assert isinstance(second.schema["data"].dataType, StructType)
+        rows = {row._source_file.rsplit("/", 1)[-1]: row for row in second.collect()}
+        assert rows["2_good.json"].data.symbol == "AAPL"
+        # The odd line is rescued, not lost.
+        assert json.loads(rows["1_bad.json"]._rescued_data) == {"data": "oops"}
+
+        later = {"data": {"symbol": "MSFT", "open": 2.0, "currency": "USD"}, "source": "feed"}
+        (events / "3_later.json").write_text(json.dumps(later) + "\n")
+        third = read_source(table, spark)
+        assert "source" in third.columns
+        assert "currency" in third.schema["data"].dataType.fieldNames()
+        assert third.where("source = 'feed' AND data.currency = 'USD'").count() == 1
+        kept = json.loads((schemas / "brz_events.json").read_text())
+        assert "source" in [field["name"] for field in kept["fields"]]
+    finally:
+        spark.conf.unset("laktory_schema_root")
