@@ -27,15 +27,22 @@ def analysis_session() -> SparkSession:
     if active is not None:
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("laktory-validate-deep")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-        .getOrCreate()
-    )
+    # `run --remote` may come from SPARK_REMOTE, which makes pyspark refuse a classic master;
+    # this session is local and classic whatever the pipeline runs on.
+    remote = os.environ.pop("SPARK_REMOTE", None)
+    try:
+        session = (
+            SparkSession.builder.master("local[1]")
+            .appName("laktory-validate-deep")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+            .getOrCreate()
+        )
+    finally:
+        if remote is not None:
+            os.environ["SPARK_REMOTE"] = remote
     session.sparkContext.setLogLevel("ERROR")
     return session
 

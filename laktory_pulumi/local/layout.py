@@ -76,6 +76,11 @@ class StateLayout:
         return self.root / "engine"
 
     @property
+    def preflight_stamp(self) -> Path:
+        """Fingerprint of the last pipeline and code whose plans passed the pre-flight analysis."""
+        return self.root / "preflight.sha256"
+
+    @property
     def lock(self) -> Path:
         """Held while a run is going: the Derby metastore admits one process at a time."""
         return self.root / "run.lock"

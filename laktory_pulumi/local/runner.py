@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import os
 import queue
 import signal
@@ -34,7 +35,7 @@ import pyspark
 from ..analysis.command import check_deep
 from ..loader import LoadError, load_stack
 from ..loader.yaml_source import parse_yaml
-from ..metadata import WORKSPACE_ROOT_ENV
+from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
 from ..models import Pipeline
 from .engine import (
     EngineError,
@@ -58,7 +59,7 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 EXIT_INTERRUPTED = 130
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from ..loader.stack import Stack
 
 BACKEND_ENV = "LAKTORY_DLT_BACKEND"
 # Run as a script by the venv's Python, not imported: it is a Spark Connect client process.
@@ -107,15 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
             project=Path(args.project).resolve(),
-            # Pre-flight: every table's plan analysed by Spark before the pipeline starts.
-            preflight=lambda spark: check_deep(
-                stack,
-                Path(args.project),
-                Path(args.landing),
-                [pipeline.name],
-                need_inputs=False,
-                spark=spark,
-            ),
+            preflight=lambda: _preflight(stack, Path(args.project), Path(args.landing), layout),
         )
 
 
@@ -144,13 +137,14 @@ def run_pipeline(
     idle_seconds: float | None = None,
     pipeline_file: Path | None = None,
     project: Path | None = None,
-    preflight: Callable[[SparkSession], None] | None = None,
+    preflight: Callable[[], None] | None = None,
 ) -> int:
     """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
 
-    `preflight` is called with a client session of the server the pipeline is about to run on
-    (the warm engine or `--remote`), so checking the plans costs no second JVM.
+    `preflight` runs before anything is laid out or started; it raises to refuse the run.
     """
+    if preflight is not None:
+        preflight()
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
     workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
@@ -186,13 +180,6 @@ def run_pipeline(
             print(str(error))
             return EXIT_FAILED
         mark_connected(layout, idle_seconds)
-    if preflight is not None:
-        try:
-            _on_server(remote, preflight)
-        except BaseException:
-            if not target.remote:
-                mark_disconnected(layout)
-            raise
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
         command, environment, layout, log_file, report, pipeline.continuous
@@ -218,15 +205,23 @@ def run_pipeline(
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
 
 
-def _on_server(remote: str, check: Callable[[SparkSession], None]) -> None:
-    """Run `check` with a Spark Connect client session of `remote`, released afterwards."""
-    from pyspark.sql import SparkSession
+def _preflight(stack: Stack, project: Path, landing: Path, layout: StateLayout) -> None:
+    """Every table's plan analysed by Spark's analyser before the pipeline starts.
 
-    session = SparkSession.builder.remote(remote).getOrCreate()
-    try:
-        check(session)
-    finally:
-        session.stop()
+    The analysis needs a classic JVM (the streaming checks are not exposed over Spark Connect),
+    which costs seconds: it is skipped when this exact pipeline (its metadata bytes) and code
+    already passed on this state folder, so an unchanged pipeline reruns at the warm engine's
+    speed, and the first run after an edit pays for it.
+    """
+    (pipeline,) = stack.pipelines.values()
+    digest = hashlib.sha256(metadata_bytes(pipeline) + package_fingerprint().encode())
+    stamp = digest.hexdigest()
+    stamp_file = layout.preflight_stamp
+    if stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return
+    check_deep(stack, project, landing, [pipeline.name], need_inputs=False)
+    stamp_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_text(stamp)
 
 
 def table_locator(
