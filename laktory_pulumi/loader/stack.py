@@ -12,6 +12,7 @@ from typing import Any
 
 from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
+from ..models.udf import MODULES_FOLDER, modules_found_in
 from .errors import LoadError, LocatedError
 from .validation import validate
 from .variables import substitute
@@ -158,7 +159,8 @@ def load_stack(
     key = _load_key(project_dir, stack, only, config) if _reused is not None else None
     if _reused is not None and key in _reused:
         return _reused[key]
-    with collector_paused():
+    # UDF and transform modules are checked in the project's notebooks folder.
+    with collector_paused(), modules_found_in(project_dir / MODULES_FOLDER):
         loaded = _load(project_dir, stack, only, config)
     if _reused is not None:
         _reused[key] = loaded

@@ -10,7 +10,9 @@ from pydantic import Field, model_validator
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .cluster import PipelineCluster
 from .permission import PipelinePermission
+from .spark_function_names import SPARK_FUNCTIONS
 from .table import Table
+from .udf import FunctionRef, PipelineUdf, missing_function, modules_root
 
 Path = tuple[str | int, ...]
 
@@ -111,6 +113,12 @@ class Pipeline(Model):
         description="Storage location of a Hive metastore pipeline; not with `catalog`.",
     )
     tables: list[Table] = Field(default_factory=list, description="Tables the pipeline builds.")
+    udfs: list[PipelineUdf] = Field(
+        default_factory=list,
+        description="Python functions of the project a column may call by name in "
+        "`spark_func_name`, as Laktory's `udfs`; their modules are deployed next to the "
+        "notebooks.",
+    )
 
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
@@ -127,6 +135,17 @@ class Pipeline(Model):
             if table.name == name:
                 return table
         raise KeyError(f"pipeline {self.name} has no table {name!r}")
+
+    def project_modules(self) -> list[FunctionRef]:
+        """One reference per module of the project the pipeline imports (UDFs, transforms).
+
+        Sorted by module name, so reordering the YAML changes no deployed resource. UDFs with a
+        `module_path` live in the workspace already and are left out.
+        """
+        refs: list[FunctionRef] = [udf for udf in self.udfs if udf.module_path is None]
+        refs += [table.transform for table in self.tables if table.transform is not None]
+        unique = {ref.module_name: ref for ref in refs}
+        return [unique[name] for name in sorted(unique)]
 
     def upstream(self, table: Table) -> list[Table]:
         """Tables of this pipeline that `table` reads, directly or not, in build order."""
@@ -151,7 +170,59 @@ class Pipeline(Model):
             *self._no_cycles(),
             *self._keys_declared(),
             *self._editions_and_storage(),
+            *self._functions_exist(),
         ]
+
+    def _functions_exist(self) -> list[tuple[Path, str]]:
+        """Every `spark_func_name` is a Spark function or a UDF; every module and function exists.
+
+        Module files are checked only when the loader says where the project's modules live
+        (see `models.udf`); names are always checked.
+        """
+        problems: list[tuple[Path, str]] = []
+        root = modules_root()
+        refs: list[tuple[Path, FunctionRef]] = [
+            (("udfs", index), udf) for index, udf in enumerate(self.udfs)
+        ]
+        refs += [
+            (("tables", index, "transform"), table.transform)
+            for index, table in enumerate(self.tables)
+            if table.transform is not None
+        ]
+        for path, ref in refs:
+            if root is None or getattr(ref, "module_path", None) is not None:
+                continue
+            missing = missing_function(ref, root)
+            if missing is not None:
+                problems.append(((*path, missing[0]), missing[1]))
+        udf_names = {udf.function_name for udf in self.udfs}
+        for index, table in enumerate(self.tables):
+            calls: list[tuple[Path, str | None]] = [
+                (("tables", index, "columns", position), column.spark_func_name)
+                for position, column in enumerate(table.columns)
+            ]
+            aggregation = table.builder.aggregation
+            if aggregation is not None:
+                calls += [
+                    (
+                        ("tables", index, "builder", "aggregation", "aggregates", position),
+                        agg.spark_func_name,
+                    )
+                    for position, agg in enumerate(aggregation.aggregates)
+                ]
+            for path, name in calls:
+                if name is None or name in udf_names or name in SPARK_FUNCTIONS:
+                    continue
+                close = difflib.get_close_matches(name, sorted(SPARK_FUNCTIONS | udf_names), n=3)
+                hint = f"; close names: {', '.join(close)}" if close else ""
+                problems.append(
+                    (
+                        (*path, "spark_func_name"),
+                        f"'{name}' is neither a function of pyspark.sql.functions nor one of the "
+                        f"pipeline's udfs{hint}",
+                    )
+                )
+        return problems
 
     def _unique_names(self) -> list[tuple[Path, str]]:
         problems: list[tuple[Path, str]] = []

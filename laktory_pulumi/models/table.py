@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from .base import BackRef, FieldError, Model, UpperCase
 from .builder import TableBuilder
 from .column import Column
+from .udf import Transform
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -52,6 +53,12 @@ class Table(Model):
         default=False,
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
         "names of the rules they failed.",
+    )
+
+    transform: Transform | None = Field(
+        default=None,
+        description="A function of the project taking and returning a DataFrame, applied once "
+        "the columns are built (before filter, drop_duplicates and selects).",
     )
 
     _pipeline: BackRef = PrivateAttr(default_factory=BackRef)

@@ -1,7 +1,7 @@
-"""Datasets a table may need besides itself: its quarantine table, its change-feed view.
+"""Every dataset of one table: `define_table(table, spark)`, which the templates call.
 
-The templates call these for tables whose YAML asks for them; the plain case, one `@dlt.table`
-per table, stays written out in the templates where readers expect to see it.
+A plain table is one `@dlt.table` with its expectations; a CDC table a change-feed view applied
+with `apply_changes`; a table may add its quarantine table.
 """
 
 from __future__ import annotations
@@ -22,6 +22,25 @@ if TYPE_CHECKING:
 def built(table: Table, spark: SparkSession) -> DataFrame:
     """The table's source, read and processed: what its dataset's query returns."""
     return process(table, read_source(table, spark))
+
+
+def define_table(table: Table, spark: SparkSession) -> Any:
+    """Define `table` (and the datasets it needs) in the pipeline; returns its dataset.
+
+    In the eager debug mode the returned wrapper gives the DataFrame (`dlt.get_df`).
+    """
+    source = table.builder.table_source
+    if source is not None and source.cdc is not None:
+        return define_changes(table, spark)
+
+    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.expectations(table)
+    def plain() -> DataFrame:
+        return built(table, spark)
+
+    if table.quarantine:
+        define_quarantine(table, spark)
+    return plain
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
