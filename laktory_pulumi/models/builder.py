@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from .base import BackRef, FieldError, Model, UpperCase, exactly_one
 from .column import ColumnExpression
-from .sources import EventSource, TableSource
+from .sources import EventSource, TableSource, check_source_lists, flow_key
 
 if TYPE_CHECKING:
     from .table import Table
@@ -65,6 +65,18 @@ class TableBuilder(Model):
     table_source: TableSource | None = Field(
         default=None, description="Read another table (silver, gold)."
     )
+    event_sources: list[EventSource] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several landed event sources appended into this one streaming table, "
+        "each by its own flow with its own checkpoint (instead of `event_source`).",
+    )
+    table_sources: list[TableSource] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several tables appended into this one streaming table, each by its own "
+        "flow with its own checkpoint (instead of `table_source`).",
+    )
     drop_source_columns: bool | None = Field(
         default=None,
         description="Keep only the declared and system columns. Default: true on silver and "
@@ -92,7 +104,11 @@ class TableBuilder(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> TableBuilder:
-        exactly_one(self, "event_source", "table_source")
+        if self.event_sources is None and self.table_sources is None:
+            exactly_one(self, "event_source", "table_source")
+        else:
+            exactly_one(self, "event_source", "table_source", "event_sources", "table_sources")
+            check_source_lists(self)
         if self.aggregation is not None and self.layer != "GOLD":
             raise FieldError(
                 "aggregation", f"aggregation is for GOLD tables (this table is {self.layer})"
@@ -103,6 +119,30 @@ class TableBuilder(Model):
     def source(self) -> EventSource | TableSource:
         """The one source of the table."""
         return self.event_source or self.table_source  # type: ignore[return-value]
+
+    @property
+    def sources(self) -> list[EventSource | TableSource]:
+        """Every source of the table: the one source, or each of a list."""
+        return [
+            *([self.event_source] if self.event_source else []),
+            *([self.table_source] if self.table_source else []),
+            *(self.event_sources or []),
+            *(self.table_sources or []),
+        ]
+
+    @property
+    def table_reads(self) -> list[TableSource]:
+        """The tables the builder reads: its table source or each of its table sources."""
+        return [source for source in self.sources if isinstance(source, TableSource)]
+
+    @property
+    def appends(self) -> bool:
+        """True when the sources are listed: one append flow each into a streaming table."""
+        return self.event_sources is not None or self.table_sources is not None
+
+    def flow_name(self, source: EventSource | TableSource) -> str:
+        """The append flow of `source`: from stable keys, so a flow keeps its checkpoint."""
+        return f"{self.table.name}__{flow_key(source)}"
 
     @property
     def drops_source_columns(self) -> bool:

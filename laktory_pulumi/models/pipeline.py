@@ -150,14 +150,15 @@ class Pipeline(Model):
     def upstream(self, table: Table) -> list[Table]:
         """Tables of this pipeline that `table` reads, directly or not, in build order."""
         seen: dict[str, Table] = {}
+        names = {t.name for t in self.tables}
 
         def visit(current: Table) -> None:
-            source = current.builder.table_source
-            if source is None or source.is_external or source.name in seen:
-                return
-            parent = self.table(source.name)
-            visit(parent)
-            seen[parent.name] = parent
+            for _, name in table_reads(current):
+                if name in seen or name not in names:
+                    continue
+                parent = self.table(name)
+                visit(parent)
+                seen[parent.name] = parent
 
         visit(table)
         return list(seen.values())
@@ -171,6 +172,7 @@ class Pipeline(Model):
             *self._keys_declared(),
             *self._editions_and_storage(),
             *self._functions_exist(),
+            *self._appends(),
         ]
 
     def _functions_exist(self) -> list[tuple[Path, str]]:
@@ -260,47 +262,61 @@ class Pipeline(Model):
         names = [table.name for table in self.tables]
         problems: list[tuple[Path, str]] = []
         for index, table in enumerate(self.tables):
-            source = table.builder.table_source
-            if source is None or source.is_external or source.name in names:
-                continue
-            close = difflib.get_close_matches(source.name, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(
-                (
-                    ("tables", index, "builder", "table_source", "name"),
-                    f"no table '{source.name}' in this pipeline{hint}; an external table "
-                    "needs its full name catalog.schema.table",
+            for path, name in table_reads(table):
+                if name in names:
+                    continue
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(
+                    (
+                        ("tables", index, *path),
+                        f"no table '{name}' in this pipeline{hint}; an external table "
+                        "needs its full name catalog.schema.table",
+                    )
                 )
-            )
         return problems
 
     def _no_cycles(self) -> list[tuple[Path, str]]:
-        reads = {
-            table.name: table.builder.table_source.name
-            for table in self.tables
-            if table.builder.table_source is not None
-        }
         index_of = {table.name: index for index, table in enumerate(self.tables)}
+        reads = {
+            table.name: [(path, name) for path, name in table_reads(table) if name in index_of]
+            for table in self.tables
+        }
         problems: list[tuple[Path, str]] = []
         reported: set[str] = set()
-        for start in reads:
-            chain = [start]
-            current = start
-            while current in reads and reads[current] in index_of:
-                current = reads[current]
-                if current in chain:
-                    cycle = [*chain[chain.index(current) :], current]
+        done: set[str] = set()
+
+        def visit(chain: list[str]) -> None:
+            for path, name in reads[chain[-1]]:
+                if name in chain:
+                    cycle = [*chain[chain.index(name) :], name]
                     if not reported.intersection(cycle):
                         problems.append(
                             (
-                                ("tables", index_of[cycle[-2]], "builder", "table_source", "name"),
+                                ("tables", index_of[chain[-1]], *path),
                                 "tables read each other in a cycle: " + " -> ".join(cycle),
                             )
                         )
                         reported.update(cycle)
-                    break
-                chain.append(current)
+                elif name not in done:
+                    visit([*chain, name])
+            done.add(chain[-1])
+
+        for table in self.tables:
+            if table.name not in done:
+                visit([table.name])
         return problems
+
+    def _appends(self) -> list[tuple[Path, str]]:
+        """A table fed by several append flows has no single query for a quarantine to re-read."""
+        return [
+            (
+                ("tables", index, "quarantine"),
+                "quarantine needs a single source (this table appends several)",
+            )
+            for index, table in enumerate(self.tables)
+            if table.quarantine and table.builder.appends
+        ]
 
     def _keys_declared(self) -> list[tuple[Path, str]]:
         problems: list[tuple[Path, str]] = []
@@ -351,3 +367,15 @@ class Pipeline(Model):
         if self.serverless and self.clusters:
             problems.append((("clusters",), "a serverless pipeline takes no clusters"))
         return problems
+
+
+def table_reads(table: Table) -> list[tuple[Path, str]]:
+    """The tables of its pipeline `table` may read, each with the path (under the table) of
+    the field naming it; external `catalog.schema.table` sources are left out."""
+    builder = table.builder
+    reads: list[tuple[Path, str]] = []
+    if builder.table_source is not None:
+        reads.append((("builder", "table_source", "name"), builder.table_source.name))
+    for position, source in enumerate(builder.table_sources or []):
+        reads.append((("builder", "table_sources", position, "name"), source.name))
+    return [(path, name) for path, name in reads if "." not in name]

@@ -58,25 +58,34 @@ def landing_root(spark: SparkSession) -> str:
 
 
 def read_events(
-    table: Table, source: EventSource, spark: SparkSession, options: dict[str, Any]
+    table: Table,
+    source: EventSource,
+    spark: SparkSession,
+    options: dict[str, Any],
+    key: str | None = None,
 ) -> DataFrame:
-    """Landed event files: a stream of new files, or every file when not `read_as_stream`."""
+    """Landed event files: a stream of new files, or every file when not `read_as_stream`.
+
+    `key` (default: the table's name) names the kept schema and Auto Loader's schema location;
+    a table appending several event sources gives each its own (`runtime.flows`).
+    """
+    key = key or table.name
     path = source.events_root or source.events_path(landing_root(spark))
     file_format = source.format.lower()
     reader_options = {key: str(value) for key, value in {**source.read_options, **options}.items()}
     if on_databricks():
-        return _auto_loader(table, source, spark, path, file_format, reader_options)
+        return _auto_loader(key, source, spark, path, file_format, reader_options)
     if file_format in ("json", "csv"):
         # Bad lines are kept, their text in the rescued column, instead of being dropped.
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
-    schema = _event_schema(table, source, spark, path, file_format, reader_options)
+    schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
     reader = spark.readStream if source.read_as_stream else spark.read
     return reader.format(file_format).options(**reader_options).schema(schema).load(path)
 
 
 def _auto_loader(
-    table: Table,
+    key: str,
     source: EventSource,
     spark: SparkSession,
     path: str,
@@ -101,7 +110,7 @@ def _auto_loader(
     }
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
     if schema_root:
-        auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{table.name}")
+        auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{key}")
     reader = spark.readStream.format("cloudFiles").options(**auto)
     if source.schema_ddl:
         reader = reader.schema(source.schema_ddl)
@@ -110,6 +119,7 @@ def _auto_loader(
 
 def _event_schema(
     table: Table,
+    key: str,
     source: EventSource,
     spark: SparkSession,
     path: str,
@@ -130,7 +140,7 @@ def _event_schema(
         # is an analysis SDP refuses inside query functions.
         extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
         return source.schema_ddl + extra
-    kept = _kept_schema_file(table, spark)
+    kept = _kept_schema_file(key, spark)
     if kept is not None and kept.exists():
         return StructType.fromJson(json.loads(kept.read_text()))
     schema = _with_rescued_column(_infer(table, spark, path, file_format, options), rescued)
@@ -142,9 +152,9 @@ def _event_schema(
     return schema
 
 
-def _kept_schema_file(table: Table, spark: SparkSession) -> Path | None:
+def _kept_schema_file(key: str, spark: SparkSession) -> Path | None:
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
-    return Path(schema_root) / f"{table.name}.json" if schema_root else None
+    return Path(schema_root) / f"{key}.json" if schema_root else None
 
 
 def _infer(

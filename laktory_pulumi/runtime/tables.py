@@ -1,7 +1,8 @@
 """Every dataset of one table: `define_table(table, spark)`, which the templates call.
 
 A plain table is one `@dlt.table` with its expectations; a CDC table a change-feed view applied
-with `apply_changes`; a table may add its quarantine table.
+with `apply_changes`; a table listing several sources one append flow each (`runtime.flows`);
+a table may add its quarantine table.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import dlt
 from .builders import process
 from .expectations import quarantine, rules_of
+from .flows import define_appends
 from .readers import read_source
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     source = table.builder.table_source
     if source is not None and source.cdc is not None:
         return define_changes(table, spark)
+    if table.builder.appends:
+        return define_appends(table, spark)
 
     @dlt.table(name=table.name, comment=table.comment)
     @dlt.expectations(table)
