@@ -59,6 +59,11 @@ tables:
     columns:
       - {name: symbol, type: string, spark_func_name: upper, spark_func_args: [symbol]}
       - {name: spread, type: double, spark_func_name: spread, spark_func_args: [high, low]}
+  # A SQL table; silver so that the silver template builds it (the gold template is another
+  # slice's work).
+  - name: slv_bands
+    builder: {layer: SILVER}
+    sql: "SELECT band, count(*) AS quotes FROM slv_quotes GROUP BY band"
 """
 FUNCTIONS = """\
 from pyspark.sql import functions as F
@@ -154,6 +159,11 @@ def test_udf_transform_and_sources_in_the_eager_debug_mode(
     slv = as_batch(dlt.get_df(silver), "udfs_slv")
     rows = sorted((r.symbol, r.spread, r.band) for r in slv.collect())
     assert rows == EXPECTED_AB
+    gold = define_table(pipeline.table("slv_bands"), spark)
+    assert sorted((r.band, r.quotes) for r in dlt.get_df(gold).collect()) == [
+        ("narrow", 1),
+        ("wide", 2),
+    ]
 
 
 @pytest.mark.slow
@@ -170,6 +180,8 @@ def test_udf_transform_and_append_flows_in_local_runs(spark: SparkSession, tmp_p
     assert run(project, NAME, landing, state) == 0
     silver = read_table(spark, state, "slv_quotes", "quotes")
     assert rows_of(silver, ["symbol", "spread", "band"]) == EXPECTED_AB
+    gold = read_table(spark, state, "slv_bands", "quotes")
+    assert rows_of(gold, ["band", "quotes"]) == [("narrow", 1), ("wide", 2)]
 
     # The third source is added; venue_a lands one more file. Each flow keeps its checkpoint:
     # a and b read only what is new to them, c (a new flow) reads all of its own files.
@@ -185,3 +197,6 @@ def test_udf_transform_and_append_flows_in_local_runs(spark: SparkSession, tmp_p
     assert rows_of(silver, ["symbol", "spread", "band"]) == sorted(
         [*EXPECTED_AB, ("NFLX", 0.75, "narrow"), ("ORCL", 2.0, "wide")]
     )
+    # The SQL table saw this run's silver rows, not the previous run's.
+    gold = read_table(spark, state, "slv_bands", "quotes")
+    assert rows_of(gold, ["band", "quotes"]) == [("narrow", 2), ("wide", 3)]

@@ -109,6 +109,9 @@ def build_graph(pipeline: Pipeline, run_state: RunState | None = None) -> Graph:
         graph.nodes.append(_table_node(table_id, table, run_state))
         for source, source_id in zip(table.builder.sources, source_ids, strict=True):
             graph.edges.append(Edge(source_id, table_id, _read_kind(source)))
+        for name in table.sql_inputs or []:  # a SQL table reads its inputs whole
+            read = TableSource(name=name, read_as_stream=False)
+            graph.edges.append(Edge(_add_source(graph, ids, read), table_id, "batch"))
         if table.quarantine:
             quarantine_id, _ = ids.get("tbl", table.quarantine_name)
             graph.nodes.append(_quarantine_node(quarantine_id, table, run_state))

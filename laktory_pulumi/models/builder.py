@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from .base import BackRef, FieldError, Model, UpperCase, exactly_one
 from .column import ColumnExpression
 from .sources import EventSource, TableSource, check_source_lists, flow_key
+from .sql_inputs import is_sql_table
 
 if TYPE_CHECKING:
     from .table import Table
@@ -104,7 +105,12 @@ class TableBuilder(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> TableBuilder:
-        if self.event_sources is None and self.table_sources is None:
+        if is_sql_table():  # the table's query names what it reads
+            if self.sources:
+                field = next(f for f in ("event_source", "table_source", "event_sources",
+                                         "table_sources") if getattr(self, f) is not None)  # fmt: skip
+                raise FieldError(field, "a table defined by sql takes no source of its own")
+        elif self.event_sources is None and self.table_sources is None:
             exactly_one(self, "event_source", "table_source")
         else:
             exactly_one(self, "event_source", "table_source", "event_sources", "table_sources")
@@ -149,6 +155,9 @@ class TableBuilder(Model):
         """Whether the source's columns are left out of the output."""
         if self.drop_source_columns is not None:
             return self.drop_source_columns
+        table = self._table.target
+        if table is not None and table.sql is not None:  # type: ignore[attr-defined]
+            return False  # the query is the projection
         return self.layer != "BRONZE"
 
     @property

@@ -378,4 +378,5 @@ def table_reads(table: Table) -> list[tuple[Path, str]]:
         reads.append((("builder", "table_source", "name"), builder.table_source.name))
     for position, source in enumerate(builder.table_sources or []):
         reads.append((("builder", "table_sources", position, "name"), source.name))
+    reads += [(("sql",), name) for name in table.sql_inputs or []]
     return [(path, name) for path, name in reads if "." not in name]

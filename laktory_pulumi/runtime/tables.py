@@ -14,6 +14,7 @@ from .builders import process
 from .expectations import quarantine, rules_of
 from .flows import define_appends
 from .readers import read_source
+from .sql_tables import read_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def built(table: Table, spark: SparkSession) -> DataFrame:
-    """The table's source, read and processed: what its dataset's query returns."""
-    return process(table, read_source(table, spark))
+    """The table's source (or its SQL query), read and processed: what its dataset returns."""
+    source = read_sql(table, spark) if table.sql is not None else read_source(table, spark)
+    return process(table, source)
 
 
 def define_table(table: Table, spark: SparkSession) -> Any:
@@ -39,7 +41,7 @@ def define_table(table: Table, spark: SparkSession) -> Any:
 
     @dlt.table(name=table.name, comment=table.comment)
     @dlt.expectations(table)
-    def plain() -> DataFrame:
+    def plain() -> DataFrame:  # a SQL table too: `built` runs its query
         return built(table, spark)
 
     if table.quarantine:
