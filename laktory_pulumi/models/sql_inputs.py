@@ -77,14 +77,11 @@ def query_key(sql: str) -> str:
 def tables_read(sql: str) -> list[str]:
     """The tables `sql` reads, in order of first mention, dotted (`catalog.schema.table`)."""
     key = query_key(sql)
-    if key in _parsed:
-        return _parsed[key]
     cache_file = _cache_file.get()
     kept = _read_cache(cache_file)
-    if key in kept:
-        _parsed[key] = kept[key]
-        return kept[key]
-    found = _parse(sql)
+    if key in kept:  # the project's kept result first: it is what a deploy without Java sees
+        return list(kept[key])
+    found = _parsed[key] if key in _parsed else _parse(sql)
     _parsed[key] = found
     if cache_file is not None:
         kept[key] = found
