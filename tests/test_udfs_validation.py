@@ -245,3 +245,25 @@ def test_modules_are_deployed_next_to_the_notebooks_as_files(tmp_path: Path) -> 
     assert laid.read_text() == FUNCTIONS
     # Modules are imported by the notebooks, never run as pipeline source files.
     assert [path.name for path in workspace.notebooks] == ["dlt_slv_template.py"]
+
+
+def test_notebooks_import_modules_from_where_the_deploy_puts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from laktory_pulumi.runtime import dlt
+    from laktory_pulumi.runtime.udfs import modules_folder, workspace_folder
+
+    project = make_project(tmp_path)
+    pipeline = load_stack(project, "dev").pipelines["pl-udfs"]
+    deployed = next(a for a in pipeline_artifacts(pipeline, project / "notebooks")
+                    if a.key == "module/stock_functions")  # fmt: skip
+    # On Databricks: /Workspace + the deployed workspace path's folder.
+    monkeypatch.setattr(dlt, "spark", None)
+    monkeypatch.delenv("LAKTORY_WORKSPACE_ROOT", raising=False)
+    monkeypatch.delenv("LAKTORY_ROOT", raising=False)
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    folder = modules_folder(pipeline)
+    assert folder / "stock_functions.py" == Path("/Workspace" + deployed.workspace_path)
+    # Laktory's module_path is a workspace folder, written with or without /Workspace.
+    assert workspace_folder("/Workspace/Shared/udfs") == Path("/Workspace/Shared/udfs")
+    assert workspace_folder("/Shared/udfs") == Path("/Workspace/Shared/udfs")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..metadata import (
+    DATABRICKS_WORKSPACE,
     DEFAULT_LAKTORY_ROOT,
     LAKTORY_ROOT_ENV,
     LAKTORY_ROOT_KEY,
@@ -88,12 +89,20 @@ def import_function(
     return function
 
 
+def workspace_folder(module_path: str) -> Path:
+    """A workspace folder on this machine; `/Workspace/x` (as Laktory users write it) or `/x`."""
+    relative = module_path.removeprefix(DATABRICKS_WORKSPACE + "/").strip("/")
+    return workspace_root() / relative
+
+
 def _laktory_root() -> str:
     """The running pipeline's laktory root: its configuration, else `$LAKTORY_ROOT`."""
+    from . import dlt
+
     try:
         from pyspark.sql import SparkSession
 
-        session = SparkSession.getActiveSession()
+        session = dlt.spark or SparkSession.getActiveSession()
     except ImportError:
         session = None
     configured = session.conf.get(LAKTORY_ROOT_KEY, None) if session is not None else None
