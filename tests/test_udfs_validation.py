@@ -267,3 +267,19 @@ def test_notebooks_import_modules_from_where_the_deploy_puts_them(
     # Laktory's module_path is a workspace folder, written with or without /Workspace.
     assert workspace_folder("/Workspace/Shared/udfs") == Path("/Workspace/Shared/udfs")
     assert workspace_folder("/Shared/udfs") == Path("/Workspace/Shared/udfs")
+
+
+def test_two_udfs_with_one_function_name_are_ambiguous(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = PIPELINE.replace(
+        "    function_name: spread\n",
+        "    function_name: spread\n  - module_name: stock_transforms\n    function_name: spread\n",
+        1,
+    )
+    project = make_project(tmp_path, text)
+    (project / "notebooks" / "stock_transforms.py").write_text(TRANSFORMS + "spread = None\n")
+    code, _, err = validate(project, capsys)
+    line = one_error(err)
+    assert code == EXIT_INVALID
+    assert ":6:20: udfs[1].function_name: a column calls a UDF by its function name" in line

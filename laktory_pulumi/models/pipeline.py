@@ -198,6 +198,17 @@ class Pipeline(Model):
             if missing is not None:
                 problems.append(((*path, missing[0]), missing[1]))
         udf_names = {udf.function_name for udf in self.udfs}
+        first: dict[str, int] = {}
+        for index, udf in enumerate(self.udfs):
+            if udf.function_name in first:
+                problems.append(
+                    (
+                        ("udfs", index, "function_name"),
+                        f"a column calls a UDF by its function name, and '{udf.function_name}' "
+                        f"is also udfs[{first[udf.function_name]}]",
+                    )
+                )
+            first.setdefault(udf.function_name, index)
         for index, table in enumerate(self.tables):
             calls: list[tuple[Path, str | None]] = [
                 (("tables", index, "columns", position), column.spark_func_name)
