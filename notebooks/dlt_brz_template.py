@@ -8,7 +8,7 @@
 from pyspark.sql import SparkSession
 
 from laktory_pulumi import dlt, get_logger, read_metadata
-from laktory_pulumi.runtime import process, read_source
+from laktory_pulumi.runtime.tables import define_table
 
 spark = SparkSession.active()
 dlt.spark = spark
@@ -17,23 +17,10 @@ pl = read_metadata(spark=spark)  # this pipeline's own, from its configuration
 
 # COMMAND ----------
 
-
-def define_bronze_table(table):
-    @dlt.table(name=table.name, comment=table.comment)
-    @dlt.expectations(table)
-    def bronze():
-        df = read_source(table, spark)
-        return process(table, df)
-
-    return bronze
-
-
-# COMMAND ----------
-
 for table in pl.tables:
     if table.builder.layer != "BRONZE":
         continue
     logger.info("defining bronze table %s", table.name)
-    wrapper = define_bronze_table(table)
+    wrapper = define_table(table, spark)
     if dlt.is_debug():
         dlt.display(dlt.get_df(wrapper))

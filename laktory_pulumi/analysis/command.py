@@ -47,18 +47,6 @@ def analysis_session() -> SparkSession:
     return session
 
 
-def static_errors(stack: Stack, project: Path) -> list[LocatedError]:
-    """What needs no Spark session: unknown `spark_func_name`s, located."""
-    from .static import unknown_functions
-
-    located: list[LocatedError] = []
-    for name, pipeline in stack.pipelines.items():
-        findings = [_finding(path, message) for path, message in unknown_functions(pipeline)]
-        if findings:
-            located += _locate(stack.files[name], project, findings)
-    return located
-
-
 def deep_errors(
     stack: Stack,
     project: Path,

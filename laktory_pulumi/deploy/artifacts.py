@@ -13,6 +13,9 @@ Layout under the laktory root (`/.laktory/` by default), for a pipeline `pl-x`:
 - `<root>pipelines/pl-x.json`: the metadata, `metadata_bytes(pipeline)`, which the notebooks
   read back with `read_metadata`.
 - `<root>wheels/pl-x/laktory_pulumi-<version>-py3-none-any.whl`: the package itself.
+- `<root>pipelines/pl-x/<module>.py`: each module of the project the pipeline imports (its
+  `udfs` and the tables' `transform`), from the local `notebooks/` folder, as a workspace file
+  (not a notebook) so that Python can import it from the notebooks' folder (`runtime.udfs`).
 
 How DLT imports laktory_pulumi: a DLT cluster has only what the pipeline installs. Each
 template's first cell is `# MAGIC %pip install {{LAKTORY_WHEEL}}`; `render_notebook` replaces
@@ -86,6 +89,18 @@ def pipeline_artifacts(
         content = render_notebook(source.read_text(), wheel_path).encode()
         artifacts.append(
             WorkspaceArtifact(f"notebook/{relative}", workspace_path, content, "notebook")
+        )
+    for ref in pipeline.project_modules():
+        module_file = notebooks_dir / ref.relative_path
+        if not module_file.is_file():  # validation reports it at its line first
+            raise FileNotFoundError(f"module {ref.module_name}: no file {module_file}")
+        artifacts.append(
+            WorkspaceArtifact(
+                f"module/{ref.module_name}",
+                notebook_workspace_path(pipeline.name, ref.relative_path, laktory_root),
+                module_file.read_bytes(),
+                "file",
+            )
         )
     artifacts.append(
         WorkspaceArtifact(

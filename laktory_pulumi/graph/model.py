@@ -104,10 +104,14 @@ def build_graph(pipeline: Pipeline, run_state: RunState | None = None) -> Graph:
     graph = Graph(name=pipeline.name)
     ids = _Ids()
     for table in pipeline.tables:
-        source_id = _add_source(graph, ids, table.builder.source)
+        source_ids = [_add_source(graph, ids, source) for source in table.builder.sources]
         table_id, _ = ids.get("tbl", table.name)
         graph.nodes.append(_table_node(table_id, table, run_state))
-        graph.edges.append(Edge(source_id, table_id, _read_kind(table.builder.source)))
+        for source, source_id in zip(table.builder.sources, source_ids, strict=True):
+            graph.edges.append(Edge(source_id, table_id, _read_kind(source)))
+        for name in table.sql_inputs or []:  # a SQL table reads its inputs whole
+            read = TableSource(name=name, read_as_stream=False)
+            graph.edges.append(Edge(_add_source(graph, ids, read), table_id, "batch"))
         if table.quarantine:
             quarantine_id, _ = ids.get("tbl", table.quarantine_name)
             graph.nodes.append(_quarantine_node(quarantine_id, table, run_state))
@@ -137,6 +141,8 @@ def _add_source(graph: Graph, ids: _Ids, source: EventSource | TableSource) -> s
 
 def _table_node(node_id: str, table: Table, run_state: RunState | None) -> Node:
     lines = [table.name, table.layer]
+    if table.transform is not None:  # the code the rows go through, named in the box
+        lines.append(f"transform: {table.transform.module_name}.{table.transform.function_name}")
     if run_state is not None:
         lines += run_lines(run_state.tables.get(table.name), quarantine=table.quarantine)
     return Node(node_id, tuple(lines), table.layer.lower())  # type: ignore[arg-type]

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from ..gc_pause import collector_paused
 from ..models import Cluster, Pipeline
 from ..models.base import format_path
+from ..models.sql_inputs import sql_parsing
+from ..models.udf import MODULES_FOLDER, modules_found_in
 from .errors import LoadError, LocatedError
 from .libraries import with_notebooks
 from .validation import validate
@@ -305,7 +307,13 @@ def load_stack(
     key = _load_key(project_dir, stack, only, config) if _reused is not None else None
     if _reused is not None and key in _reused:
         return _reused[key]
-    with collector_paused():
+    # UDF and transform modules are checked in the project's notebooks folder; SQL tables'
+    # queries parsed by Spark's parser, the results kept in the project.
+    with (
+        collector_paused(),
+        modules_found_in(project_dir / MODULES_FOLDER),
+        sql_parsing(project_dir),
+    ):
         loaded = _load(project_dir, stack, only, config)
     if _reused is not None:
         _reused[key] = loaded

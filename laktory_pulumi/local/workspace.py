@@ -40,7 +40,8 @@ def lay_out_workspace(
         if workspace_path.startswith(notebooks_prefix):
             suffix = "" if workspace_path.endswith(".py") else ".py"
             path = root / (workspace_path.lstrip("/") + suffix)
-            notebooks.append(path)
+            if artifact.kind == "notebook":  # UDF and transform modules are imported, not run
+                notebooks.append(path)
         elif workspace_path == metadata_path:
             path = metadata = root / workspace_path.lstrip("/")
         else:

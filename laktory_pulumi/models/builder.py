@@ -8,7 +8,8 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from .base import BackRef, FieldError, Model, UpperCase, exactly_one
 from .column import ColumnExpression
-from .sources import EventSource, TableSource
+from .sources import EventSource, TableSource, check_source_lists, flow_key
+from .sql_inputs import is_sql_table
 
 if TYPE_CHECKING:
     from .table import Table
@@ -65,6 +66,18 @@ class TableBuilder(Model):
     table_source: TableSource | None = Field(
         default=None, description="Read another table (silver, gold)."
     )
+    event_sources: list[EventSource] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several landed event sources appended into this one streaming table, "
+        "each by its own flow with its own checkpoint (instead of `event_source`).",
+    )
+    table_sources: list[TableSource] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several tables appended into this one streaming table, each by its own "
+        "flow with its own checkpoint (instead of `table_source`).",
+    )
     drop_source_columns: bool | None = Field(
         default=None,
         description="Keep only the declared and system columns. Default: true on silver and "
@@ -92,7 +105,16 @@ class TableBuilder(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> TableBuilder:
-        exactly_one(self, "event_source", "table_source")
+        if is_sql_table():  # the table's query names what it reads
+            if self.sources:
+                field = next(f for f in ("event_source", "table_source", "event_sources",
+                                         "table_sources") if getattr(self, f) is not None)  # fmt: skip
+                raise FieldError(field, "a table defined by sql takes no source of its own")
+        elif self.event_sources is None and self.table_sources is None:
+            exactly_one(self, "event_source", "table_source")
+        else:
+            exactly_one(self, "event_source", "table_source", "event_sources", "table_sources")
+            check_source_lists(self)
         if self.aggregation is not None and self.layer != "GOLD":
             raise FieldError(
                 "aggregation", f"aggregation is for GOLD tables (this table is {self.layer})"
@@ -105,10 +127,37 @@ class TableBuilder(Model):
         return self.event_source or self.table_source  # type: ignore[return-value]
 
     @property
+    def sources(self) -> list[EventSource | TableSource]:
+        """Every source of the table: the one source, or each of a list."""
+        return [
+            *([self.event_source] if self.event_source else []),
+            *([self.table_source] if self.table_source else []),
+            *(self.event_sources or []),
+            *(self.table_sources or []),
+        ]
+
+    @property
+    def table_reads(self) -> list[TableSource]:
+        """The tables the builder reads: its table source or each of its table sources."""
+        return [source for source in self.sources if isinstance(source, TableSource)]
+
+    @property
+    def appends(self) -> bool:
+        """True when the sources are listed: one append flow each into a streaming table."""
+        return self.event_sources is not None or self.table_sources is not None
+
+    def flow_name(self, source: EventSource | TableSource) -> str:
+        """The append flow of `source`: from stable keys, so a flow keeps its checkpoint."""
+        return f"{self.table.name}__{flow_key(source)}"
+
+    @property
     def drops_source_columns(self) -> bool:
         """Whether the source's columns are left out of the output."""
         if self.drop_source_columns is not None:
             return self.drop_source_columns
+        table = self._table.target
+        if table is not None and table.sql is not None:  # type: ignore[attr-defined]
+            return False  # the query is the projection
         return self.layer != "BRONZE"
 
     @property

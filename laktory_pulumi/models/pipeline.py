@@ -13,7 +13,9 @@ from .permission import PipelinePermission
 from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
+from .spark_function_names import SPARK_FUNCTIONS
 from .table import Table
+from .udf import FunctionRef, PipelineUdf, missing_function, modules_root
 
 Path = tuple[str | int, ...]
 
@@ -135,6 +137,12 @@ class Pipeline(Model):
         "`configuration.landing_root` names, `/Volumes/<catalog>/<schema>/<volume>/...`, when "
         "a table reads landed events; false when it is managed elsewhere.",
     )
+    udfs: list[PipelineUdf] = Field(
+        default_factory=list,
+        description="Python functions of the project a column may call by name in "
+        "`spark_func_name`, as Laktory's `udfs`; their modules are deployed next to the "
+        "notebooks.",
+    )
 
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
@@ -152,17 +160,29 @@ class Pipeline(Model):
                 return table
         raise KeyError(f"pipeline {self.name} has no table {name!r}")
 
+    def project_modules(self) -> list[FunctionRef]:
+        """One reference per module of the project the pipeline imports (UDFs, transforms).
+
+        Sorted by module name, so reordering the YAML changes no deployed resource. UDFs with a
+        `module_path` live in the workspace already and are left out.
+        """
+        refs: list[FunctionRef] = [udf for udf in self.udfs if udf.module_path is None]
+        refs += [table.transform for table in self.tables if table.transform is not None]
+        unique = {ref.module_name: ref for ref in refs}
+        return [unique[name] for name in sorted(unique)]
+
     def upstream(self, table: Table) -> list[Table]:
         """Tables of this pipeline that `table` reads, directly or not, in build order."""
         seen: dict[str, Table] = {}
+        names = {t.name for t in self.tables}
 
         def visit(current: Table) -> None:
-            source = current.builder.table_source
-            if source is None or source.is_external or source.name in seen:
-                return
-            parent = self.table(source.name)
-            visit(parent)
-            seen[parent.name] = parent
+            for _, name in table_reads(current):
+                if name in seen or name not in names:
+                    continue
+                parent = self.table(name)
+                visit(parent)
+                seen[parent.name] = parent
 
         visit(table)
         return list(seen.values())
@@ -177,7 +197,71 @@ class Pipeline(Model):
             *self._editions_and_storage(),
             *self._schedule_and_readers(),
             *pipeline_rules(self),
+            *self._functions_exist(),
+            *self._appends(),
         ]
+
+    def _functions_exist(self) -> list[tuple[Path, str]]:
+        """Every `spark_func_name` is a Spark function or a UDF; every module and function exists.
+
+        Module files are checked only when the loader says where the project's modules live
+        (see `models.udf`); names are always checked.
+        """
+        problems: list[tuple[Path, str]] = []
+        root = modules_root()
+        refs: list[tuple[Path, FunctionRef]] = [
+            (("udfs", index), udf) for index, udf in enumerate(self.udfs)
+        ]
+        refs += [
+            (("tables", index, "transform"), table.transform)
+            for index, table in enumerate(self.tables)
+            if table.transform is not None
+        ]
+        for path, ref in refs:
+            if root is None or getattr(ref, "module_path", None) is not None:
+                continue
+            missing = missing_function(ref, root)
+            if missing is not None:
+                problems.append(((*path, missing[0]), missing[1]))
+        udf_names = {udf.function_name for udf in self.udfs}
+        first: dict[str, int] = {}
+        for index, udf in enumerate(self.udfs):
+            if udf.function_name in first:
+                problems.append(
+                    (
+                        ("udfs", index, "function_name"),
+                        f"a column calls a UDF by its function name, and '{udf.function_name}' "
+                        f"is also udfs[{first[udf.function_name]}]",
+                    )
+                )
+            first.setdefault(udf.function_name, index)
+        for index, table in enumerate(self.tables):
+            calls: list[tuple[Path, str | None]] = [
+                (("tables", index, "columns", position), column.spark_func_name)
+                for position, column in enumerate(table.columns)
+            ]
+            aggregation = table.builder.aggregation
+            if aggregation is not None:
+                calls += [
+                    (
+                        ("tables", index, "builder", "aggregation", "aggregates", position),
+                        agg.spark_func_name,
+                    )
+                    for position, agg in enumerate(aggregation.aggregates)
+                ]
+            for path, name in calls:
+                if name is None or name in udf_names or name in SPARK_FUNCTIONS:
+                    continue
+                close = difflib.get_close_matches(name, sorted(SPARK_FUNCTIONS | udf_names), n=3)
+                hint = f"; close names: {', '.join(close)}" if close else ""
+                problems.append(
+                    (
+                        (*path, "spark_func_name"),
+                        f"'{name}' is neither a function of pyspark.sql.functions nor one of the "
+                        f"pipeline's udfs{hint}",
+                    )
+                )
+        return problems
 
     def _unique_names(self) -> list[tuple[Path, str]]:
         problems: list[tuple[Path, str]] = []
@@ -215,47 +299,61 @@ class Pipeline(Model):
         names = [table.name for table in self.tables]
         problems: list[tuple[Path, str]] = []
         for index, table in enumerate(self.tables):
-            source = table.builder.table_source
-            if source is None or source.is_external or source.name in names:
-                continue
-            close = difflib.get_close_matches(source.name, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(
-                (
-                    ("tables", index, "builder", "table_source", "name"),
-                    f"no table '{source.name}' in this pipeline{hint}; an external table "
-                    "needs its full name catalog.schema.table",
+            for path, name in table_reads(table):
+                if name in names:
+                    continue
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(
+                    (
+                        ("tables", index, *path),
+                        f"no table '{name}' in this pipeline{hint}; an external table "
+                        "needs its full name catalog.schema.table",
+                    )
                 )
-            )
         return problems
 
     def _no_cycles(self) -> list[tuple[Path, str]]:
-        reads = {
-            table.name: table.builder.table_source.name
-            for table in self.tables
-            if table.builder.table_source is not None
-        }
         index_of = {table.name: index for index, table in enumerate(self.tables)}
+        reads = {
+            table.name: [(path, name) for path, name in table_reads(table) if name in index_of]
+            for table in self.tables
+        }
         problems: list[tuple[Path, str]] = []
         reported: set[str] = set()
-        for start in reads:
-            chain = [start]
-            current = start
-            while current in reads and reads[current] in index_of:
-                current = reads[current]
-                if current in chain:
-                    cycle = [*chain[chain.index(current) :], current]
+        done: set[str] = set()
+
+        def visit(chain: list[str]) -> None:
+            for path, name in reads[chain[-1]]:
+                if name in chain:
+                    cycle = [*chain[chain.index(name) :], name]
                     if not reported.intersection(cycle):
                         problems.append(
                             (
-                                ("tables", index_of[cycle[-2]], "builder", "table_source", "name"),
+                                ("tables", index_of[chain[-1]], *path),
                                 "tables read each other in a cycle: " + " -> ".join(cycle),
                             )
                         )
                         reported.update(cycle)
-                    break
-                chain.append(current)
+                elif name not in done:
+                    visit([*chain, name])
+            done.add(chain[-1])
+
+        for table in self.tables:
+            if table.name not in done:
+                visit([table.name])
         return problems
+
+    def _appends(self) -> list[tuple[Path, str]]:
+        """A table fed by several append flows has no single query for a quarantine to re-read."""
+        return [
+            (
+                ("tables", index, "quarantine"),
+                "quarantine needs a single source (this table appends several)",
+            )
+            for index, table in enumerate(self.tables)
+            if table.quarantine and table.builder.appends
+        ]
 
     def _keys_declared(self) -> list[tuple[Path, str]]:
         problems: list[tuple[Path, str]] = []
@@ -332,3 +430,16 @@ class Pipeline(Model):
                 )
             seen.add(reader.principal)
         return problems
+
+
+def table_reads(table: Table) -> list[tuple[Path, str]]:
+    """The tables of its pipeline `table` may read, each with the path (under the table) of
+    the field naming it; external `catalog.schema.table` sources are left out."""
+    builder = table.builder
+    reads: list[tuple[Path, str]] = []
+    if builder.table_source is not None:
+        reads.append((("builder", "table_source", "name"), builder.table_source.name))
+    for position, source in enumerate(builder.table_sources or []):
+        reads.append((("builder", "table_sources", position, "name"), source.name))
+    reads += [(("sql",), name) for name in table.sql_inputs or []]
+    return [(path, name) for path, name in reads if "." not in name]

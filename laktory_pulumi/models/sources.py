@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from .base import FieldError, Model, UpperCase
+
+if TYPE_CHECKING:
+    from .builder import TableBuilder
 
 
 class Producer(Model):
@@ -121,3 +125,45 @@ class TableSource(Model):
                 "read_as_stream", "cdc needs read_as_stream: true (changes are applied as a stream)"
             )
         return self
+
+
+def flow_key(source: EventSource | TableSource) -> str:
+    """A source's stable key within its table: `events_<producer>_<name>` or `table_<name>`.
+
+    It names the source's append flow, and so its checkpoint: it must not depend on the
+    source's position in the list, so that adding or reordering sources reprocesses nothing.
+    """
+    if isinstance(source, EventSource):
+        text = f"events_{source.producer.name}_{source.name}"
+    else:
+        text = f"table_{source.name}"
+    return re.sub(r"\W", "_", text)
+
+
+def check_source_lists(builder: TableBuilder) -> None:
+    """Rules of `event_sources` / `table_sources`: append flows of streams, one key each.
+
+    Each source is an append flow into one streaming table (DLT's `append_flow`), so each reads
+    a stream; change feeds (`cdc`) need `apply_changes` on a single source; and an aggregation
+    or a deduplication would only see the rows of one flow.
+    """
+    field = "event_sources" if builder.event_sources is not None else "table_sources"
+    listed: list[EventSource | TableSource] = [
+        *(builder.event_sources or []),
+        *(builder.table_sources or []),
+    ]
+    keys = [flow_key(source) for source in listed]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise FieldError(field, f"two sources share the flow key '{key}'; list each once")
+    if not all(source.read_as_stream for source in listed):
+        raise FieldError(
+            field, "each listed source is appended as a stream: remove read_as_stream: false"
+        )
+    if any(isinstance(source, TableSource) and source.cdc is not None for source in listed):
+        raise FieldError(field, "cdc takes a single table_source (apply_changes reads one feed)")
+    if builder.aggregation is not None or builder.drop_duplicates:
+        raise FieldError(
+            field,
+            "aggregation and drop_duplicates need a single source (each flow appends on its own)",
+        )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, field_validator, model_validator
 
 from .base import (
     DEFINED_AT,
@@ -17,6 +17,8 @@ from .base import (
 )
 from .builder import TableBuilder
 from .column import Column
+from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
+from .udf import Transform
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -74,7 +76,55 @@ class Table(Model):
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined
 
+    transform: Transform | None = Field(
+        default=None,
+        description="A function of the project taking and returning a DataFrame, applied once "
+        "the columns are built (before filter, drop_duplicates and selects).",
+    )
+
+    sql: str | None = Field(
+        default=None,
+        description="A Spark SQL query over other tables of the pipeline (by name) whose rows "
+        "are this table's, instead of a builder source. It reads its inputs whole (the table is "
+        "a materialized view). The builder's columns, filter and selects still apply, and the "
+        "query's columns are kept unless `drop_source_columns: true`.",
+        min_length=1,
+    )
+    sql_inputs: list[str] | None = Field(
+        default=None,
+        description="The tables `sql` reads, as Spark's SQL parser finds them. Filled in when "
+        "the project is loaded (parsed on a local JVM, kept in `.laktory/sql_inputs.json`); "
+        "written into the deployed metadata so that nothing is parsed on Databricks.",
+    )
+
     _pipeline: BackRef = PrivateAttr(default_factory=BackRef)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sql_tables_have_no_builder_source(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Table]
+    ) -> Table:
+        with validating_sql_table(isinstance(data, dict) and data.get("sql") is not None):
+            return handler(data)
+
+    @model_validator(mode="after")
+    def _sql_inputs_from_the_parser(self) -> Table:
+        if self.sql is None:
+            if self.sql_inputs is not None:
+                raise FieldError("sql_inputs", "sql_inputs are the inputs of `sql`, which is unset")
+            return self
+        if parsing_enabled():
+            try:
+                self.sql_inputs = tables_read(self.sql)
+            except SqlParseError as error:
+                raise FieldError("sql", str(error)) from None
+        elif self.sql_inputs is None:
+            raise FieldError(
+                "sql",
+                "the tables this query reads are not known: load it with its project "
+                "(laktory-pulumi validate), which parses it with Spark's parser",
+            )
+        return self
 
     @field_validator("primary_key", mode="before")
     @classmethod

@@ -15,8 +15,11 @@ from .analysis import analysis_allowed, is_refused_analysis
 from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
 from .deduplication import deduplication_deferred
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
+from .udfs import apply_transform, user_functions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
@@ -45,7 +48,7 @@ def process(table: Table, df: DataFrame) -> DataFrame:
     builder = table.builder
     if builder.aggregation is not None:
         df = aggregate(table, builder.aggregation, df)
-    df = project(table, df)
+    df = apply_transform(table, project(table, df))
     if builder.filter:
         df = df.where(builder.filter)
     if builder.drop_duplicates and table.primary_key and not deduplication_deferred(table):
@@ -62,7 +65,8 @@ def project(table: Table, df: DataFrame) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    raw = {column.name: expression(column) for column in table.columns}
+    udfs = user_functions(table)
+    raw = {column.name: expression(column, udfs) for column in table.columns}
     source_rescued = F.col(RESCUED_DATA_COLUMN) if source_has_rescued_data(table) else None
     built, rescued = typed_columns(table, raw, source_rescued)
     system = _system_values(table, built)
@@ -92,14 +96,20 @@ def project(table: Table, df: DataFrame) -> DataFrame:
     return projected
 
 
-def expression(column: ColumnExpression) -> SparkColumn:
-    """The Spark column computing one declared value (before its cast)."""
+def expression(
+    column: ColumnExpression, udfs: Mapping[str, Callable[..., Any]] | None = None
+) -> SparkColumn:
+    """The Spark column computing one declared value (before its cast).
+
+    `spark_func_name` names one of the pipeline's `udfs` (first, as in Laktory) or a function of
+    `pyspark.sql.functions`.
+    """
     from pyspark.sql import functions as F
 
     if column.sql_expression is not None:
         return F.expr(column.sql_expression)
     assert column.spark_func_name is not None  # the model guarantees one way to compute
-    function = getattr(F, column.spark_func_name, None)
+    function = (udfs or {}).get(column.spark_func_name) or getattr(F, column.spark_func_name, None)
     if function is None or not callable(function):
         raise ValueError(f"'{column.spark_func_name}' is not a function of pyspark.sql.functions")
     args = [_argument(arg) for arg in column.spark_func_args]
@@ -127,7 +137,8 @@ def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFram
             F.col("_window.start").alias(WINDOW_START),
             F.col("_window.end").alias(WINDOW_END),
         ]
-    aggregates = [expression(agg).alias(agg.name) for agg in aggregation.aggregates]
+    udfs = user_functions(table)
+    aggregates = [expression(agg, udfs).alias(agg.name) for agg in aggregation.aggregates]
     grouped = df.groupBy(*keys).agg(*aggregates)
     groups = [F.col(name) for name in aggregation.groupby_columns]
     results = [F.col(agg.name) for agg in aggregation.aggregates]
@@ -230,7 +241,7 @@ def _blame_a_column(table: Table, source: DataFrame) -> None:
     existing = _paths(source.schema)
     for column in table.columns:
         try:
-            source.select(expression(column)).schema  # noqa: B018
+            source.select(expression(column, user_functions(table))).schema  # noqa: B018
         except Exception as error:
             if not _is_unresolved(error):
                 raise

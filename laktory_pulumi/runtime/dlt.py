@@ -172,6 +172,21 @@ def create_streaming_table(name: str, **options: Any) -> None:
     backend().create_streaming_table(name=name, **options)
 
 
+def append_flow(**options: Any) -> Any:
+    """`@dlt.append_flow(target=..., name=...)`: one more flow appending into a streaming table."""
+    return backend().append_flow(**options)
+
+
+def appends_defined(target: str) -> None:
+    """Say every append flow of `target` is defined; for the backends that need to know (SDP).
+
+    Not a call of Databricks' `dlt`: there, the flows are all DLT needs.
+    """
+    chosen = backend()
+    if hasattr(chosen, "appends_defined"):
+        chosen.appends_defined(target)
+
+
 def apply_changes(**options: Any) -> Any:
     """Apply a change feed to a target (SCD type 1 or 2)."""
     return backend().apply_changes(**options)

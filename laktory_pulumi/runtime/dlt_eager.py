@@ -14,7 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from .deduplication import finishing_step
-from .expectations import ExpectationDecorators, apply_rules, attached_rules
+from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules, rules_from
 
 QueryFunction = Callable[[], DataFrame]
 
@@ -34,6 +34,7 @@ class EagerBackend(ExpectationDecorators):
 
     def __init__(self) -> None:
         self.frames: dict[str, DataFrame] = {}
+        self._streaming_tables: dict[str, list[Rule]] = {}
 
     def _spark(self) -> SparkSession:
         from . import dlt
@@ -74,8 +75,35 @@ class EagerBackend(ExpectationDecorators):
 
     view = table
 
-    def create_streaming_table(self, name: str, **_pipeline_only: Any) -> None:
-        """Nothing to declare: `apply_changes` defines the target."""
+    def create_streaming_table(
+        self,
+        name: str,
+        expect_all: dict[str, str] | None = None,
+        expect_all_or_drop: dict[str, str] | None = None,
+        expect_all_or_fail: dict[str, str] | None = None,
+        **_pipeline_only: Any,
+    ) -> None:
+        """Remember the target's expectations; its rows come from `append_flow` (the union of
+        the flows) or from `apply_changes`."""
+        self._streaming_tables[name] = [
+            *rules_from(expect_all or {}, "WARN"),
+            *rules_from(expect_all_or_drop or {}, "DROP"),
+            *rules_from(expect_all_or_fail or {}, "FAIL"),
+        ]
+        self.frames.pop(name, None)
+
+    def append_flow(self, *, target: str, name: str | None = None, **_pipeline_only: Any) -> Any:
+        """`@dlt.append_flow`: the flow's rows, with the target's expectations, added to it."""
+
+        def register(function: QueryFunction) -> DefinedDataset:
+            rules = self._streaming_tables.get(target, [])
+            frame = apply_rules(function(), target, rules)
+            if target in self.frames:
+                frame = self.frames[target].unionByName(frame, allowMissingColumns=True)
+            self.frames[target] = frame
+            return DefinedDataset(target, frame)
+
+        return register
 
     def apply_changes(self, target: str, source: str, **arguments: Any) -> DefinedDataset:
         """The SCD table of `source`'s changes, computed from every change at once.

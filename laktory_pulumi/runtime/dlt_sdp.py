@@ -47,7 +47,7 @@ from pyspark.sql import functions as F
 
 from .analysis import refusing_analysis
 from .deduplication import finishing_step
-from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules
+from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules, rules_from
 from .scd import apply_changes as scd_apply_changes
 from .scd import change_spec
 
@@ -213,6 +213,11 @@ class SdpBackend(ExpectationDecorators):
 
     def __init__(self) -> None:
         self._pending_cdc_targets: dict[str, str | None] = {}
+        # Streaming tables declared for append flows: their expectations, by name.
+        self._append_targets: dict[str, list[Rule]] = {}
+        # The flows of each append target, and the targets made unions of their flows' tables.
+        self._append_flows: dict[str, list[str]] = {}
+        self._unions: set[str] = set()
 
     # Reads --------------------------------------------------------------------------------
 
@@ -221,8 +226,9 @@ class SdpBackend(ExpectationDecorators):
         return _read(name, stream=False)
 
     def read_stream(self, name: str) -> DataFrame:
-        """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed."""
-        return _read(name, stream=not _batch_reads.get())
+        """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed, and
+        when it is the union of append flows' tables (a materialized view, see `append_flow`)."""
+        return _read(name, stream=not _batch_reads.get() and name not in self._unions)
 
     def read_stream_with_watermark(self, name: str, column: str, threshold: str) -> DataFrame:
         """A stream with an event-time watermark, written in SQL.
@@ -323,10 +329,71 @@ class SdpBackend(ExpectationDecorators):
     # Change data capture ------------------------------------------------------------------
 
     def create_streaming_table(
-        self, name: str, comment: str | None = None, **_databricks_only: Any
+        self,
+        name: str,
+        comment: str | None = None,
+        expect_all: dict[str, str] | None = None,
+        expect_all_or_drop: dict[str, str] | None = None,
+        expect_all_or_fail: dict[str, str] | None = None,
+        **_databricks_only: Any,
     ) -> None:
-        """Declare the target of `apply_changes`; defined by `apply_changes` itself here."""
+        """Declare the target of `apply_changes` or of append flows.
+
+        The target of `apply_changes` is defined by `apply_changes` itself here (see the
+        module's docstring); the target of append flows is defined by the first flow, as SDP
+        needs it declared before its flows (`dp.create_streaming_table`).
+        """
         self._pending_cdc_targets[name] = comment
+        self._append_targets[name] = [
+            *rules_from(expect_all or {}, "WARN"),
+            *rules_from(expect_all_or_drop or {}, "DROP"),
+            *rules_from(expect_all_or_fail or {}, "FAIL"),
+        ]
+
+    def append_flow(
+        self,
+        *,
+        target: str,
+        name: str | None = None,
+        spark_conf: dict[str, str] | None = None,
+        **_databricks_only: Any,
+    ) -> Any:
+        """`@dlt.append_flow`: the flow's rows, with its own checkpoint, into `target`.
+
+        Locally a streaming table takes one writer only: the file stream sink keeps one commit
+        log per table, and a second query writing there fails ("Race while writing batch 0 to
+        the file sink metadata log"), or would skip batches the other already committed. So
+        each flow writes its own streaming table, named after the flow (its checkpoint, as on
+        Databricks, is the flow's), and `appends_defined` makes the target the union of those
+        tables, a materialized view. Readers of the target read it whole (`read_stream`).
+        """
+
+        def register(function: QueryFunction) -> None:
+            rules = self._append_targets.get(target, [])
+            flow = name or function.__name__
+            frame = _apply_rules(_build(flow, function), flow, rules, streaming=True)
+            dp.table(name=flow, spark_conf=spark_conf)(lambda: frame)
+            REGISTRY[flow] = DatasetRecord(name=flow, materialized_view=False, expectations=rules)
+            self._append_flows.setdefault(target, []).append(flow)
+
+        return register
+
+    def appends_defined(self, target: str) -> None:
+        """Every flow of `target` is defined: the target becomes the union of their tables."""
+        flows = self._append_flows.pop(target, [])
+        comment = self._pending_cdc_targets.pop(target, None)
+
+        def union() -> DataFrame:
+            frames = [_read(flow, stream=False) for flow in flows]
+            frame = frames[0]
+            for other in frames[1:]:
+                frame = frame.unionByName(other, allowMissingColumns=True)
+            return frame
+
+        frame = _build(target, union)
+        dp.materialized_view(name=target, comment=comment)(lambda: frame)
+        REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=union)
+        self._unions.add(target)
 
     def apply_changes(self, target: str, source: str, **arguments: Any) -> None:
         """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes.

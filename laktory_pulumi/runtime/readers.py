@@ -62,20 +62,29 @@ def landing_root(spark: SparkSession) -> str:
 
 
 def read_events(
-    table: Table, source: EventSource, spark: SparkSession, options: dict[str, Any]
+    table: Table,
+    source: EventSource,
+    spark: SparkSession,
+    options: dict[str, Any],
+    key: str | None = None,
 ) -> DataFrame:
-    """Landed event files: a stream of new files, or every file when not `read_as_stream`."""
+    """Landed event files: a stream of new files, or every file when not `read_as_stream`.
+
+    `key` (default: the table's name) names the kept schema and Auto Loader's schema location;
+    a table appending several event sources gives each its own (`runtime.flows`).
+    """
+    key = key or table.name
     path = source.events_root or source.events_path(landing_root(spark))
     file_format = source.format.lower()
     reader_options = {key: str(value) for key, value in {**source.read_options, **options}.items()}
     if on_databricks():
-        frame = _auto_loader(table, source, spark, path, file_format, reader_options)
+        frame = _auto_loader(key, source, spark, path, file_format, reader_options)
         return with_source_file(frame)
     if file_format in ("json", "csv"):
         # Bad lines are kept, their text in the rescued column, instead of being dropped.
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
-    schema = _event_schema(table, source, spark, path, file_format, reader_options)
+    schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
     reader = spark.readStream if source.read_as_stream else spark.read
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
     return with_source_file(frame)
@@ -93,7 +102,7 @@ def with_source_file(frame: DataFrame) -> DataFrame:
 
 
 def _auto_loader(
-    table: Table,
+    key: str,
     source: EventSource,
     spark: SparkSession,
     path: str,
@@ -118,7 +127,7 @@ def _auto_loader(
     }
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
     if schema_root:
-        auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{table.name}")
+        auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{key}")
     reader = spark.readStream.format("cloudFiles").options(**auto)
     if source.schema_ddl:
         reader = reader.schema(source.schema_ddl)
@@ -127,6 +136,7 @@ def _auto_loader(
 
 def _event_schema(
     table: Table,
+    key: str,
     source: EventSource,
     spark: SparkSession,
     path: str,
@@ -147,7 +157,7 @@ def _event_schema(
         # is an analysis SDP refuses inside query functions.
         extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
         return source.schema_ddl + extra
-    kept_file = _kept_schema_file(table, spark)
+    kept_file = _kept_schema_file(key, spark)
     kept = _read_kept(table, kept_file)
     seen = _read_seen(kept_file)
     landed = _landed_files(path)
@@ -218,9 +228,9 @@ def _without_column(schema: StructType, name: str | None) -> StructType:
     return StructType([field for field in schema.fields if field.name != name])
 
 
-def _kept_schema_file(table: Table, spark: SparkSession) -> Path | None:
+def _kept_schema_file(key: str, spark: SparkSession) -> Path | None:
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
-    return Path(schema_root) / f"{table.name}.json" if schema_root else None
+    return Path(schema_root) / f"{key}.json" if schema_root else None
 
 
 def _infer(

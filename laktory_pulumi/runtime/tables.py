@@ -1,7 +1,8 @@
-"""Datasets a table may need besides itself: its quarantine table, its change-feed view.
+"""Every dataset of one table: `define_table(table, spark)`, which the templates call.
 
-The templates call these for tables whose YAML asks for them; the plain case, one `@dlt.table`
-per table, stays written out in the templates where readers expect to see it.
+A plain table is one `@dlt.table` with its expectations; a CDC table a change-feed view applied
+with `apply_changes`; a table listing several sources one append flow each (`runtime.flows`);
+a table may add its quarantine table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from . import dlt
 from .builders import process
 from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import quarantine, rules_of
+from .flows import define_appends
 from .readers import read_source
+from .sql_tables import read_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -21,8 +24,30 @@ if TYPE_CHECKING:
 
 
 def built(table: Table, spark: SparkSession) -> DataFrame:
-    """The table's source, read and processed: what its dataset's query returns."""
-    return process(table, read_source(table, spark))
+    """The table's source (or its SQL query), read and processed: what its dataset returns."""
+    source = read_sql(table, spark) if table.sql is not None else read_source(table, spark)
+    return process(table, source)
+
+
+def define_table(table: Table, spark: SparkSession) -> Any:
+    """Define `table` (and the datasets it needs) in the pipeline; returns its dataset.
+
+    In the eager debug mode the returned wrapper gives the DataFrame (`dlt.get_df`).
+    """
+    source = table.builder.table_source
+    if source is not None and source.cdc is not None:
+        return define_changes(table, spark)
+    if table.builder.appends:
+        return define_appends(table, spark)
+
+    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.expectations(table)
+    def plain() -> DataFrame:  # a SQL table too: `built` runs its query
+        return built(table, spark)
+
+    if table.quarantine:
+        define_quarantine(table, spark)
+    return plain
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:

@@ -1,0 +1,141 @@
+"""Python functions of the project: UDFs a column calls, transforms a table applies.
+
+A pipeline's `udfs` (Laktory v0.0.22's `PipelineUDF`: `module_name`, `function_name`,
+`module_path`) make a function callable as a column's `spark_func_name`; a table's `transform`
+names a function taking and returning a DataFrame. The modules live in the project's
+`notebooks/` folder, next to the notebooks (Laktory's templates import them from the notebooks'
+own folder, `sys.path.append("/Workspace/pipelines/")`), and are deployed next to them.
+
+Validation never imports user code: the module file is found under the folder set by
+`modules_found_in` (the loader sets the project's `notebooks/`) and parsed with `ast` to find
+the function's name at its top level. Without such a folder (metadata read back at run time on
+Databricks, where the YAML's project is not around) only names are checked.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from .base import Model
+
+MODULES_FOLDER = "notebooks"
+"""Folder of the project holding the notebooks and the UDF and transform modules."""
+
+_DOTTED_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+_modules_root: ContextVar[Path | None] = ContextVar("laktory_modules_root", default=None)
+
+
+class FunctionRef(Model):
+    """A function of a Python module of the project."""
+
+    module_name: str = Field(
+        description="Module holding the function, e.g. `stock_functions` for "
+        "`notebooks/stock_functions.py` (dotted for a sub-folder: `udfs.prices`). Deployed next "
+        "to the pipeline's notebooks.",
+        pattern=_DOTTED_NAME,
+    )
+    function_name: str = Field(
+        description="Name of the function, defined at the module's top level.", pattern=_NAME
+    )
+
+    @property
+    def relative_path(self) -> str:
+        """`udfs.prices` -> `udfs/prices.py`: the module's file under the notebooks folder."""
+        return self.module_name.replace(".", "/") + ".py"
+
+
+class PipelineUdf(FunctionRef):
+    """A user-defined function a column may call by name in `spark_func_name`.
+
+    It is called like a `pyspark.sql.functions` function: with the column's arguments (Spark
+    Columns or plain values) and returns a Column. A UDF named like a Spark function wins, as in
+    Laktory.
+    """
+
+    module_path: str | None = Field(
+        default=None,
+        description="Workspace folder holding the module when it is not a module of the "
+        "project's `notebooks/` (Laktory's meaning); it is added to `sys.path` at run time and the "
+        "module is neither deployed nor checked at validation.",
+    )
+
+
+class Transform(FunctionRef):
+    """A function `f(df) -> df` applied to a table once its columns are built."""
+
+
+@contextmanager
+def modules_found_in(folder: Path) -> Iterator[None]:
+    """Within this block, validation checks module files under `folder`."""
+    token = _modules_root.set(folder)
+    try:
+        yield
+    finally:
+        _modules_root.reset(token)
+
+
+def modules_root() -> Path | None:
+    """The folder validation finds modules in, or None when files are not checked."""
+    return _modules_root.get()
+
+
+def missing_function(ref: FunctionRef, root: Path) -> tuple[str, str] | None:
+    """Why `ref` cannot be found under `root`: `(field, message)`, or None when it can."""
+    path = root / ref.relative_path
+    try:
+        names = _top_level_names(path)
+    except SyntaxError as error:
+        return (
+            "module_name",
+            f"module '{ref.module_name}' does not parse: {path}:{error.lineno}: {error.msg}",
+        )
+    if names is None:
+        return (
+            "module_name",
+            f"no module '{ref.module_name}': {path} does not exist (modules of the project live "
+            f"in its {MODULES_FOLDER}/ folder)",
+        )
+    if ref.function_name in names:
+        return None
+    close = difflib.get_close_matches(ref.function_name, sorted(names), n=3)
+    hint = f"; close names: {', '.join(close)}" if close else ""
+    return (
+        "function_name",
+        f"module '{ref.module_name}' ({path.name}) defines no '{ref.function_name}'{hint}",
+    )
+
+
+def _top_level_names(path: Path) -> frozenset[str] | None:
+    """Names a module defines at its top level (functions, assignments, imports), None if absent."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    if not path.is_file():
+        return None
+    return _names_in(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _names_in(path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    tree = ast.parse(Path(path).read_text(), filename=path)
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return frozenset(names)
