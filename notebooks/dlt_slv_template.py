@@ -3,13 +3,17 @@
 
 # COMMAND ----------
 
-# Silver template: one table per SILVER table of the pipeline's metadata: typed columns,
-# expectations, deduplication; a quarantine table when asked; apply_changes for CDC sources.
+# Silver template: one table per table of the pipeline's metadata whose template is this
+# notebook (by default every SILVER table): typed columns, expectations, deduplication; a
+# quarantine table when asked; apply_changes for CDC sources.
+# Generic: the tables come from the YAML, deployed as metadata. A copy of this notebook under
+# another name builds the tables whose `template` names that copy.
 from pyspark.sql import SparkSession
 
 from laktory_pulumi import dlt, get_logger, read_metadata
-from laktory_pulumi.runtime import process, read_source
-from laktory_pulumi.runtime.tables import define_changes, define_quarantine
+from laktory_pulumi.runtime.tables import define_table, tables_of
+
+NOTEBOOK = "dlt_slv_template"
 
 spark = SparkSession.active()
 dlt.spark = spark
@@ -18,29 +22,8 @@ pl = read_metadata(spark=spark)  # this pipeline's own, from its configuration
 
 # COMMAND ----------
 
-
-def define_silver_table(table):
-    source = table.builder.table_source
-    if source is not None and source.cdc is not None:
-        return define_changes(table, spark)
-
-    @dlt.table(name=table.name, comment=table.comment)
-    @dlt.expectations(table)
-    def silver():
-        df = read_source(table, spark)
-        return process(table, df)
-
-    if table.quarantine:
-        define_quarantine(table, spark)
-    return silver
-
-
-# COMMAND ----------
-
-for table in pl.tables:
-    if table.builder.layer != "SILVER":
-        continue
-    logger.info("defining silver table %s", table.name)
-    wrapper = define_silver_table(table)
+for table in tables_of(pl, NOTEBOOK):
+    logger.info("defining table %s", table.name)
+    wrapper = define_table(table, spark)  # with its expectations, quarantine or change feed
     if dlt.is_debug():
         dlt.display(dlt.get_df(wrapper))

@@ -32,7 +32,7 @@ from laktory_pulumi.models import Pipeline
 
 NAME = "pl-stock-prices"
 COMPONENT = ("laktory:databricks:Pipeline", NAME)
-NOTEBOOKS = ("dlt_brz_template", "dlt_slv_template", "dlt_gld_stock_performances")
+NOTEBOOKS = ("dlt_brz_template", "dlt_slv_template", "dlt_slv_star_template", "dlt_gld_template")
 NOTEBOOK_PATHS = sorted(f"/.laktory/pipelines/{NAME}/{notebook}" for notebook in NOTEBOOKS)
 METADATA_PATH = f"/.laktory/pipelines/{NAME}.json"
 WHEEL_PATH = f"/.laktory/wheels/{NAME}/{build_wheel().filename}"
@@ -108,7 +108,7 @@ def test_dev_deploys_one_pipeline_its_notebooks_files_and_permissions(
     }
     assert readable == {path: read_only for path in [*NOTEBOOK_PATHS, METADATA_PATH, WHEEL_PATH]}
     # Exactly these, nothing else under the component.
-    assert len(children) == 1 + 3 + 2 + 1 + 5
+    assert len(children) == 1 + len(NOTEBOOKS) + 2 + 1 + len(NOTEBOOKS) + 2
     assert component.outputs == {
         "pipeline_id": f"{NAME}-id",
         "metadata_path": METADATA_PATH,

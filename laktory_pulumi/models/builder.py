@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, model_validator
 
-from .base import BackRef, FieldError, Model, UpperCase, exactly_one
-from .column import ColumnExpression
+from .aliases import alias_of, schema_with_aliases
+from .base import BackRef, FieldError, Model, UpperCase
+from .column import ColumnExpression, SparkType
+from .joins import TableJoin
 from .sources import EventSource, TableSource
+from .windows import TableWindowFilter
 
 if TYPE_CHECKING:
     from .table import Table
 
-Layer = Literal["BRONZE", "SILVER", "GOLD"]
+Layer = Literal["BRONZE", "SILVER", "SILVER_STAR", "GOLD"]
+
+LAYER_TEMPLATES: dict[str, str] = {
+    "BRONZE": "dlt_brz_template",
+    "SILVER": "dlt_slv_template",
+    "SILVER_STAR": "dlt_slv_star_template",
+    "GOLD": "dlt_gld_template",
+}
+"""The generic notebook (in `notebooks/`) that builds a layer's tables, by Laktory's names."""
 
 
 class TimeWindow(Model):
@@ -33,20 +44,31 @@ class Aggregate(ColumnExpression):
     """One aggregate of a gold table, e.g. `max(high)` as `high`."""
 
     name: str = Field(description="Output column name.", min_length=1)
+    type: SparkType | None = Field(
+        default=None,
+        description="Spark SQL type the aggregate is cast to; the function's own type when unset.",
+    )
 
 
 class Aggregation(Model):
     """Group-by and aggregates of a gold table."""
+
+    model_config = ConfigDict(json_schema_extra=schema_with_aliases)
 
     groupby_columns: list[str] = Field(
         default_factory=list, description="Columns to group by (besides the time window)."
     )
     window: TimeWindow | None = Field(
         default=None,
+        validation_alias=AliasChoices("window", "groupby_window"),
         description="Optional time window; its start and end become `window_start` and "
-        "`window_end`.",
+        "`window_end`." + alias_of("groupby_window"),
     )
-    aggregates: list[Aggregate] = Field(description="Aggregate expressions.", min_length=1)
+    aggregates: list[Aggregate] = Field(
+        validation_alias=AliasChoices("aggregates", "agg_expressions"),
+        description="Aggregate expressions." + alias_of("agg_expressions"),
+        min_length=1,
+    )
 
     @property
     def output_columns(self) -> list[str]:
@@ -56,9 +78,18 @@ class Aggregation(Model):
 
 
 class TableBuilder(Model):
-    """Source and transformations of a table."""
+    """Source and transformations of a table.
 
-    layer: Annotated[Layer, UpperCase] = Field(description="Medallion layer of the table.")
+    The steps, in order: read the source; build the declared columns a join needs as its key;
+    `joins`; the declared and system columns (one projection; on an aggregated table, after
+    the aggregation instead); `window_filter`; `aggregation`; `joins_post_aggregation`;
+    `filter`; `drop_duplicates`; `selects`; `drop_columns`.
+    """
+
+    layer: Annotated[Layer, UpperCase] = Field(
+        description="Medallion layer of the table: BRONZE, SILVER, SILVER_STAR (silver rows "
+        "enriched by joins) or GOLD. Sets the system columns and the default template."
+    )
     event_source: EventSource | None = Field(
         default=None, description="Read landed event files (bronze)."
     )
@@ -68,7 +99,8 @@ class TableBuilder(Model):
     drop_source_columns: bool | None = Field(
         default=None,
         description="Keep only the declared and system columns. Default: true on silver and "
-        "gold, false on bronze.",
+        "gold, false on bronze and silver-star (Laktory v0.0.22's defaults; a silver-star "
+        "table adds columns to its silver source).",
     )
     drop_duplicates: bool = Field(
         default=False,
@@ -87,29 +119,114 @@ class TableBuilder(Model):
     aggregation: Aggregation | None = Field(
         default=None, description="Group-by and aggregates (gold)."
     )
+    joins: list[TableJoin] = Field(
+        default_factory=list,
+        description="Joins with other tables, in order, before the columns are built (a "
+        "declared column named in a join's `on` is built before that join).",
+    )
+    joins_post_aggregation: list[TableJoin] = Field(
+        default_factory=list, description="Joins applied to the aggregated rows (gold)."
+    )
+    window_filter: TableWindowFilter | None = Field(
+        default=None,
+        description="Keep the first rows of each group (e.g. the latest row per symbol); needs "
+        "a batch read of the source.",
+    )
+    drop_columns: list[str] = Field(
+        default_factory=list, description="Columns removed at the very end."
+    )
+    template: str | None = Field(
+        default=None,
+        description="The notebook that builds this table: a layer name (`SILVER` -> "
+        "`dlt_slv_template`) or a notebook of `notebooks/` by its name (`my_notebook` or "
+        "`my_notebook.py`). Default: the layer's generic template (`dlt_brz_template`, "
+        "`dlt_slv_template`, `dlt_slv_star_template`, `dlt_gld_template`). The notebook must be "
+        "among the pipeline's libraries.",
+        min_length=1,
+    )
+    pipeline_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22 fills it with the pipeline's name; when written, it must "
+        "be that name.",
+    )
 
     _table: BackRef = PrivateAttr(default_factory=BackRef)
 
     @model_validator(mode="after")
     def _one_source(self) -> TableBuilder:
-        exactly_one(self, "event_source", "table_source")
+        # None at all is allowed here: a table with static `data` needs no source (the table
+        # checks that one of the two is there).
+        if self.event_source is not None and self.table_source is not None:
+            raise FieldError(
+                "table_source",
+                "exactly one of event_source or table_source is required (found event_source, "
+                "table_source)",
+            )
         if self.aggregation is not None and self.layer != "GOLD":
             raise FieldError(
                 "aggregation", f"aggregation is for GOLD tables (this table is {self.layer})"
+            )
+        if self.joins_post_aggregation and self.aggregation is None:
+            raise FieldError(
+                "joins_post_aggregation", "joins_post_aggregation needs an aggregation"
+            )
+        if self.window_filter is not None and self.reads_stream:
+            raise FieldError(
+                "window_filter",
+                "window_filter needs a batch read of the source (read_as_stream: false): "
+                "Spark numbers rows over windows of batch data only",
             )
         return self
 
     @property
     def source(self) -> EventSource | TableSource:
         """The one source of the table."""
-        return self.event_source or self.table_source  # type: ignore[return-value]
+        source = self.event_source or self.table_source
+        if source is None:
+            raise ValueError("this builder has no source (its table has static data)")
+        return source
+
+    @property
+    def has_source(self) -> bool:
+        """False for a table of static `data` rows."""
+        return self.event_source is not None or self.table_source is not None
+
+    @property
+    def reads_stream(self) -> bool:
+        """Whether the source is read as a stream (static data is not)."""
+        return self.has_source and self.source.read_as_stream
+
+    @property
+    def notebook(self) -> str:
+        """The name (no `.py`) of the notebook that builds this table."""
+        template = self.template or self.layer
+        if template.upper() in LAYER_TEMPLATES:
+            return LAYER_TEMPLATES[template.upper()]
+        return template.rsplit("/", 1)[-1].removesuffix(".py")
+
+    @property
+    def table_reads(self) -> list[tuple[tuple[str | int, ...], TableSource]]:
+        """Every table this builder reads, with its path under the builder: source, then joins."""
+        reads: list[tuple[tuple[str | int, ...], TableSource]] = []
+        if self.table_source is not None:
+            reads.append((("table_source",), self.table_source))
+        for field in ("joins", "joins_post_aggregation"):
+            for index, join in enumerate(getattr(self, field)):
+                reads.append(((field, index, "other"), join.other))
+        return reads
+
+    @property
+    def all_joins(self) -> list[TableJoin]:
+        """Joins before and after the aggregation."""
+        return [*self.joins, *self.joins_post_aggregation]
 
     @property
     def drops_source_columns(self) -> bool:
         """Whether the source's columns are left out of the output."""
         if self.drop_source_columns is not None:
             return self.drop_source_columns
-        return self.layer != "BRONZE"
+        # Laktory v0.0.22, TableBuilder.default_options: false on BRONZE and SILVER_STAR.
+        return self.layer not in ("BRONZE", "SILVER_STAR")
 
     @property
     def table(self) -> Table:

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .cluster import PipelineCluster
+from .joins import STREAM_STATIC_HOW, STREAM_STREAM_HOW, TableJoin
 from .permission import PipelinePermission
 from .table import Table
 
@@ -129,16 +130,17 @@ class Pipeline(Model):
         raise KeyError(f"pipeline {self.name} has no table {name!r}")
 
     def upstream(self, table: Table) -> list[Table]:
-        """Tables of this pipeline that `table` reads, directly or not, in build order."""
+        """Tables of this pipeline that `table` reads (source and joins), directly or not, in
+        build order."""
         seen: dict[str, Table] = {}
 
         def visit(current: Table) -> None:
-            source = current.builder.table_source
-            if source is None or source.is_external or source.name in seen:
-                return
-            parent = self.table(source.name)
-            visit(parent)
-            seen[parent.name] = parent
+            for _, source in current.builder.table_reads:
+                if source.is_external or source.name in seen:
+                    continue
+                parent = self.table(source.name)
+                visit(parent)
+                seen[parent.name] = parent
 
         visit(table)
         return list(seen.values())
@@ -151,6 +153,9 @@ class Pipeline(Model):
             *self._no_cycles(),
             *self._keys_declared(),
             *self._editions_and_storage(),
+            *self._joins_runnable(),
+            *self._templates_deployed(),
+            *self._columns_computed(),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
@@ -189,46 +194,53 @@ class Pipeline(Model):
         names = [table.name for table in self.tables]
         problems: list[tuple[Path, str]] = []
         for index, table in enumerate(self.tables):
-            source = table.builder.table_source
-            if source is None or source.is_external or source.name in names:
-                continue
-            close = difflib.get_close_matches(source.name, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(
-                (
-                    ("tables", index, "builder", "table_source", "name"),
-                    f"no table '{source.name}' in this pipeline{hint}; an external table "
-                    "needs its full name catalog.schema.table",
+            for path, source in table.builder.table_reads:
+                if source.is_external or source.name in names:
+                    continue
+                close = difflib.get_close_matches(source.name, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(
+                    (
+                        ("tables", index, "builder", *path, "name"),
+                        f"no table '{source.name}' in this pipeline{hint}; an external table "
+                        "needs its full name catalog.schema.table",
+                    )
                 )
-            )
         return problems
 
     def _no_cycles(self) -> list[tuple[Path, str]]:
-        reads = {
-            table.name: table.builder.table_source.name
-            for table in self.tables
-            if table.builder.table_source is not None
-        }
+        """Tables reading each other (through sources or joins), blamed at the read closing
+        the cycle."""
         index_of = {table.name: index for index, table in enumerate(self.tables)}
+        reads: dict[str, list[tuple[Path, str]]] = {
+            table.name: [
+                (("tables", index_of[table.name], "builder", *path, "name"), source.name)
+                for path, source in table.builder.table_reads
+                if source.name in index_of
+            ]
+            for table in self.tables
+        }
         problems: list[tuple[Path, str]] = []
         reported: set[str] = set()
-        for start in reads:
-            chain = [start]
-            current = start
-            while current in reads and reads[current] in index_of:
-                current = reads[current]
-                if current in chain:
-                    cycle = [*chain[chain.index(current) :], current]
+        done: set[str] = set()
+
+        def visit(name: str, chain: list[str]) -> None:
+            if name in done:
+                return
+            for path, parent in reads.get(name, []):
+                if parent in chain:
+                    cycle = [*chain[chain.index(parent) :], name, parent]
                     if not reported.intersection(cycle):
                         problems.append(
-                            (
-                                ("tables", index_of[cycle[-2]], "builder", "table_source", "name"),
-                                "tables read each other in a cycle: " + " -> ".join(cycle),
-                            )
+                            (path, "tables read each other in a cycle: " + " -> ".join(cycle))
                         )
                         reported.update(cycle)
-                    break
-                chain.append(current)
+                    continue
+                visit(parent, [*chain, name])
+            done.add(name)
+
+        for table in self.tables:
+            visit(table.name, [])
         return problems
 
     def _keys_declared(self) -> list[tuple[Path, str]]:
@@ -280,3 +292,126 @@ class Pipeline(Model):
         if self.serverless and self.clusters:
             problems.append((("clusters",), "a serverless pipeline takes no clusters"))
         return problems
+
+    def _joins_runnable(self) -> list[tuple[Path, str]]:
+        """Joins Spark can run: the stream and batch combinations of its streaming guide."""
+        problems: list[tuple[Path, str]] = []
+        for index, table in enumerate(self.tables):
+            builder = table.builder
+            left_stream = builder.reads_stream
+            left_watermark = builder.table_source.watermark if builder.table_source else None
+            for field in ("joins", "joins_post_aggregation"):
+                for position, join in enumerate(getattr(builder, field)):
+                    path: Path = ("tables", index, "builder", field, position)
+                    problems.extend(
+                        _join_problems(join, path, left_stream, left_watermark is not None)
+                    )
+            if builder.pipeline_name is not None and builder.pipeline_name != self.name:
+                problems.append(
+                    (
+                        ("tables", index, "builder", "pipeline_name"),
+                        f"pipeline_name '{builder.pipeline_name}' is not this pipeline's name "
+                        f"'{self.name}'",
+                    )
+                )
+        return problems
+
+    def _columns_computed(self) -> list[tuple[Path, str]]:
+        """Columns of a table with a source say how they are computed (static data need not)."""
+        return [
+            (
+                ("tables", index, "columns", position),
+                "exactly one of spark_func_name or sql_expression is required (found neither)",
+            )
+            for index, table in enumerate(self.tables)
+            if table.data is None
+            for position, column in enumerate(table.columns)
+            if not column.is_computed
+        ]
+
+    def _templates_deployed(self) -> list[tuple[Path, str]]:
+        """Each table's notebook (its template) is one of the pipeline's libraries.
+
+        Checked when the pipeline lists libraries; without any, nothing would build the tables
+        and the deploy side says so.
+        """
+        if not self.libraries:
+            return []
+        notebooks = {
+            library.path.rsplit("/", 1)[-1].removesuffix(".py")
+            for library in self.libraries
+            if library.notebook is not None
+        }
+        problems: list[tuple[Path, str]] = []
+        for index, table in enumerate(self.tables):
+            notebook = table.builder.notebook
+            if notebook in notebooks:
+                continue
+            field = "template" if table.builder.template is not None else "layer"
+            problems.append(
+                (
+                    ("tables", index, "builder", field),
+                    f"table {table.name} is built by notebook '{notebook}', which is not among "
+                    f"the pipeline's libraries ({', '.join(sorted(notebooks)) or 'none'}); add "
+                    f"/pipelines/{notebook}.py to libraries",
+                )
+            )
+        return problems
+
+
+def _join_problems(
+    join: TableJoin, path: Path, left_stream: bool, left_watermark: bool
+) -> list[tuple[Path, str]]:
+    """Why Spark would refuse this join, given how both sides are read."""
+    other = join.other
+    explicit_constraints = {
+        name
+        for name in ("time_constraint_interval_lower", "time_constraint_interval_upper")
+        if getattr(join, name) is not None
+    }
+    if not other.read_as_stream:
+        if left_stream and join.how not in STREAM_STATIC_HOW:
+            return [
+                (
+                    (*path, "how"),
+                    f"a stream joined with a batch read supports {', '.join(sorted(STREAM_STATIC_HOW))}"
+                    f" (not {join.how}); read the other side as a stream too, or the source whole",
+                )
+            ]
+        if explicit_constraints:
+            return [
+                (
+                    (*path, sorted(explicit_constraints)[0]),
+                    "time constraints bound stream-stream joins only (the other side is read "
+                    "whole: read_as_stream: false)",
+                )
+            ]
+        return []
+    if not left_stream:
+        return [
+            (
+                (*path, "other", "read_as_stream"),
+                "a batch source cannot join a stream: read the other side whole "
+                "(read_as_stream: false) or the source as a stream",
+            )
+        ]
+    if join.how not in STREAM_STREAM_HOW:
+        return [((*path, "how"), f"two streams cannot be joined with how: {join.how}")]
+    problems: list[tuple[Path, str]] = []
+    if other.watermark is None:
+        problems.append(
+            (
+                (*path, "other"),
+                "both sides stream: the other side needs a watermark (other.watermark), which "
+                "bounds the join's state",
+            )
+        )
+    if not left_watermark:
+        problems.append(
+            (
+                (*path, "other", "read_as_stream"),
+                "both sides stream: the table's source needs a watermark "
+                "(table_source.watermark), which bounds the join's state",
+            )
+        )
+    return problems

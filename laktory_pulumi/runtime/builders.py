@@ -1,9 +1,14 @@
 """`TableBuilder.process`: a table's columns, system columns and transformations.
 
-Everything a table declares becomes a handful of lazy DataFrame operations: the declared and
-system columns in one projection, then filter, drop_duplicates, aggregation and selects. No
-action runs and nothing is collected, so the same code serves streams, batch reads, Databricks
-DLT, local SDP runs and Spark Connect.
+Everything a table declares becomes a handful of lazy DataFrame operations, in the order of
+Laktory v0.0.22's `TableBuilder.process`: the declared columns a join uses as key, the joins,
+the declared and system columns in one projection, the window filter, then filter,
+drop_duplicates, selects and drop_columns. An aggregated table builds its columns from the
+aggregated rows instead: joins, window filter, aggregation, post-aggregation joins, then the
+projection. (Laktory tries each column at every step and keeps it where its inputs exist; that
+needs the frame's columns, an analysis SDP refuses inside query functions, so each column here
+has one place.) No action runs and nothing is collected, so the same code serves streams, batch
+reads, Databricks DLT, local SDP runs and Spark Connect.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
+from .joins import apply_joins
 from .readers import selection
+from .windows import window_filter
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from ..models.column import ColumnExpression
 
 BRONZE_AT, SILVER_AT, GOLD_AT, TSTAMP = "_bronze_at", "_silver_at", "_gold_at", "_tstamp"
+SILVER_STAR_AT = "_silver_star_at"
 WINDOW_START, WINDOW_END = "window_start", "window_end"
 
 
@@ -41,16 +49,40 @@ class ColumnInputError(ValueError):
 def process(table: Table, df: DataFrame) -> DataFrame:
     """The table built from its source frame `df`."""
     builder = table.builder
+    if builder.joins:
+        df = apply_joins(table, builder.joins, _with_join_keys(table, df))
     if builder.aggregation is not None:
+        if builder.window_filter is not None:
+            df = window_filter(builder.window_filter, df)
         df = aggregate(table, builder.aggregation, df)
-    df = project(table, df)
+        df = apply_joins(table, builder.joins_post_aggregation, df)
+        df = project(table, df)
+    else:
+        df = project(table, df)
+        if builder.window_filter is not None:
+            df = window_filter(builder.window_filter, df)
     if builder.filter:
         df = df.where(builder.filter)
     if builder.drop_duplicates and table.primary_key:
         df = _drop_duplicates(table, df)
     if builder.selects is not None:
         df = df.select(*selection(builder.selects), *_system_columns(table))
+    if builder.drop_columns:
+        # `* EXCEPT` rather than `drop`, which Spark Connect analyses when an SDP flow is defined.
+        names = ", ".join("`" + name.replace("`", "``") + "`" for name in builder.drop_columns)
+        df = df.selectExpr(f"* EXCEPT ({names})")
     return df
+
+
+def _with_join_keys(table: Table, df: DataFrame) -> DataFrame:
+    """The declared columns that a join names in `on`, built before the joins need them."""
+    keys = {key for join in table.builder.joins for key in join.on}
+    early = {
+        column.name: expression(column).cast(column.type)
+        for column in table.columns
+        if column.name in keys and column.is_computed
+    }
+    return df.withColumns(early) if early else df
 
 
 def project(table: Table, df: DataFrame) -> DataFrame:
@@ -88,7 +120,9 @@ def expression(column: ColumnExpression) -> SparkColumn:
 
     if column.sql_expression is not None:
         return F.expr(column.sql_expression)
-    assert column.spark_func_name is not None  # the model guarantees one way to compute
+    if column.spark_func_name is None:
+        # A column of static data: its value is already there, under its name.
+        return F.col(getattr(column, "name", ""))
     function = getattr(F, column.spark_func_name, None)
     if function is None or not callable(function):
         raise ValueError(f"'{column.spark_func_name}' is not a function of pyspark.sql.functions")
@@ -117,7 +151,10 @@ def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFram
             F.col("_window.start").alias(WINDOW_START),
             F.col("_window.end").alias(WINDOW_END),
         ]
-    aggregates = [expression(agg).alias(agg.name) for agg in aggregation.aggregates]
+    aggregates = [
+        (expression(agg) if agg.type is None else expression(agg).cast(agg.type)).alias(agg.name)
+        for agg in aggregation.aggregates
+    ]
     grouped = df.groupBy(*keys).agg(*aggregates)
     groups = [F.col(name) for name in aggregation.groupby_columns]
     results = [F.col(agg.name) for agg in aggregation.aggregates]
@@ -145,6 +182,8 @@ def _system_columns(table: Table) -> list[str]:
     layer = table.layer
     if layer == "BRONZE":
         return [BRONZE_AT]
+    if layer == "SILVER_STAR":
+        return [SILVER_STAR_AT]
     if layer == "SILVER":
         return [*_carried_columns(table), *([TSTAMP] if table.timestamp_key else []), SILVER_AT]
     return [GOLD_AT]
@@ -158,6 +197,8 @@ def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, Spa
         return {BRONZE_AT: now}
     if table.layer == "GOLD":
         return {GOLD_AT: now}
+    if table.layer == "SILVER_STAR":
+        return {SILVER_STAR_AT: now}
     system: dict[str, SparkColumn] = {}
     if table.timestamp_key:
         key = table.timestamp_key

@@ -1,7 +1,9 @@
-"""Datasets a table may need besides itself: its quarantine table, its change-feed view.
+"""`define_table(table, spark)`: every dataset one table of the metadata needs, in any backend.
 
-The templates call these for tables whose YAML asks for them; the plain case, one `@dlt.table`
-per table, stays written out in the templates where readers expect to see it.
+The templates call it for each table they build: a table with its expectations (and its
+quarantine table when asked), or a CDC table (its change feed as a view, applied with
+`apply_changes`). What the query reads comes from `source_frame`: the table's source, or its
+static `data` rows.
 """
 
 from __future__ import annotations
@@ -12,16 +14,45 @@ from . import dlt
 from .builders import process
 from .expectations import quarantine, rules_of
 from .readers import read_source
+from .static import static_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from ..models import Table
+    from ..models import Pipeline, Table
+
+
+def tables_of(pipeline: Pipeline, notebook: str) -> list[Table]:
+    """The tables `notebook` (a name without `.py`) builds: those whose template names it."""
+    return [table for table in pipeline.tables if table.builder.notebook == notebook]
+
+
+def define_table(table: Table, spark: SparkSession) -> Any:
+    """Define `table` (and its quarantine table or change feed); returns its dataset."""
+    source = table.builder.table_source
+    if source is not None and source.cdc is not None:
+        return define_changes(table, spark)
+
+    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.expectations(table)
+    def query() -> DataFrame:
+        return built(table, spark)
+
+    if table.quarantine:
+        define_quarantine(table, spark)
+    return query
+
+
+def source_frame(table: Table, spark: SparkSession) -> DataFrame:
+    """What the table is built from: its source, read; or its static rows."""
+    if table.data is not None:
+        return static_rows(table, spark)
+    return read_source(table, spark)
 
 
 def built(table: Table, spark: SparkSession) -> DataFrame:
     """The table's source, read and processed: what its dataset's query returns."""
-    return process(table, read_source(table, spark))
+    return process(table, source_frame(table, spark))
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
