@@ -92,15 +92,16 @@ def project(table: Table, df: DataFrame) -> DataFrame:
     built = {column.name: expression(column).cast(column.type) for column in table.columns}
     system = _system_values(table, built)
     try:
-        if not table.builder.drops_source_columns:
-            # One projection that replaces same-named source columns and appends the rest.
+        if not table.builder.drops_source_columns or table.builder.aggregation is not None:
+            # One projection that replaces same-named source columns and appends the rest. An
+            # aggregation has already left only its own columns (and those its post-aggregation
+            # joins add, which Laktory keeps).
             projected = df.withColumns({**built, **system})
         else:
-            kept = [F.col(name) for name in _kept_columns(table)]
             declared = [value.alias(name) for name, value in built.items()]
             carried = [F.col(name) for name in _carried_columns(table)]
             stamps = [value.alias(name) for name, value in system.items()]
-            projected = df.select(*kept, *declared, *carried, *stamps)
+            projected = df.select(*declared, *carried, *stamps)
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
             projected.schema  # noqa: B018
@@ -217,14 +218,6 @@ def _carried_columns(table: Table) -> list[str]:
     if upstream is None or source.cdc is not None:
         return []
     return [BRONZE_AT] if upstream.layer in ("BRONZE", "SILVER") else []
-
-
-def _kept_columns(table: Table) -> list[str]:
-    """Columns of a gold aggregation that stay when source columns are dropped."""
-    if table.builder.aggregation is None:
-        return []
-    declared = {column.name for column in table.columns}
-    return [name for name in table.builder.aggregation.output_columns if name not in declared]
 
 
 def _drop_duplicates(table: Table, df: DataFrame) -> DataFrame:
