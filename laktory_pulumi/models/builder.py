@@ -98,9 +98,9 @@ class TableBuilder(Model):
     )
     drop_source_columns: bool | None = Field(
         default=None,
-        description="Keep only the declared and system columns. Default: true on silver and "
-        "gold, false on bronze and silver-star (Laktory v0.0.22's defaults; a silver-star "
-        "table adds columns to its silver source).",
+        description="Keep only the declared and system columns. Default: true on silver, false "
+        "on bronze, silver-star and gold (Laktory v0.0.22's defaults: a silver-star table adds "
+        "columns to its silver source; an aggregation keeps only its own columns anyway).",
     )
     drop_duplicates: bool = Field(
         default=False,
@@ -225,8 +225,8 @@ class TableBuilder(Model):
         """Whether the source's columns are left out of the output."""
         if self.drop_source_columns is not None:
             return self.drop_source_columns
-        # Laktory v0.0.22, TableBuilder.default_options: false on BRONZE and SILVER_STAR.
-        return self.layer not in ("BRONZE", "SILVER_STAR")
+        # Laktory v0.0.22, TableBuilder.default_options: true on SILVER only.
+        return self.layer == "SILVER"
 
     @property
     def table(self) -> Table:
