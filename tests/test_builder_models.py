@@ -273,3 +273,19 @@ def test_a_column_of_a_table_with_a_source_still_says_how_it_is_computed(tmp_pat
     _line, field, message = error_of(tmp_path, table)
     assert field == "tables[2].columns[0]"
     assert "exactly one of spark_func_name or sql_expression is required (found neither)" in message
+
+
+def test_a_typo_under_an_aliased_key_gets_a_suggestion(tmp_path: Path) -> None:
+    table = """\
+  - name: gld
+    builder:
+      layer: GOLD
+      table_source: {name: slv_meta, read_as_stream: false}
+      aggregation:
+        groupby_window: {time_column: t, window_duration: 1 day, strat_time: 1 hour}
+        agg_expressions: [{name: n, sql_expression: count(*)}]
+"""
+    line, field, message = error_of(tmp_path, table)
+    assert field == "tables[2].builder.aggregation.groupby_window.strat_time"
+    assert line == line_of(tmp_path, "strat_time")
+    assert message == "unknown key 'strat_time' (did you mean 'start_time'?)"
