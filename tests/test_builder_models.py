@@ -289,3 +289,30 @@ def test_a_typo_under_an_aliased_key_gets_a_suggestion(tmp_path: Path) -> None:
     assert field == "tables[2].builder.aggregation.groupby_window.strat_time"
     assert line == line_of(tmp_path, "strat_time")
     assert message == "unknown key 'strat_time' (did you mean 'start_time'?)"
+
+
+def test_a_template_picks_the_notebook_that_builds_a_table(tmp_path: Path) -> None:
+    from laktory_pulumi.runtime.tables import tables_of
+
+    header = HEADER.replace(
+        "tables:\n", "  - notebook: {path: /pipelines/dlt_my_gold.py}\ntables:\n"
+    )
+    tables = """\
+  - name: gld_custom
+    builder:
+      layer: GOLD
+      template: dlt_my_gold.py
+      table_source: {name: slv_meta, read_as_stream: false}
+  - name: gld_by_layer_name
+    builder:
+      layer: GOLD
+      template: silver
+      table_source: {name: slv_meta, read_as_stream: false}
+"""
+    pipeline = load(tmp_path, tables, header)
+    assert [t.name for t in tables_of(pipeline, "dlt_my_gold")] == ["gld_custom"]
+    assert [t.name for t in tables_of(pipeline, "dlt_gld_template")] == []
+    assert [t.name for t in tables_of(pipeline, "dlt_slv_template")] == [
+        "slv_meta",
+        "gld_by_layer_name",
+    ]
