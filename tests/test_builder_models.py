@@ -316,3 +316,32 @@ def test_a_template_picks_the_notebook_that_builds_a_table(tmp_path: Path) -> No
         "slv_meta",
         "gld_by_layer_name",
     ]
+
+
+def test_a_join_on_a_missing_column_is_located_with_what_exists(tmp_path: Path) -> None:
+    with pytest.raises(LoadError) as caught:
+        load(tmp_path, STAR.replace("on: [symbol]", "on: [symbl]"))
+    line = line_of(tmp_path, "on: [symbl]")
+    errors = [(e.line, e.field, e.message) for e in caught.value.errors]
+    # Both sides' columns are known: the source's declared (and system) columns, the other
+    # side's selects.
+    assert sorted(errors, key=lambda error: "source" not in error[2]) == [
+        (
+            line,
+            "tables[2].builder.joins[0].on",
+            "join column 'symbl' is not a column of the table's source (did you mean "
+            "'symbol'?); it has symbol, _bronze_at, _tstamp, _silver_at",
+        ),
+        (
+            line,
+            "tables[2].builder.joins[0].on",
+            "join column 'symbl' is not a column of slv_meta (did you mean 'symbol'?); it has "
+            "symbol",
+        ),
+    ]
+    # Unknown columns (a bronze table's events) are left to Spark.
+    fine = STAR.replace(
+        "{name: slv_meta, read_as_stream: false, selects: {symbol: symbol}}",
+        "{name: brz_prices, read_as_stream: false}",
+    )
+    assert load(tmp_path, fine).table("star").builder.joins[0].other.name == "brz_prices"

@@ -59,7 +59,9 @@ class _Walker:
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, str):
-                    key = str(key)
+                    # A key as written: YAML 1.1 reads `on:` (a join's key) as the boolean true.
+                    scalar = isinstance(key_node, yaml.ScalarNode) and isinstance(key, bool)
+                    key = key_node.value if scalar else str(key)
                 if key in result:
                     line, column = _mark(key_node)
                     first_line = self.source.key_marks[(*path, key)][0]

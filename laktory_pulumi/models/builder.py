@@ -26,6 +26,14 @@ LAYER_TEMPLATES: dict[str, str] = {
 }
 """The generic notebook (in `notebooks/`) that builds a layer's tables, by Laktory's names."""
 
+LAYER_SYSTEM_COLUMNS: dict[str, tuple[str, ...]] = {
+    "BRONZE": ("_bronze_at",),
+    "SILVER": ("_bronze_at", "_tstamp", "_silver_at"),
+    "SILVER_STAR": ("_silver_star_at",),
+    "GOLD": ("_gold_at",),
+}
+"""Columns the runtime may stamp on a table of each layer (`runtime/builders.py`)."""
+
 
 class TimeWindow(Model):
     """A tumbling (or sliding) event-time window to group by."""

@@ -110,10 +110,11 @@ class TableJoin(Model):
     @model_validator(mode="before")
     @classmethod
     def _yaml_on_is_a_key(cls, data: object) -> object:
-        # YAML 1.1 reads an unquoted `on:` key as the boolean true (and the loader turns keys
-        # into text, 'True'); in a join it can only mean `on`.
+        # YAML 1.1 reads an unquoted `on:` key as the boolean true (the loader keeps keys as
+        # written, but `yaml.safe_load` and `safe_dump` give True or `true`); in a join it can
+        # only mean `on`.
         if isinstance(data, dict) and "on" not in data:
-            keys = [key for key in data if key is True or key == "True"]
+            keys = [key for key in data if key is True or key in ("True", "true")]
             if len(keys) == 1:
                 data = {("on" if key in keys else key): value for key, value in data.items()}
         return data

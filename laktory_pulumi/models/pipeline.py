@@ -8,9 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
+from .builder import LAYER_SYSTEM_COLUMNS
 from .cluster import PipelineCluster
 from .joins import STREAM_STATIC_HOW, STREAM_STREAM_HOW, TableJoin
 from .permission import PipelinePermission
+from .sources import TableSource
 from .table import Table
 
 Path = tuple[str | int, ...]
@@ -154,6 +156,7 @@ class Pipeline(Model):
             *self._keys_declared(),
             *self._editions_and_storage(),
             *self._joins_runnable(),
+            *self._join_keys_exist(),
             *self._templates_deployed(),
             *self._columns_computed(),
         ]
@@ -328,6 +331,77 @@ class Pipeline(Model):
             for position, column in enumerate(table.columns)
             if not column.is_computed
         ]
+
+    def known_columns(self, table: Table) -> list[str] | None:
+        """The columns `table` holds, when its YAML alone says so (None when they depend on its
+        source's data, e.g. a bronze table's events); with the system columns it may have."""
+        declared = self._declared_output(table)
+        if declared is None:
+            return None
+        system = [name for name in LAYER_SYSTEM_COLUMNS[table.layer] if name not in declared]
+        return [*declared, *system]
+
+    def _declared_output(self, table: Table) -> list[str] | None:
+        builder = table.builder
+        if isinstance(builder.selects, list):
+            return list(builder.selects)
+        if isinstance(builder.selects, dict):
+            return list(builder.selects.values())
+        if table.data is not None:
+            return [column.name for column in table.columns]
+        if builder.aggregation is not None and not builder.joins_post_aggregation:
+            return table.output_columns
+        if builder.drops_source_columns and table.columns:
+            return table.output_columns
+        return None
+
+    def _read_columns(self, source: TableSource) -> list[str] | None:
+        """The columns a read of another table gives, when known from the YAML."""
+        if isinstance(source.selects, list):
+            return list(source.selects)
+        if isinstance(source.selects, dict):
+            return list(source.selects.values())
+        if source.is_external or source.name not in {t.name for t in self.tables}:
+            return None
+        return self.known_columns(self.table(source.name))
+
+    def _join_keys_exist(self) -> list[tuple[Path, str]]:
+        """A join's `on` columns exist on both sides, where the YAML tells both sides' columns."""
+        problems: list[tuple[Path, str]] = []
+        for index, table in enumerate(self.tables):
+            builder = table.builder
+            declared = [column.name for column in table.columns]
+            left: list[str] | None = None
+            if builder.table_source is not None:
+                left = self._read_columns(builder.table_source)
+            elif table.data is not None:
+                left = declared
+            if left is not None:
+                keys = {key for join in builder.joins for key in join.on}
+                left = [*left, *(name for name in declared if name in keys)]
+            for position, join in enumerate(builder.joins):
+                other = self._read_columns(join.other)
+                path: Path = ("tables", index, "builder", "joins", position, "on")
+                for side, names in (("the table's source", left), (join.other.name, other)):
+                    if names is None:
+                        continue
+                    for key in join.on:
+                        if key in names:
+                            continue
+                        close = difflib.get_close_matches(key, names, n=1)
+                        hint = f" (did you mean '{close[0]}'?)" if close else ""
+                        problems.append(
+                            (
+                                path,
+                                f"join column '{key}' is not a column of {side}{hint}; it has "
+                                f"{', '.join(names)}",
+                            )
+                        )
+                if left is not None and other is not None:
+                    left = [*left, *(name for name in other if name not in join.on)]
+                else:
+                    left = None
+        return problems
 
     def _templates_deployed(self) -> list[tuple[Path, str]]:
         """Each table's notebook (its template) is one of the pipeline's libraries.
