@@ -84,7 +84,7 @@ libraries:
   - notebook:
       path: /pipelines/dlt_slv_template.py
   - notebook:
-      path: /pipelines/dlt_gld_stock_performances.py
+      path: /pipelines/dlt_gld_template.py
 permissions:
   - group_name: account users
     permission_level: CAN_VIEW

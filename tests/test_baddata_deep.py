@@ -15,6 +15,7 @@ target: deep
 libraries:
   - notebook: {{path: /pipelines/dlt_brz_template.py}}
   - notebook: {{path: /pipelines/dlt_slv_template.py}}
+  - notebook: {{path: /pipelines/dlt_gld_template.py}}
 tables:
   - name: brz_prices
     builder:

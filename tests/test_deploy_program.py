@@ -32,7 +32,7 @@ from laktory_pulumi.models import Pipeline
 
 NAME = "pl-stock-prices"
 COMPONENT = ("laktory:databricks:Pipeline", NAME)
-NOTEBOOKS = ("dlt_brz_template", "dlt_slv_template", "dlt_gld_stock_performances")
+NOTEBOOKS = ("dlt_brz_template", "dlt_slv_template", "dlt_slv_star_template", "dlt_gld_template")
 # The dev stack's default root and prefix (Pulumi.dev.yaml sets neither).
 ROOT = "/.laktory/dev/"
 NOTEBOOK_PATHS = sorted(f"{ROOT}pipelines/{NAME}/{notebook}" for notebook in NOTEBOOKS)
@@ -114,7 +114,7 @@ def test_dev_deploys_one_pipeline_its_notebooks_files_and_permissions(
     }
     assert readable == {path: read_only for path in [*NOTEBOOK_PATHS, METADATA_PATH, WHEEL_PATH]}
     # Exactly these, nothing else under the component.
-    assert len(children) == 1 + 3 + 2 + 1 + 5
+    assert len(children) == 1 + len(NOTEBOOKS) + 2 + 1 + len(NOTEBOOKS) + 2
     assert component.outputs == {
         "pipeline_id": f"{NAME}-id",
         "metadata_path": METADATA_PATH,
@@ -183,7 +183,7 @@ def test_prod_differs_from_dev_only_where_its_config_says(
         "clusters[0].autoscale.maxWorkers",
         "configuration.landing_root",
         "configuration.laktory_root",
-        *(f"libraries[{index}].notebook.path" for index in range(3)),
+        *(f"libraries[{index}].notebook.path" for index in range(len(NOTEBOOKS))),
     }
     assert changed.pop((CLUSTER_TYPE, "cl-debug")) == {"clusterName"}
     for key, paths in changed.items():

@@ -30,7 +30,7 @@ from laktory_pulumi.deploy.preview import PlannedResource
 from laktory_pulumi.deploy.protection import HOLDS_DATA, REPLACE_FORCING_INPUTS
 
 NAME = "pl-stock-prices"
-OLD_NOTEBOOK, NEW_NOTEBOOK = "dlt_gld_stock_performances", "dlt_gld_daily_performances"
+OLD_NOTEBOOK, NEW_NOTEBOOK = "dlt_gld_template", "dlt_gld_daily"
 NEW_TABLE = {
     "name": "slv_symbols",
     "builder": {
@@ -52,11 +52,16 @@ def upgraded_project(destination: Path) -> Path:
     """The repository's project with a notebook renamed and a table added."""
     notebooks = destination.parent / f"{destination.name}-notebooks"
     shutil.copytree(REPO / "notebooks", notebooks)
-    (notebooks / f"{OLD_NOTEBOOK}.py").rename(notebooks / f"{NEW_NOTEBOOK}.py")
+    renamed = (notebooks / f"{OLD_NOTEBOOK}.py").read_text().replace(OLD_NOTEBOOK, NEW_NOTEBOOK)
+    (notebooks / f"{OLD_NOTEBOOK}.py").unlink()
+    (notebooks / f"{NEW_NOTEBOOK}.py").write_text(renamed)
     project = copy_project(destination, notebooks=notebooks)
     path = project / "stacks" / "pipelines" / f"{NAME}.yaml"
     text = path.read_text().replace(OLD_NOTEBOOK, NEW_NOTEBOOK)
     definition = yaml.safe_load(text)
+    for table in definition["tables"]:  # the gold tables now name their renamed notebook
+        if table["builder"]["layer"] == "GOLD":
+            table["builder"]["template"] = NEW_NOTEBOOK
     definition["tables"].append(NEW_TABLE)
     path.write_text(yaml.safe_dump(definition, sort_keys=False))
     return project

@@ -96,7 +96,14 @@ def test_mermaid_draws_every_table_source_and_read_of_the_stock_pipeline(stock: 
     assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", node_id) for node_id in parsed["nodes"])
 
     ids = {table.name: node_of(parsed, table.name) for table in stock.tables}
-    assert sorted(ids) == ["brz_stock_prices", "gld_stock_performances", "slv_stock_prices"]
+    assert sorted(ids) == [
+        "brz_stock_metadata",
+        "brz_stock_prices",
+        "gld_stock_performances",
+        "slv_star_stock_prices",
+        "slv_stock_metadata",
+        "slv_stock_prices",
+    ]
     for table in stock.tables:
         assert parsed["nodes"][ids[table.name]][1] == table.layer
         assert parsed["classes"][ids[table.name]] == table.layer.lower()
@@ -113,13 +120,21 @@ def test_mermaid_draws_every_table_source_and_read_of_the_stock_pipeline(stock: 
     events = node_of(parsed, "events: yahoo-finance/stock_price")
     assert events == "evt_yahoo_finance_stock_price"
     assert parsed["classes"][events] == "source"
+    metadata_events = node_of(parsed, "events: yahoo-finance/stock_metadata")
     brz, slv, gld = ids["brz_stock_prices"], ids["slv_stock_prices"], ids["gld_stock_performances"]
+    brz_meta, slv_meta = ids["brz_stock_metadata"], ids["slv_stock_metadata"]
+    star = ids["slv_star_stock_prices"]
     quarantine = node_of(parsed, "slv_stock_prices_quarantine")
     assert parsed["edges"] == {
         (events, brz): ("==>", "stream"),
+        (metadata_events, brz_meta): ("==>", "stream"),
         (brz, slv): ("==>", "stream"),
         (slv, quarantine): ("-.->", "quarantine"),
-        (slv, gld): ("-->", None),
+        (brz_meta, slv_meta): ("-->", None),
+        (slv, star): ("==>", "stream"),
+        # The silver-star table joins the metadata, read whole: a stream-static join.
+        (slv_meta, star): ("-->", "join"),
+        (star, gld): ("-->", None),
     }
     assert parsed["classes"][quarantine] == "quarantine"
     assert set(parsed["classes"]) == set(parsed["nodes"])
@@ -127,6 +142,7 @@ def test_mermaid_draws_every_table_source_and_read_of_the_stock_pipeline(stock: 
         "source": "#dbeafe",
         "bronze": "#cd7f32",
         "silver": "#c0c0c0",
+        "silver_star": "#e5e4e2",
         "gold": "#ffd700",
         "quarantine": "#f8d7da",
     }
@@ -255,7 +271,8 @@ def test_the_digraph_shares_the_nodes_and_styles_the_edges(stock: Pipeline) -> N
     )
     assert set(edges) == {f"{e.source} -> {e.target}" for e in graph.edges}
     assert "style=bold" in edges["tbl_brz_stock_prices -> tbl_slv_stock_prices"]
-    assert "style=solid" in edges["tbl_slv_stock_prices -> tbl_gld_stock_performances"]
+    assert "style=solid" in edges["tbl_slv_star_stock_prices -> tbl_gld_stock_performances"]
+    assert "style=solid" in edges["tbl_slv_stock_metadata -> tbl_slv_star_stock_prices"]
     assert "style=dotted" in edges["tbl_slv_stock_prices -> tbl_slv_stock_prices_quarantine"]
 
 
@@ -375,8 +392,8 @@ def test_invalid_yaml_gives_the_same_located_error_as_validate(
         shutil.copy(config, tmp_path / config.name)
     pipeline_file = tmp_path / "stacks" / "pipelines" / f"{STOCK}.yaml"
     text = pipeline_file.read_text()
-    assert text.count("layer: SILVER\n") == 1
-    pipeline_file.write_text(text.replace("layer: SILVER\n", "layer: SILVERR\n"))
+    assert text.count("layer: SILVER\n") == 2
+    pipeline_file.write_text(text.replace("layer: SILVER\n", "layer: SILVERR\n", 1))
     line = 1 + text[: text.index("layer: SILVER\n")].count("\n")
     monkeypatch.chdir(tmp_path)
 
@@ -390,7 +407,7 @@ def test_invalid_yaml_gives_the_same_located_error_as_validate(
     lines = graph_err.splitlines()
     assert len(lines) == 1, graph_err
     assert lines[0].startswith(f"stacks/pipelines/{STOCK}.yaml:{line}:")
-    assert ": tables[1].builder.layer: " in lines[0]
+    assert ": tables[2].builder.layer: " in lines[0]
 
 
 def test_the_docs_show_the_current_mermaid_of_the_stock_pipeline(stock: Pipeline) -> None:

@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from test_local_support import REPO, STOCK_EVENTS, land, make_project, stock_lines
+from test_local_support import (
+    REPO,
+    STOCK_EVENTS,
+    land,
+    land_stock_metadata,
+    make_project,
+    stock_lines,
+)
 
 from laktory_pulumi.local.run_state import RunState
 
@@ -39,6 +46,7 @@ def test_a_continuous_pipeline_runs_update_after_update_until_ctrl_c(tmp_path: P
     project = make_project(tmp_path / "project", pipeline + "continuous: true\n", "pl-stock-prices")
     landing, state = tmp_path / "landing", tmp_path / "state"
     lines = stock_lines()
+    land_stock_metadata(landing)
     land(landing, STOCK_EVENTS, "first.json", lines[:100])
     command = [
         str(CLI),

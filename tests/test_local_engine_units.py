@@ -250,7 +250,8 @@ def test_a_failed_run_reports_committed_tables_and_where_the_failing_one_is_decl
     file, line, _column, field = state.failure.location.split(":")
     assert file == "stacks/pipelines/pl-stock-prices.yaml"
     assert "name: slv_stock_prices" in lines[int(line) - 1]
-    assert field.strip() == "tables[1]"
+    index = [table.name for table in pipeline.tables].index("slv_stock_prices")
+    assert field.strip() == f"tables[{index}]"
     assert state.failure.lines(pipeline.name) == [
         "table slv_stock_prices: CAST_INVALID",
         f"  declared at {state.failure.location}",

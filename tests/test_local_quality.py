@@ -12,6 +12,7 @@ from test_local_support import (
     STOCK_DATABASE,
     STOCK_EVENTS,
     land,
+    land_stock_metadata,
     make_project,
     read_table,
     run,
@@ -43,6 +44,7 @@ def test_bad_rows_are_quarantined_or_rescued_and_counted(
 ) -> None:
     landing, state = tmp_path / "landing", tmp_path / "state"
     good = stock_lines()[:5]
+    land_stock_metadata(landing)
     land(landing, STOCK_EVENTS, "good.json", good)
     assert run(REPO, PIPELINE, landing, state) == 0
 

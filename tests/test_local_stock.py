@@ -14,6 +14,7 @@ from test_local_support import (
     STOCK_EVENTS,
     kill_run_when,
     land,
+    land_stock_metadata,
     read_table,
     rows_of,
     run,
@@ -26,12 +27,33 @@ from test_local_support import (
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 PIPELINE = "pl-stock-prices"
-TABLES = ["brz_stock_prices", "slv_stock_prices", "gld_stock_performances"]
+TABLES = [
+    "brz_stock_prices",
+    "slv_stock_prices",
+    "brz_stock_metadata",
+    "slv_stock_metadata",
+    "slv_star_stock_prices",
+    "gld_stock_performances",
+]
+METADATA_COLUMNS = ["currency", "exchange", "first_traded"]
 # What each table holds, without the columns stamped at run time (`_bronze_at`, ...).
 CONTENT = {
     "brz_stock_prices": ["data", "name", "producer"],
     "slv_stock_prices": list(SILVER_COLUMNS),
-    "gld_stock_performances": ["symbol", "day", "open", "close", "high", "low", "daily_return"],
+    "brz_stock_metadata": ["name", "producer", "data.symbol", "data.currency"],
+    "slv_stock_metadata": ["symbol", *METADATA_COLUMNS, "updated_at"],
+    "slv_star_stock_prices": [*SILVER_COLUMNS, *METADATA_COLUMNS],
+    "gld_stock_performances": [
+        "symbol",
+        "currency",
+        "exchange",
+        "day",
+        "open",
+        "close",
+        "high",
+        "low",
+        "daily_return",
+    ],
 }
 
 
@@ -46,6 +68,7 @@ def one_run(tmp_path_factory: pytest.TempPathFactory, ten_files: list[list[str]]
     """State folder of one run over all 10 files landed at once."""
     root = tmp_path_factory.mktemp("one-run")
     landing = root / "landing"
+    land_stock_metadata(landing)
     for index, lines in enumerate(ten_files):
         land(landing, STOCK_EVENTS, f"part-{index:02d}.json", lines)
     assert run(REPO, PIPELINE, landing, root / "state") == 0
@@ -66,6 +89,16 @@ def test_one_run_over_the_real_data(spark: SparkSession, one_run: Path) -> None:
     assert gold.count() == len(days) == len(stock_days(lines))
     assert days == stock_days(lines)
 
+    # Every price joined with its symbol's metadata (a stream-static join).
+    star = read_table(spark, one_run, "slv_star_stock_prices", STOCK_DATABASE)
+    assert star.count() == 7012
+    joined = {tuple(row) for row in star.select("currency", "exchange").distinct().collect()}
+    assert joined == {("USD", "NasdaqGS")}
+    assert star.where("first_traded IS NULL").count() == 0
+    metadata = read_table(spark, one_run, "slv_stock_metadata", STOCK_DATABASE)
+    assert sorted(row.symbol for row in metadata.collect()) == ["AAPL", "AMZN", "GOOGL", "MSFT"]
+    assert gold.where("currency = 'USD' AND exchange = 'NasdaqGS'").count() == len(days)
+
     state = run_state(one_run)
     assert state.status == "COMPLETED"
     assert state.tables["brz_stock_prices"].rows_written == 7012
@@ -79,6 +112,7 @@ def test_files_landed_run_by_run_give_the_tables_of_one_run(
     spark: SparkSession, tmp_path: Path, ten_files: list[list[str]], one_run: Path
 ) -> None:
     landing, state = tmp_path / "landing", tmp_path / "state"
+    land_stock_metadata(landing)
     # Three runs instead of ten keep the suite within budget; each still sees only new files.
     steps = [range(0, 4), range(4, 7), range(7, 10)]
     expected_total = 0

@@ -27,6 +27,8 @@ from laktory_pulumi.local.run_state import RunState
 REPO = Path(__file__).resolve().parent.parent
 STOCK_DATA = REPO / "data" / "stock_prices" / "stock_prices_hourly.jsonl"
 STOCK_EVENTS = Path("events") / "yahoo-finance" / "stock_price"
+STOCK_METADATA = REPO / "data" / "stock_metadata" / "stock_metadata.jsonl"
+STOCK_METADATA_EVENTS = Path("events") / "yahoo-finance" / "stock_metadata"
 STOCK_DATABASE = "finance"
 # The silver columns of stacks/pipelines/pl-stock-prices.yaml and their declared types.
 SILVER_COLUMNS = {
@@ -63,6 +65,12 @@ def land(landing: Path, events: Path, name: str, lines: list[str]) -> Path:
     partial = folder / f".{name}.partial"
     partial.write_text("\n".join(lines) + "\n")
     return partial.replace(folder / name)
+
+
+def land_stock_metadata(landing: Path) -> Path:
+    """Land the bundled metadata events, which pl-stock-prices joins with the prices."""
+    lines = STOCK_METADATA.read_text().splitlines()
+    return land(landing, STOCK_METADATA_EVENTS, STOCK_METADATA.name, lines)
 
 
 def run(project: Path, pipeline: str, landing: Path, state: Path, *extra: str) -> int:

@@ -30,10 +30,14 @@ def stock_pipeline() -> Pipeline:
 
 
 def test_a_table_runs_with_what_it_reads_and_its_quarantine(stock_pipeline: Pipeline) -> None:
+    # Joins are read too: the silver-star table joins the metadata.
     assert selected_tables(stock_pipeline, ["gld_stock_performances"]) == [
         "brz_stock_prices",
         "slv_stock_prices",
         "slv_stock_prices_quarantine",
+        "brz_stock_metadata",
+        "slv_stock_metadata",
+        "slv_star_stock_prices",
         "gld_stock_performances",
     ]
     assert selected_tables(stock_pipeline, ["brz_stock_prices"]) == ["brz_stock_prices"]
@@ -50,7 +54,7 @@ def test_the_local_workspace_holds_the_deployed_bytes(
         artifact.workspace_path: artifact.content
         for artifact in pipeline_artifacts(stock_pipeline, REPO / "notebooks", "/.laktory/")
     }
-    assert len(workspace.notebooks) == len(stock_pipeline.libraries) == 3
+    assert len(workspace.notebooks) == len(stock_pipeline.libraries) == 4
     for notebook in workspace.notebooks:
         workspace_path = "/" + str(notebook.relative_to(tmp_path)).removesuffix(".py")
         assert notebook.read_bytes() == deployed[workspace_path]
@@ -185,7 +189,12 @@ def test_scd_tables_of_a_change_feed(spark: SparkSession) -> None:
 
 def test_demo_data_is_landed_once_where_bronze_reads(tmp_path: Path) -> None:
     landed = land_demo_data(REPO, tmp_path / "landing")
-    assert landed == [tmp_path / "landing" / EVENTS_FOLDER / STOCK_DATA.name]
+    metadata = REPO / "data" / "stock_metadata" / "stock_metadata.jsonl"
+    assert landed == [
+        tmp_path / "landing" / EVENTS_FOLDER / STOCK_DATA.name,
+        tmp_path / "landing" / "events" / "yahoo-finance" / "stock_metadata" / metadata.name,
+    ]
+    assert landed[1].read_bytes() == metadata.read_bytes()
     assert landed[0].read_bytes() == STOCK_DATA.read_bytes()
     before = landed[0].stat().st_mtime_ns
     assert land_demo_data(REPO, tmp_path / "landing") == landed

@@ -111,7 +111,7 @@ def test_the_round_trip_would_notice_a_changed_field() -> None:
 def test_validate_passes_on_each_stack(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--project", str(REPO), "--stack", stack]) == 0
     out, err = capsys.readouterr()
-    assert (out, err) == ("ok: 1 pipeline, 3 tables, 1 cluster(s)\n", "")
+    assert (out, err) == ("ok: 1 pipeline, 6 tables, 1 cluster(s)\n", "")
 
 
 def test_the_stacks_differ_by_their_variables() -> None:

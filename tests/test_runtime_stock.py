@@ -24,6 +24,8 @@ pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parent.parent
 STOCK_DATA = REPO / "data" / "stock_prices" / "stock_prices_hourly.jsonl"
+STOCK_METADATA = REPO / "data" / "stock_metadata" / "stock_metadata.jsonl"
+TEMPLATES = ("dlt_brz_template", "dlt_slv_template", "dlt_slv_star_template", "dlt_gld_template")
 NOTEBOOKS = REPO / "notebooks"
 
 
@@ -37,7 +39,7 @@ def _utc(timestamp: str) -> datetime:
 
 @pytest.fixture(scope="module")
 def templates(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Globals of the three notebooks after running them in order, as a debugging user would."""
+    """Globals of the four templates after running them in order, as a debugging user would."""
     from laktory_pulumi.loader import load_stack
     from laktory_pulumi.metadata import metadata_bytes, metadata_workspace_path
     from laktory_pulumi.runtime import dlt
@@ -46,6 +48,9 @@ def templates(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     events = root / "landing" / "events" / "yahoo-finance" / "stock_price"
     events.mkdir(parents=True)
     shutil.copyfile(STOCK_DATA, events / "stock_prices_hourly.json")
+    metadata_events = root / "landing" / "events" / "yahoo-finance" / "stock_metadata"
+    metadata_events.mkdir(parents=True)
+    shutil.copyfile(STOCK_METADATA, metadata_events / "stock_metadata.json")
     pipeline = load_stack(REPO, "dev").pipelines["pl-stock-prices"]
     metadata = root / "workspace" / metadata_workspace_path(pipeline.name).lstrip("/")
     metadata.parent.mkdir(parents=True)
@@ -56,11 +61,16 @@ def templates(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         patch.setenv("LAKTORY_LANDING_ROOT", str(root / "landing"))
         patch.setenv("LAKTORY_DLT_BACKEND", "eager")
         dlt.use_backend(None)
-        results = {}
-        for notebook in ("dlt_brz_template", "dlt_slv_template", "dlt_gld_stock_performances"):
-            results[notebook] = runpy.run_path(str(NOTEBOOKS / f"{notebook}.py"))
-        yield results
-        dlt.use_backend(None)
+        # What a deployed pipeline's configuration holds; read_metadata finds its file with it.
+        spark.conf.set("pipeline_name", pipeline.name)
+        try:
+            results = {}
+            for notebook in TEMPLATES:
+                results[notebook] = runpy.run_path(str(NOTEBOOKS / f"{notebook}.py"))
+            yield results
+        finally:
+            spark.conf.unset("pipeline_name")
+            dlt.use_backend(None)
 
 
 def _frame(templates: dict[str, Any], notebook: str, table: str) -> Any:
@@ -118,8 +128,21 @@ def test_gold_daily_figures_equal_plain_python(templates: dict[str, Any]) -> Non
             close / open_ - 1,
         )
 
-    gold = templates["dlt_gld_stock_performances"]["dlt"].get_df("gld_stock_performances")
-    assert gold.columns[:7] == ["symbol", "day", "open", "close", "high", "low", "daily_return"]
+    gold = templates["dlt_gld_template"]["dlt"].get_df("gld_stock_performances")
+    assert gold.columns[:9] == [
+        "symbol",
+        "currency",
+        "exchange",
+        "day",
+        "open",
+        "close",
+        "high",
+        "low",
+        "daily_return",
+    ]
+    assert {
+        (row.currency, row.exchange) for row in gold.select("currency", "exchange").collect()
+    } == {("USD", "NasdaqGS")}
     rows = gold.collect()
     actual = {
         (row.symbol, row.day.isoformat()): (
@@ -139,8 +162,40 @@ def test_gold_daily_figures_equal_plain_python(templates: dict[str, Any]) -> Non
         ), key
 
 
+def test_metadata_keeps_the_latest_event_of_each_symbol(templates: dict[str, Any]) -> None:
+    metadata = _frame(templates, "dlt_slv_template", "slv_stock_metadata")
+    events = [json.loads(line)["data"] for line in STOCK_METADATA.read_text().splitlines()]
+    expected = {
+        (e["symbol"], e["currency"], e["fullExchangeName"], int(e["firstTradeDate"]))
+        for e in events
+    }
+    rows = metadata.selectExpr(
+        "symbol", "currency", "exchange", "unix_seconds(first_traded) AS first_traded"
+    ).collect()
+    assert {tuple(row) for row in rows} == expected
+    assert len(rows) == 4
+
+
+def test_silver_star_joins_every_price_with_its_metadata(templates: dict[str, Any]) -> None:
+    star = _frame(templates, "dlt_slv_star_template", "slv_star_stock_prices")
+    silver = _frame(templates, "dlt_slv_template", "slv_stock_prices")
+    # Silver-star keeps its source's columns (Laktory's default) and adds the joined ones.
+    assert set(silver.columns) < set(star.columns)
+    assert set(star.columns) - set(silver.columns) == {
+        "currency",
+        "exchange",
+        "first_traded",
+        "_silver_star_at",
+    }
+    assert star.count() == silver.count() == 7012
+    counts = star.groupBy("currency", "exchange").count().collect()
+    assert [(row.currency, row.exchange, row["count"]) for row in counts] == [
+        ("USD", "NasdaqGS", 7012)
+    ]
+
+
 def test_templates_hard_code_no_table_name() -> None:
-    for template in ("dlt_brz_template.py", "dlt_slv_template.py"):
+    for template in (f"{name}.py" for name in TEMPLATES):
         source = (NOTEBOOKS / template).read_text()
         assert source.startswith("# Databricks notebook source\n# MAGIC %pip install ")
         assert "# COMMAND ----------" in source

@@ -19,6 +19,7 @@ from laktory_pulumi.loader import load_stack
 from laktory_pulumi.models import Pipeline
 from laktory_pulumi.models.sql_inputs import CACHE_FILE, query_key
 
+REPO = Path(__file__).resolve().parent.parent
 QUERY = "SELECT symbol, max(high) AS high FROM slv_quotes GROUP BY symbol"
 PIPELINE = f"""\
 name: pl-sql
@@ -34,8 +35,10 @@ tables:
   - name: gld_highs
     builder: {{layer: GOLD}}
     sql: "{QUERY}"
-libraries:  # a workspace notebook: a pipeline needs code, and this one is not the project's
-  - notebook: {{path: /Shared/pl-sql}}
+libraries:
+  - notebook: {{path: /pipelines/dlt_brz_template.py}}
+  - notebook: {{path: /pipelines/dlt_slv_template.py}}
+  - notebook: {{path: /pipelines/dlt_gld_template.py}}
 """
 
 
@@ -45,6 +48,9 @@ def project(tmp_path: Path, text: str = PIPELINE, kept: dict[str, list[str]] | N
     (root / "Pulumi.yaml").write_text("name: lakehouse\nruntime: python\n")
     (root / "Pulumi.dev.yaml").write_text("config: {}\n")
     (root / "stacks" / "pipelines" / "pl-sql.yaml").write_text(text)
+    (root / "notebooks").mkdir()
+    for template in ("dlt_brz_template.py", "dlt_slv_template.py", "dlt_gld_template.py"):
+        (root / "notebooks" / template).write_text((REPO / "notebooks" / template).read_text())
     if kept is not None:
         (root / CACHE_FILE).parent.mkdir()
         (root / CACHE_FILE).write_text(json.dumps(kept))

@@ -25,6 +25,8 @@ udfs:
     function_name: spread
 libraries:
   - notebook:
+      path: /pipelines/dlt_brz_template.py
+  - notebook:
       path: /pipelines/dlt_slv_template.py
 tables:
   - name: brz_prices
@@ -75,8 +77,8 @@ def make_project(tmp_path: Path, pipeline: str = PIPELINE) -> Path:
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": {}}))
     (project / "stacks" / "pipelines" / "pl-udfs.yaml").write_text(pipeline)
     notebooks = Path(__file__).parent.parent / "notebooks"
-    template = (notebooks / "dlt_slv_template.py").read_text()
-    (project / "notebooks" / "dlt_slv_template.py").write_text(template)
+    for template in ("dlt_brz_template.py", "dlt_slv_template.py"):
+        (project / "notebooks" / template).write_text((notebooks / template).read_text())
     (project / "notebooks" / "stock_functions.py").write_text(FUNCTIONS)
     (project / "notebooks" / "stock_transforms.py").write_text(TRANSFORMS)
     return project
@@ -244,7 +246,10 @@ def test_modules_are_deployed_next_to_the_notebooks_as_files(tmp_path: Path) -> 
     laid = tmp_path / "ws" / ".laktory" / "pipelines" / "pl-udfs" / "stock_functions.py"
     assert laid.read_text() == FUNCTIONS
     # Modules are imported by the notebooks, never run as pipeline source files.
-    assert [path.name for path in workspace.notebooks] == ["dlt_slv_template.py"]
+    assert [path.name for path in workspace.notebooks] == [
+        "dlt_brz_template.py",
+        "dlt_slv_template.py",
+    ]
 
 
 def test_notebooks_import_modules_from_where_the_deploy_puts_them(

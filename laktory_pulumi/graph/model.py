@@ -11,7 +11,7 @@ from ..models import Pipeline
 from ..models.sources import EventSource, TableSource
 from ..models.table import Table
 
-NodeKind = Literal["source", "external", "bronze", "silver", "gold", "quarantine"]
+NodeKind = Literal["source", "external", "bronze", "silver", "silver_star", "gold", "quarantine"]
 EdgeKind = Literal["stream", "batch", "quarantine"]
 
 
@@ -29,6 +29,7 @@ STYLES: dict[NodeKind, Style] = {
     "external": Style(fill="#e5e7eb", stroke="#6b7280"),
     "bronze": Style(fill="#cd7f32", stroke="#8b5a2b"),
     "silver": Style(fill="#c0c0c0", stroke="#808080"),
+    "silver_star": Style(fill="#e5e4e2", stroke="#708090"),
     "gold": Style(fill="#ffd700", stroke="#b8860b"),
     "quarantine": Style(fill="#f8d7da", stroke="#c0392b"),
 }
@@ -55,10 +56,14 @@ class Edge:
     source: str
     target: str
     kind: EdgeKind
+    join: bool = False
+    """The target joins the source's rows (`joins`), rather than reading it as its source."""
 
     @property
     def label(self) -> str | None:
-        """Text on the arrow: streams and quarantines are named, batch reads are plain."""
+        """Text on the arrow: streams, joins and quarantines are named, batch reads are plain."""
+        if self.join:
+            return "stream join" if self.kind == "stream" else "join"
         return None if self.kind == "batch" else self.kind
 
 
@@ -112,6 +117,9 @@ def build_graph(pipeline: Pipeline, run_state: RunState | None = None) -> Graph:
         for name in table.sql_inputs or []:  # a SQL table reads its inputs whole
             read = TableSource(name=name, read_as_stream=False)
             graph.edges.append(Edge(_add_source(graph, ids, read), table_id, "batch"))
+        for join in table.builder.all_joins:
+            other_id = _add_source(graph, ids, join.other)
+            graph.edges.append(Edge(other_id, table_id, _read_kind(join.other), join=True))
         if table.quarantine:
             quarantine_id, _ = ids.get("tbl", table.quarantine_name)
             graph.nodes.append(_quarantine_node(quarantine_id, table, run_state))

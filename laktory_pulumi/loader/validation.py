@@ -7,7 +7,7 @@ import re
 import types
 from typing import Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 
 from ..models.base import FieldError, RuleViolation, format_path
 from .errors import LoadError, LocatedError
@@ -113,7 +113,7 @@ def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
         if free_key:
             free_key = False
             continue
-        field = current.model_fields.get(part) if current is not None else None
+        field = _field_named(current, part) if current is not None else None
         if field is None:
             return None
         free_key = _is_mapping(field.annotation)
@@ -122,6 +122,19 @@ def _model_at(model: type[BaseModel], path: Path) -> type[BaseModel] | None:
         ]
         current = candidates[0] if len(candidates) == 1 else None
     return current
+
+
+def _field_named(model: type[BaseModel], key: str) -> Any:
+    """The field a YAML key names: by its name, or by one of its aliases (`groupby_window`)."""
+    if key in model.model_fields:
+        return model.model_fields[key]
+    for field in model.model_fields.values():
+        if (
+            isinstance(field.validation_alias, AliasChoices)
+            and key in field.validation_alias.choices
+        ):
+            return field
+    return None
 
 
 def _suggest(word: str, choices: list[str]) -> str:

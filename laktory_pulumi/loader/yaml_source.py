@@ -189,6 +189,9 @@ class _Walker:
             )
             return f"<key at line {line}>"
         key = self.constructor.construct_object(key_node, deep=True)
+        if isinstance(key, bool):
+            # A key as written: YAML 1.1 reads `on:` (a join's key) as the boolean true.
+            return key_node.value
         return key if isinstance(key, str) else str(key)
 
 

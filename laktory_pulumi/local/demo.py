@@ -8,28 +8,34 @@ from pathlib import Path
 
 DEMO_PIPELINE = "pl-stock-prices"
 DEMO_STACK = "dev"
-DEMO_DATA = Path("data") / "stock_prices"
-EVENTS_FOLDER = Path("events") / "yahoo-finance" / "stock_price"
+DEMO_EVENTS: dict[Path, Path] = {
+    Path("data") / "stock_prices": Path("events") / "yahoo-finance" / "stock_price",
+    Path("data") / "stock_metadata": Path("events") / "yahoo-finance" / "stock_metadata",
+}
+"""Bundled data folder -> where under the landing root the pipeline's bronze tables read it."""
+EVENTS_FOLDER = DEMO_EVENTS[Path("data") / "stock_prices"]
 
 
 def land_demo_data(project: Path, landing: Path) -> list[Path]:
-    """Copy the bundled event files where the pipeline's bronze table reads them.
+    """Copy the bundled event files where the pipeline's bronze tables read them.
 
     A file already landed is left alone: the pipeline has read it, and landing it again
     under the same name would not be read twice anyway.
     """
-    target = landing / EVENTS_FOLDER
-    target.mkdir(parents=True, exist_ok=True)
     landed = []
-    for source in sorted((project / DEMO_DATA).glob("*.jsonl")):
-        destination = target / source.name
-        if not destination.exists():
-            shutil.copyfile(source, destination.with_suffix(".partial"))
-            # Renamed into place, so the pipeline never sees half a file.
-            destination.with_suffix(".partial").replace(destination)
-        landed.append(destination)
-    if not landed:
-        raise FileNotFoundError(f"no demo data in {project / DEMO_DATA}")
+    for data, events in DEMO_EVENTS.items():
+        sources = sorted((project / data).glob("*.jsonl"))
+        if not sources:
+            raise FileNotFoundError(f"no demo data in {project / data}")
+        target = landing / events
+        target.mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            destination = target / source.name
+            if not destination.exists():
+                shutil.copyfile(source, destination.with_suffix(".partial"))
+                # Renamed into place, so the pipeline never sees half a file.
+                destination.with_suffix(".partial").replace(destination)
+            landed.append(destination)
     return landed
 
 
@@ -42,7 +48,10 @@ def demo_command(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     landing = workdir / "landing"
     files = land_demo_data(project, landing)
-    print(f"landed {len(files)} file(s) of real hourly stock prices in {landing / EVENTS_FOLDER}")
+    print(
+        f"landed {len(files)} file(s) of real hourly stock prices and stock metadata under "
+        f"{landing / 'events'}"
+    )
     run_args = argparse.Namespace(
         pipeline=DEMO_PIPELINE,
         stack=DEMO_STACK,

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, model_validator
 
+from .aliases import alias_of, schema_with_aliases
 from .base import BackRef, FieldError, Model, UpperCase, exactly_one
-from .column import ColumnExpression
+from .column import ColumnExpression, SparkType
+from .joins import TableJoin
 from .sources import EventSource, TableSource, check_source_lists, flow_key
 from .sql_inputs import is_sql_table
+from .windows import TableWindowFilter
 
 if TYPE_CHECKING:
     from .table import Table
 
-Layer = Literal["BRONZE", "SILVER", "GOLD"]
+Layer = Literal["BRONZE", "SILVER", "SILVER_STAR", "GOLD"]
+
+LAYER_TEMPLATES: dict[str, str] = {
+    "BRONZE": "dlt_brz_template",
+    "SILVER": "dlt_slv_template",
+    "SILVER_STAR": "dlt_slv_star_template",
+    "GOLD": "dlt_gld_template",
+}
+"""The generic notebook (in `notebooks/`) that builds a layer's tables, by Laktory's names."""
+
+LAYER_SYSTEM_COLUMNS: dict[str, tuple[str, ...]] = {
+    "BRONZE": ("_bronze_at",),
+    "SILVER": ("_bronze_at", "_tstamp", "_silver_at"),
+    "SILVER_STAR": ("_silver_star_at",),
+    "GOLD": ("_gold_at",),
+}
+"""Columns the runtime may stamp on a table of each layer (`runtime/builders.py`)."""
 
 
 class TimeWindow(Model):
@@ -34,20 +53,31 @@ class Aggregate(ColumnExpression):
     """One aggregate of a gold table, e.g. `max(high)` as `high`."""
 
     name: str = Field(description="Output column name.", min_length=1)
+    type: SparkType | None = Field(
+        default=None,
+        description="Spark SQL type the aggregate is cast to; the function's own type when unset.",
+    )
 
 
 class Aggregation(Model):
     """Group-by and aggregates of a gold table."""
+
+    model_config = ConfigDict(json_schema_extra=schema_with_aliases)
 
     groupby_columns: list[str] = Field(
         default_factory=list, description="Columns to group by (besides the time window)."
     )
     window: TimeWindow | None = Field(
         default=None,
+        validation_alias=AliasChoices("window", "groupby_window"),
         description="Optional time window; its start and end become `window_start` and "
-        "`window_end`.",
+        "`window_end`." + alias_of("groupby_window"),
     )
-    aggregates: list[Aggregate] = Field(description="Aggregate expressions.", min_length=1)
+    aggregates: list[Aggregate] = Field(
+        validation_alias=AliasChoices("aggregates", "agg_expressions"),
+        description="Aggregate expressions." + alias_of("agg_expressions"),
+        min_length=1,
+    )
 
     @property
     def output_columns(self) -> list[str]:
@@ -57,9 +87,18 @@ class Aggregation(Model):
 
 
 class TableBuilder(Model):
-    """Source and transformations of a table."""
+    """Source and transformations of a table.
 
-    layer: Annotated[Layer, UpperCase] = Field(description="Medallion layer of the table.")
+    The steps, in order: read the source; build the declared columns a join needs as its key;
+    `joins`; the declared and system columns (one projection; on an aggregated table, after
+    the aggregation instead); `window_filter`; `aggregation`; `joins_post_aggregation`;
+    `filter`; `drop_duplicates`; `selects`; `drop_columns`.
+    """
+
+    layer: Annotated[Layer, UpperCase] = Field(
+        description="Medallion layer of the table: BRONZE, SILVER, SILVER_STAR (silver rows "
+        "enriched by joins) or GOLD. Sets the system columns and the default template."
+    )
     event_source: EventSource | None = Field(
         default=None, description="Read landed event files (bronze)."
     )
@@ -80,8 +119,9 @@ class TableBuilder(Model):
     )
     drop_source_columns: bool | None = Field(
         default=None,
-        description="Keep only the declared and system columns. Default: true on silver and "
-        "gold, false on bronze.",
+        description="Keep only the declared and system columns. Default: true on silver, false "
+        "on bronze, silver-star and gold (Laktory v0.0.22's defaults: a silver-star table adds "
+        "columns to its silver source; an aggregation keeps only its own columns anyway).",
     )
     drop_duplicates: bool = Field(
         default=False,
@@ -100,6 +140,36 @@ class TableBuilder(Model):
     aggregation: Aggregation | None = Field(
         default=None, description="Group-by and aggregates (gold)."
     )
+    joins: list[TableJoin] = Field(
+        default_factory=list,
+        description="Joins with other tables, in order, before the columns are built (a "
+        "declared column named in a join's `on` is built before that join).",
+    )
+    joins_post_aggregation: list[TableJoin] = Field(
+        default_factory=list, description="Joins applied to the aggregated rows (gold)."
+    )
+    window_filter: TableWindowFilter | None = Field(
+        default=None,
+        description="Keep the first rows of each group (e.g. the latest row per symbol); needs "
+        "a batch read of the source.",
+    )
+    drop_columns: list[str] = Field(
+        default_factory=list, description="Columns removed at the very end."
+    )
+    template: str | None = Field(
+        default=None,
+        description="The notebook that builds this table: a layer name (`SILVER` -> "
+        "`dlt_slv_template`) or a notebook of `notebooks/` by its name (`my_notebook` or "
+        "`my_notebook.py`). Default: the layer's generic template (`dlt_brz_template`, "
+        "`dlt_slv_template`, `dlt_slv_star_template`, `dlt_gld_template`). The notebook must be "
+        "among the pipeline's libraries.",
+        min_length=1,
+    )
+    pipeline_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22 fills it with the pipeline's name; when written, it must "
+        "be that name.",
+    )
 
     _table: BackRef = PrivateAttr(default_factory=BackRef)
 
@@ -111,7 +181,10 @@ class TableBuilder(Model):
                                          "table_sources") if getattr(self, f) is not None)  # fmt: skip
                 raise FieldError(field, "a table defined by sql takes no source of its own")
         elif self.event_sources is None and self.table_sources is None:
-            exactly_one(self, "event_source", "table_source")
+            # None at all is allowed here: a table with static `data` needs no source (the
+            # table checks that one of the two is there).
+            if self.event_source is not None and self.table_source is not None:
+                exactly_one(self, "event_source", "table_source")
         else:
             exactly_one(self, "event_source", "table_source", "event_sources", "table_sources")
             check_source_lists(self)
@@ -119,12 +192,61 @@ class TableBuilder(Model):
             raise FieldError(
                 "aggregation", f"aggregation is for GOLD tables (this table is {self.layer})"
             )
+        if self.joins_post_aggregation and self.aggregation is None:
+            raise FieldError(
+                "joins_post_aggregation", "joins_post_aggregation needs an aggregation"
+            )
+        if self.window_filter is not None and self.reads_stream:
+            raise FieldError(
+                "window_filter",
+                "window_filter needs a batch read of the source (read_as_stream: false): "
+                "Spark numbers rows over windows of batch data only",
+            )
         return self
 
     @property
     def source(self) -> EventSource | TableSource:
         """The one source of the table."""
-        return self.event_source or self.table_source  # type: ignore[return-value]
+        source = self.event_source or self.table_source
+        if source is None:
+            raise ValueError("this builder has no source (its table has static data)")
+        return source
+
+    @property
+    def has_source(self) -> bool:
+        """False for a table of static `data` rows or of a SQL query."""
+        return bool(self.sources)
+
+    @property
+    def reads_stream(self) -> bool:
+        """Whether the sources are read as streams (static data and SQL queries are not)."""
+        return self.has_source and all(source.read_as_stream for source in self.sources)
+
+    @property
+    def notebook(self) -> str:
+        """The name (no `.py`) of the notebook that builds this table."""
+        template = self.template or self.layer
+        if template.upper() in LAYER_TEMPLATES:
+            return LAYER_TEMPLATES[template.upper()]
+        return template.rsplit("/", 1)[-1].removesuffix(".py")
+
+    @property
+    def table_reads(self) -> list[tuple[tuple[str | int, ...], TableSource]]:
+        """Every table this builder reads, with its path under the builder: sources, then joins."""
+        reads: list[tuple[tuple[str | int, ...], TableSource]] = []
+        if self.table_source is not None:
+            reads.append((("table_source",), self.table_source))
+        for index, source in enumerate(self.table_sources or []):
+            reads.append((("table_sources", index), source))
+        for field in ("joins", "joins_post_aggregation"):
+            for index, join in enumerate(getattr(self, field)):
+                reads.append(((field, index, "other"), join.other))
+        return reads
+
+    @property
+    def all_joins(self) -> list[TableJoin]:
+        """Joins before and after the aggregation."""
+        return [*self.joins, *self.joins_post_aggregation]
 
     @property
     def sources(self) -> list[EventSource | TableSource]:
@@ -135,11 +257,6 @@ class TableBuilder(Model):
             *(self.event_sources or []),
             *(self.table_sources or []),
         ]
-
-    @property
-    def table_reads(self) -> list[TableSource]:
-        """The tables the builder reads: its table source or each of its table sources."""
-        return [source for source in self.sources if isinstance(source, TableSource)]
 
     @property
     def appends(self) -> bool:
@@ -158,7 +275,8 @@ class TableBuilder(Model):
         table = self._table.target
         if table is not None and table.sql is not None:  # type: ignore[attr-defined]
             return False  # the query is the projection
-        return self.layer != "BRONZE"
+        # Laktory v0.0.22, TableBuilder.default_options: true on SILVER only.
+        return self.layer == "SILVER"
 
     @property
     def table(self) -> Table:

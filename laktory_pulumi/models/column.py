@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
 
@@ -78,8 +78,15 @@ class ColumnExpression(Model):
         description="A Spark SQL expression, instead of a function call, e.g. `close / open - 1`.",
     )
 
+    # A column of static `data` rows is only a name and a type; the pipeline checks that every
+    # column of a table with a source says how it is computed.
+    _needs_expression: ClassVar[bool] = True
+
     @model_validator(mode="after")
     def _one_way_to_compute(self) -> ColumnExpression:
+        computed = self.spark_func_name is not None or self.sql_expression is not None
+        if not computed and not self._needs_expression:
+            return self
         if (self.spark_func_name is None) == (self.sql_expression is None):
             found = "both" if self.spark_func_name else "neither"
             message = (
@@ -99,10 +106,18 @@ class Column(ColumnExpression):
 
     name: str = Field(description="Column name in the output table.", min_length=1)
     type: SparkType = Field(
+        default="string",
         description="Spark SQL type the value is cast to, e.g. `double`, `timestamp`, "
-        "`decimal(18,2)`, `array<string>`."
+        "`decimal(18,2)`, `array<string>`. Default `string`, as in Laktory v0.0.22.",
     )
     comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined
+
+    _needs_expression: ClassVar[bool] = False
+
+    @property
+    def is_computed(self) -> bool:
+        """Whether the column says how it is computed (columns of static data do not)."""
+        return self.spark_func_name is not None or self.sql_expression is not None

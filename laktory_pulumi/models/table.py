@@ -66,6 +66,12 @@ class Table(Model):
     )
     columns: list[Column] = Field(default_factory=list, description="Columns to build.")
     builder: TableBuilder = Field(description="Source and transformations.")
+    data: list[list[Any]] | None = Field(
+        default=None,
+        description="Static rows, one list of values per row in the order of `columns`, "
+        "instead of a source: the table is a materialized view of these rows, each value cast "
+        "to its column's type.",
+    )
     expectations: list[Expectation] = Field(default_factory=list, description="Data quality rules.")
     quarantine: bool = Field(
         default=False,
@@ -134,6 +140,29 @@ class Table(Model):
     @model_validator(mode="after")
     def _attach_builder(self) -> Table:
         self.builder._table = BackRef(self)
+        return self
+
+    @model_validator(mode="after")
+    def _source_or_data(self) -> Table:
+        if self.data is None:
+            if not self.builder.has_source and self.sql is None:
+                raise FieldError(
+                    "builder",
+                    "exactly one of event_source or table_source is required (found none), "
+                    "or static rows in the table's data",
+                )
+            return self
+        if self.builder.has_source:
+            raise FieldError("data", "a table of static data takes no event_source or table_source")
+        if not self.columns:
+            raise FieldError("data", "static data needs the table's columns, to name its values")
+        for row in self.data:
+            if len(row) != len(self.columns):
+                raise FieldError(
+                    "data",
+                    f"each row of data has one value per column ({len(self.columns)}); found a "
+                    f"row of {len(row)}",
+                )
         return self
 
     @model_validator(mode="after")

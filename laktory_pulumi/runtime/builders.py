@@ -1,9 +1,14 @@
 """`TableBuilder.process`: a table's columns, system columns and transformations.
 
-Everything a table declares becomes a handful of lazy DataFrame operations: the declared and
-system columns in one projection, then filter, drop_duplicates, aggregation and selects. No
-action runs and nothing is collected, so the same code serves streams, batch reads, Databricks
-DLT, local SDP runs and Spark Connect.
+Everything a table declares becomes a handful of lazy DataFrame operations, in the order of
+Laktory v0.0.22's `TableBuilder.process`: the declared columns a join uses as key, the joins,
+the declared and system columns in one projection, the window filter, then filter,
+drop_duplicates, selects and drop_columns. An aggregated table builds its columns from the
+aggregated rows instead: joins, window filter, aggregation, post-aggregation joins, then the
+projection. (Laktory tries each column at every step and keeps it where its inputs exist; that
+needs the frame's columns, an analysis SDP refuses inside query functions, so each column here
+has one place.) No action runs and nothing is collected, so the same code serves streams, batch
+reads, Databricks DLT, local SDP runs and Spark Connect.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from .analysis import analysis_allowed, is_refused_analysis
 from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
 from .deduplication import deduplication_deferred
+from .joins import apply_joins
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
 from .udfs import apply_transform, user_functions
+from .windows import window_filter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from ..models.column import ColumnExpression
 
 BRONZE_AT, SILVER_AT, GOLD_AT, TSTAMP = "_bronze_at", "_silver_at", "_gold_at", "_tstamp"
+SILVER_STAR_AT = "_silver_star_at"
 WINDOW_START, WINDOW_END = "window_start", "window_end"
 
 
@@ -46,16 +54,42 @@ class ColumnInputError(ValueError):
 def process(table: Table, df: DataFrame) -> DataFrame:
     """The table built from its source frame `df`."""
     builder = table.builder
+    if builder.joins:
+        df = apply_joins(table, builder.joins, _with_join_keys(table, df))
     if builder.aggregation is not None:
+        if builder.window_filter is not None:
+            df = window_filter(builder.window_filter, df)
         df = aggregate(table, builder.aggregation, df)
-    df = apply_transform(table, project(table, df))
+        df = apply_joins(table, builder.joins_post_aggregation, df)
+        df = project(table, df)
+    else:
+        df = project(table, df)
+        if builder.window_filter is not None:
+            df = window_filter(builder.window_filter, df)
+    df = apply_transform(table, df)
     if builder.filter:
         df = df.where(builder.filter)
     if builder.drop_duplicates and table.primary_key and not deduplication_deferred(table):
         df = _drop_duplicates(table, df)
     if builder.selects is not None:
         df = df.select(*selection(builder.selects), *_system_columns(table))
+    if builder.drop_columns:
+        # `* EXCEPT` rather than `drop`, which Spark Connect analyses when an SDP flow is defined.
+        names = ", ".join("`" + name.replace("`", "``") + "`" for name in builder.drop_columns)
+        df = df.selectExpr(f"* EXCEPT ({names})")
     return df
+
+
+def _with_join_keys(table: Table, df: DataFrame) -> DataFrame:
+    """The declared columns that a join names in `on`, built before the joins need them."""
+    keys = {key for join in table.builder.joins for key in join.on}
+    udfs = user_functions(table)
+    early = {
+        column.name: expression(column, udfs).cast(column.type)
+        for column in table.columns
+        if column.name in keys and column.is_computed
+    }
+    return df.withColumns(early) if early else df
 
 
 def project(table: Table, df: DataFrame) -> DataFrame:
@@ -73,16 +107,17 @@ def project(table: Table, df: DataFrame) -> DataFrame:
     if rescued is not None:
         system = {RESCUED_DATA_COLUMN: rescued, **system}
     try:
-        if not table.builder.drops_source_columns:
-            # One projection that replaces same-named source columns and appends the rest.
+        if not table.builder.drops_source_columns or table.builder.aggregation is not None:
+            # One projection that replaces same-named source columns and appends the rest. An
+            # aggregation has already left only its own columns (and those its post-aggregation
+            # joins add, which Laktory keeps).
             projected = df.withColumns({**built, **system})
         else:
-            kept = [F.col(name) for name in _kept_columns(table)]
             declared = [value.alias(name) for name, value in built.items()]
             carried = [F.col(name) for name in _carried_columns(table)]
             rescue = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
             stamps = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
-            projected = df.select(*kept, *declared, *rescue, *carried, *stamps)
+            projected = df.select(*declared, *rescue, *carried, *stamps)
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
             projected.schema  # noqa: B018
@@ -108,7 +143,9 @@ def expression(
 
     if column.sql_expression is not None:
         return F.expr(column.sql_expression)
-    assert column.spark_func_name is not None  # the model guarantees one way to compute
+    if column.spark_func_name is None:
+        # A column of static data: its value is already there, under its name.
+        return F.col(getattr(column, "name", ""))
     function = (udfs or {}).get(column.spark_func_name) or getattr(F, column.spark_func_name, None)
     if function is None or not callable(function):
         raise ValueError(f"'{column.spark_func_name}' is not a function of pyspark.sql.functions")
@@ -138,7 +175,12 @@ def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFram
             F.col("_window.end").alias(WINDOW_END),
         ]
     udfs = user_functions(table)
-    aggregates = [expression(agg, udfs).alias(agg.name) for agg in aggregation.aggregates]
+    aggregates = [
+        (expression(agg, udfs) if agg.type is None else expression(agg, udfs).cast(agg.type)).alias(
+            agg.name
+        )
+        for agg in aggregation.aggregates
+    ]
     grouped = df.groupBy(*keys).agg(*aggregates)
     groups = [F.col(name) for name in aggregation.groupby_columns]
     results = [F.col(agg.name) for agg in aggregation.aggregates]
@@ -168,6 +210,8 @@ def _system_columns(table: Table) -> list[str]:
     if layer == "BRONZE":
         source_file = [SOURCE_FILE_COLUMN] if _has_source_file(table) else []
         return [*rescued, *source_file, BRONZE_AT]
+    if layer == "SILVER_STAR":
+        return [*rescued, SILVER_STAR_AT]
     if layer == "SILVER":
         timestamp = [TSTAMP] if table.timestamp_key else []
         return [*rescued, *_carried_columns(table), *timestamp, SILVER_AT]
@@ -182,6 +226,8 @@ def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, Spa
         return {BRONZE_AT: now}
     if table.layer == "GOLD":
         return {GOLD_AT: now}
+    if table.layer == "SILVER_STAR":
+        return {SILVER_STAR_AT: now}
     system: dict[str, SparkColumn] = {}
     if table.timestamp_key:
         key = table.timestamp_key
@@ -211,14 +257,6 @@ def _has_source_file(table: Table) -> bool:
     if table.builder.event_source is not None:
         return not table.builder.drops_source_columns
     return SOURCE_FILE_COLUMN in _carried_columns(table)
-
-
-def _kept_columns(table: Table) -> list[str]:
-    """Columns of a gold aggregation that stay when source columns are dropped."""
-    if table.builder.aggregation is None:
-        return []
-    declared = {column.name for column in table.columns}
-    return [name for name in table.builder.aggregation.output_columns if name not in declared]
 
 
 def _drop_duplicates(table: Table, df: DataFrame) -> DataFrame:

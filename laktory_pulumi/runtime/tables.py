@@ -1,8 +1,10 @@
-"""Every dataset of one table: `define_table(table, spark)`, which the templates call.
+"""`define_table(table, spark)`: every dataset one table of the metadata needs, in any backend.
 
-A plain table is one `@dlt.table` with its expectations; a CDC table a change-feed view applied
-with `apply_changes`; a table listing several sources one append flow each (`runtime.flows`);
-a table may add its quarantine table.
+The templates call it for each table they build: a table with its expectations (and its
+quarantine table when asked); a CDC table (its change feed as a view, applied with
+`apply_changes`); a table listing several sources, one append flow each (`runtime.flows`).
+What the query reads comes from `source_frame`: the table's source, its SQL query, or its
+static `data` rows.
 """
 
 from __future__ import annotations
@@ -16,24 +18,21 @@ from .expectations import quarantine, rules_of
 from .flows import define_appends
 from .readers import read_source
 from .sql_tables import read_sql
+from .static import static_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from ..models import Table
+    from ..models import Pipeline, Table
 
 
-def built(table: Table, spark: SparkSession) -> DataFrame:
-    """The table's source (or its SQL query), read and processed: what its dataset returns."""
-    source = read_sql(table, spark) if table.sql is not None else read_source(table, spark)
-    return process(table, source)
+def tables_of(pipeline: Pipeline, notebook: str) -> list[Table]:
+    """The tables `notebook` (a name without `.py`) builds: those whose template names it."""
+    return [table for table in pipeline.tables if table.builder.notebook == notebook]
 
 
 def define_table(table: Table, spark: SparkSession) -> Any:
-    """Define `table` (and the datasets it needs) in the pipeline; returns its dataset.
-
-    In the eager debug mode the returned wrapper gives the DataFrame (`dlt.get_df`).
-    """
+    """Define `table` (and its quarantine table or change feed); returns its dataset."""
     source = table.builder.table_source
     if source is not None and source.cdc is not None:
         return define_changes(table, spark)
@@ -42,12 +41,26 @@ def define_table(table: Table, spark: SparkSession) -> Any:
 
     @dlt.table(name=table.name, comment=table.comment)
     @dlt.expectations(table)
-    def plain() -> DataFrame:  # a SQL table too: `built` runs its query
+    def query() -> DataFrame:  # a SQL table too: `source_frame` runs its query
         return built(table, spark)
 
     if table.quarantine:
         define_quarantine(table, spark)
-    return plain
+    return query
+
+
+def source_frame(table: Table, spark: SparkSession) -> DataFrame:
+    """What the table is built from: its source, read; its SQL query; or its static rows."""
+    if table.data is not None:
+        return static_rows(table, spark)
+    if table.sql is not None:
+        return read_sql(table, spark)
+    return read_source(table, spark)
+
+
+def built(table: Table, spark: SparkSession) -> DataFrame:
+    """The table's source (or its SQL query), read and processed: what its dataset returns."""
+    return process(table, source_frame(table, spark))
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
