@@ -130,3 +130,15 @@ def test_an_empty_expectation_expression_is_refused() -> None:
 )
 def test_names_and_paths_that_leave_their_folder_are_refused(name: str, field: str) -> None:
     assert only_error(name).field == field
+
+
+def test_a_pipeline_read_back_from_its_metadata_needs_no_libraries_written(tmp_path: Path) -> None:
+    # The metadata file always writes `libraries: []`; only a YAML file that says so is refused.
+    from laktory_pulumi.metadata import metadata_bytes
+
+    pipeline = loads(
+        tmp_path,
+        "name: p\ntables:\n  - name: a\n    builder:\n      layer: SILVER\n"
+        "      table_source: {name: c.s.t}\n",
+    )
+    assert Pipeline.model_validate_json(metadata_bytes(pipeline)) == pipeline

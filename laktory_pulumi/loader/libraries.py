@@ -23,6 +23,28 @@ LOCAL_NOTEBOOK_PREFIX = "/pipelines/"
 NOTEBOOK_SUFFIX = ".py"
 
 
+def empty_libraries(source: YamlSource) -> list[LocatedError]:
+    """`libraries: []` written in a file that declares tables: no notebook would build them.
+
+    Checked on the YAML rather than on the model: a pipeline read back from its metadata file,
+    or built in code, has an empty list without anyone having written it.
+    """
+    data = source.data
+    if not isinstance(data, dict) or data.get("libraries") != [] or not data.get("tables"):
+        return []
+    tables = data["tables"]
+    count = len(tables) if isinstance(tables, list) else 1
+    return [
+        source.error(
+            ("libraries",),
+            "libraries",
+            f"{count} table(s) are declared but no library builds them; add the notebooks "
+            "(e.g. /pipelines/dlt_brz_template.py)",
+            key=True,
+        )
+    ]
+
+
 def with_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path | None) -> Pipeline:
     """`pipeline`, once its notebooks are found in `notebooks_dir` (unchecked when None)."""
     if notebooks_dir is not None:

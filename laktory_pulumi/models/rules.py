@@ -103,16 +103,8 @@ def library_path_problem(path: str) -> str | None:
 
 def _libraries(pipeline: Pipeline) -> Problems:
     problems: Problems = []
-    # An explicit `libraries: []`; an absent key is left to the pipeline's other checks, as
-    # pipelines built in code (tests, tools) often leave it out.
-    if pipeline.tables and not pipeline.libraries and "libraries" in pipeline.model_fields_set:
-        problems.append(
-            (
-                ("libraries",),
-                f"{len(pipeline.tables)} table(s) are declared but no library builds them; add "
-                "the notebooks (e.g. /pipelines/dlt_brz_template.py)",
-            )
-        )
+    # `libraries: []` with tables is refused by the loader (`loader/libraries.py`): only the
+    # YAML says whether the list was written empty; a metadata file always writes it.
     for index, library in enumerate(pipeline.libraries):
         kind = "notebook" if library.notebook is not None else "file"
         problem = library_path_problem(library.path)
