@@ -90,7 +90,7 @@ class PipelineCluster(ClusterSpec):
 
     name: str = Field(
         default="default",
-        description="Cluster label in the pipeline: `default`, `maintenance` or `updates`.",
+        description="Cluster label in the pipeline: `default` or `maintenance`.",
     )
 
 
