@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .names import name_problem, segment_problem
+from .names import SYSTEM_COLUMNS, name_problem, segment_problem
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -51,6 +51,8 @@ def _names(pipeline: Pipeline) -> Problems:
             problems.append((("tables", index, "name"), f"table name {problem}"))
         for position, column in enumerate(table.columns):
             problem = name_problem(column.name)
+            if column.name.casefold() in SYSTEM_COLUMNS:
+                problem = "is a column the runtime adds itself; give the column another name"
             if problem:
                 problems.append(
                     (
