@@ -116,6 +116,9 @@ def test_integer_secrets_are_concealed() -> None:
     assert not secrets.found_in({"comment": "7 rows"})  # a short number only matches as itself
     assert not secrets.found_in({"flag": True})
     assert isinstance(secrets.conceal({"num_workers": 7}), pulumi.Output)
+    # The metadata file (JSON bytes) holding the secret number is concealed too.
+    assert secrets.found_in(json.dumps({"clusters": [{"num_workers": 7}]}).encode())
+    assert not secrets.found_in(json.dumps({"clusters": [{"num_workers": 8}]}).encode())
 
 
 def test_principals_from_secret_variables_are_concealed(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ class SecretValues:
             return any(
                 secret.encode() in value or _json_escaped(secret).encode() in value
                 for secret in self.values
-            )
+            ) or (bool(self.numbers) and any(n in self.numbers for n in _json_numbers(value)))
         if any(number in self.numbers for number in _numbers(value)):
             return True
         return any(secret in text for text in _strings(value, keys=True) for secret in self.values)
@@ -104,6 +104,15 @@ def _numbers(value: Any) -> Iterator[int | float]:
             yield from _numbers(item)
     elif hasattr(value, "__dict__") and not isinstance(value, (type, str, bytes)):
         yield from _numbers(list(vars(value).values()))
+
+
+def _json_numbers(data: bytes) -> Iterator[int | float]:
+    """The numbers of a JSON document (the metadata file); none if `data` is not JSON."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return iter(())
+    return _numbers(document)
 
 
 ENV_VARIABLE = re.compile(r"\$\{\s*env\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")
