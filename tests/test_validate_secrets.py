@@ -8,6 +8,7 @@ mocks know nothing of secrets but record which inputs were sent as secrets.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -53,6 +54,12 @@ def test_env_values_are_pulumi_secrets_and_stay_out_of_the_plan(
     assert "configuration" in keyed[(PIPELINE_TYPE, NAME)].secret_inputs
     assert keyed[(FILE_TYPE, f"{NAME}/metadata")].secret_inputs == {"contentBase64"}
     assert env_token not in render_tree(resources)
+    # The metadata file, readable by the pipeline's principals, holds no secret in clear.
+    metadata = base64.b64decode(keyed[(FILE_TYPE, f"{NAME}/metadata")].inputs["contentBase64"])
+    assert env_token.encode() not in metadata
+    configuration = json.loads(metadata)["configuration"]
+    assert configuration["api_token"] == "[secret]"
+    assert configuration["landing_root"] == "/Volumes/dev/sources/landing"
 
 
 def test_env_secret_values_are_the_values_the_definitions_read(tmp_path: Path) -> None:

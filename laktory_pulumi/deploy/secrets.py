@@ -26,6 +26,9 @@ import pulumi
 
 T = TypeVar("T")
 
+REDACTED = "[secret]"
+"""What a secret configuration value reads as in the deployed metadata file."""
+
 
 @dataclass(frozen=True)
 class SecretValues:
@@ -66,6 +69,30 @@ class SecretValues:
         if any(number in self.numbers for number in _numbers(value)):
             return True
         return any(secret in text for text in _strings(value, keys=True) for secret in self.values)
+
+    def redact_configuration(self, metadata: bytes) -> bytes:
+        """The metadata file with every `configuration` value holding a secret as `[secret]`.
+
+        The file is readable by every principal of the pipeline. Notebooks read the configuration
+        from the pipeline's own settings (`spark.conf`), never from this file, so its values are
+        not needed there; the rest of the model is, and stays (concealed in Pulumi's state).
+        """
+        if not self.values and not self.numbers:
+            return metadata
+        try:
+            document = json.loads(metadata)
+        except ValueError:
+            return metadata
+        configuration = document.get("configuration") if isinstance(document, dict) else None
+        if not isinstance(configuration, dict):
+            return metadata
+        hidden = {key for key, value in configuration.items() if self.found_in(value)}
+        if not hidden:
+            return metadata
+        document["configuration"] = {
+            key: REDACTED if key in hidden else value for key, value in configuration.items()
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
         """`value` itself, or as a secret output when it holds a secret."""
