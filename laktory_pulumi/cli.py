@@ -142,8 +142,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
+        return _dispatch(args)
+    except BrokenPipeError:  # stdout or stderr read by a program gone away (`| head -1`)
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    try:
         code = args.handler(args)
-        sys.stdout.flush()  # a reader gone away (`| head -1`) shows here, not at exit
+        sys.stdout.flush()  # a reader gone away shows here, not at the interpreter's exit
         return code
     except LoadError as error:
         if args.debug:
@@ -154,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        _discard_stdout()
-        return EXIT_BROKEN_PIPE
+        raise
     except Exception as error:  # the last resort: one line, never a traceback
         if args.debug:
             traceback.print_exc()
@@ -172,15 +179,16 @@ def one_line(error: BaseException) -> str:
 
 
 def _discard_stdout() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail again.
+    """Point stdout and stderr at /dev/null, so that the interpreter's last flush cannot fail.
 
     As the Python documentation advises for SIGPIPE (`signal` module, "Note on SIGPIPE").
     """
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass  # stdout is not a real file (captured in tests): nothing will flush to a pipe
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file (captured in tests): nothing will flush to a pipe
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def test_equal_autoscale_bounds_are_refused_at_max_workers(tmp_path: Path) -> No
 def test_a_cluster_label_the_api_does_not_know(tmp_path: Path) -> None:
     (error,) = errors_of(tmp_path, BASE + "clusters:\n  - name: big\n    num_workers: 1\n")
     assert error.startswith("pl.yaml:5:11: clusters[0].name: ")
-    assert error.endswith("'big' is not one of default, maintenance, updates")
+    assert error.endswith("'big' is not one of default, maintenance")
 
 
 def test_a_schedule_on_a_continuous_pipeline(tmp_path: Path) -> None:

@@ -73,3 +73,21 @@ def test_an_unexpected_error_is_one_line_unless_debug(
 
     assert main(["--debug", "validate", "--project", str(REPO)]) == EXIT_FAILED
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_validate_errors_into_a_closed_pipe_end_without_a_traceback(tmp_path: Path) -> None:
+    # `validate 2>&1 | head -1` with many errors: stderr's reader is gone as well.
+    project = tmp_path / "project"
+    (project / "stacks" / "pipelines").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: lakehouse\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
+    bad = "".join(f"unknown_{index}: x\n" for index in range(5000))
+    (project / "stacks" / "pipelines" / "p.yaml").write_text("name: p\n" + bad)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "laktory_pulumi.cli", "validate", "--project", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    assert process.wait(timeout=120) == EXIT_BROKEN_PIPE

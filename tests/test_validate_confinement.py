@@ -83,3 +83,10 @@ def test_a_notebook_symlink_out_of_the_notebooks_folder_is_refused(tmp_path: Pat
     with pytest.raises(LoadError) as caught:
         load_pipeline_file(path, {}, notebooks_dir=notebooks)
     assert [e.field for e in caught.value.errors] == ["libraries[0].notebook.path"]
+
+
+def test_the_loader_and_the_deploy_agree_on_which_libraries_are_local() -> None:
+    from laktory_pulumi.deploy import artifacts
+    from laktory_pulumi.loader import libraries
+
+    assert libraries.LOCAL_NOTEBOOK_PREFIX == artifacts.LOCAL_NOTEBOOK_PREFIX

@@ -130,3 +130,29 @@ def test_an_empty_expectation_expression_is_refused() -> None:
 )
 def test_names_and_paths_that_leave_their_folder_are_refused(name: str, field: str) -> None:
     assert only_error(name).field == field
+
+
+def test_a_pipeline_read_back_from_its_metadata_needs_no_libraries_written(tmp_path: Path) -> None:
+    # The metadata file always writes `libraries: []`; only a YAML file that says so is refused.
+    from laktory_pulumi.metadata import metadata_bytes
+
+    pipeline = loads(
+        tmp_path,
+        "name: p\ntables:\n  - name: a\n    builder:\n      layer: SILVER\n"
+        "      table_source: {name: c.s.t}\n",
+    )
+    assert Pipeline.model_validate_json(metadata_bytes(pipeline)) == pipeline
+
+
+def test_a_column_named_like_a_system_column_is_refused() -> None:
+    error = only_error("column_named_like_a_system_column.yaml")
+    assert (error.line, error.field) == (9, "tables[0].columns[1].name")
+    assert "the runtime adds itself" in error.message
+
+
+def test_the_rules_know_every_system_column_of_the_runtime() -> None:
+    from laktory_pulumi.models.names import SYSTEM_COLUMNS
+    from laktory_pulumi.runtime import builders, expectations
+
+    runtime = {builders.BRONZE_AT, builders.SILVER_AT, builders.GOLD_AT, builders.TSTAMP}
+    assert set(SYSTEM_COLUMNS) == {*runtime, expectations.FAILED_EXPECTATIONS_COLUMN}

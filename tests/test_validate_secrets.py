@@ -8,6 +8,7 @@ mocks know nothing of secrets but record which inputs were sent as secrets.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -53,6 +54,12 @@ def test_env_values_are_pulumi_secrets_and_stay_out_of_the_plan(
     assert "configuration" in keyed[(PIPELINE_TYPE, NAME)].secret_inputs
     assert keyed[(FILE_TYPE, f"{NAME}/metadata")].secret_inputs == {"contentBase64"}
     assert env_token not in render_tree(resources)
+    # The metadata file, readable by the pipeline's principals, holds no secret in clear.
+    metadata = base64.b64decode(keyed[(FILE_TYPE, f"{NAME}/metadata")].inputs["contentBase64"])
+    assert env_token.encode() not in metadata
+    configuration = json.loads(metadata)["configuration"]
+    assert configuration["api_token"] == "[secret]"
+    assert configuration["landing_root"] == "/Volumes/dev/sources/landing"
 
 
 def test_env_secret_values_are_the_values_the_definitions_read(tmp_path: Path) -> None:
@@ -116,6 +123,9 @@ def test_integer_secrets_are_concealed() -> None:
     assert not secrets.found_in({"comment": "7 rows"})  # a short number only matches as itself
     assert not secrets.found_in({"flag": True})
     assert isinstance(secrets.conceal({"num_workers": 7}), pulumi.Output)
+    # The metadata file (JSON bytes) holding the secret number is concealed too.
+    assert secrets.found_in(json.dumps({"clusters": [{"num_workers": 7}]}).encode())
+    assert not secrets.found_in(json.dumps({"clusters": [{"num_workers": 8}]}).encode())
 
 
 def test_principals_from_secret_variables_are_concealed(tmp_path: Path) -> None:

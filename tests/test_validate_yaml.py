@@ -97,3 +97,12 @@ def test_an_impossible_date_is_a_located_error(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("name: p\ntarget: 2024-13-45\n")
     assert ":2:9: target: '2024-13-45' cannot be read" in only_error(path)
+
+
+def test_aliases_that_expand_exponentially_are_a_located_error(tmp_path: Path) -> None:
+    lines = ["name: p", "configuration:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        lines.append(f"  a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
+    path = tmp_path / "p.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert "aliases expand to more than" in only_error(path)

@@ -156,7 +156,10 @@ class PipelineComponent(pulumi.ComponentResource):
         self, pipeline_name: str, artifact: WorkspaceArtifact, secrets: SecretValues
     ) -> pulumi.CustomResource:
         """A Notebook or WorkspaceFile resource holding the artifact's bytes."""
-        content = base64.b64encode(artifact.content).decode()
+        data = artifact.content
+        if artifact.key == METADATA_KEY:  # readable in the workspace: no secret in clear
+            data = secrets.redact_configuration(data)
+        content = base64.b64encode(data).decode()
         # Only the metadata is made of the stack config; notebooks and the wheel are source
         # code, where a secret's text (say `dev`) would be found by chance. The bytes are
         # checked, not the base64: a secret inside base64 text is no substring of it.

@@ -26,6 +26,9 @@ import pulumi
 
 T = TypeVar("T")
 
+REDACTED = "[secret]"
+"""What a secret configuration value reads as in the deployed metadata file."""
+
 
 @dataclass(frozen=True)
 class SecretValues:
@@ -62,10 +65,34 @@ class SecretValues:
             return any(
                 secret.encode() in value or _json_escaped(secret).encode() in value
                 for secret in self.values
-            )
+            ) or (bool(self.numbers) and any(n in self.numbers for n in _json_numbers(value)))
         if any(number in self.numbers for number in _numbers(value)):
             return True
         return any(secret in text for text in _strings(value, keys=True) for secret in self.values)
+
+    def redact_configuration(self, metadata: bytes) -> bytes:
+        """The metadata file with every `configuration` value holding a secret as `[secret]`.
+
+        The file is readable by every principal of the pipeline. Notebooks read the configuration
+        from the pipeline's own settings (`spark.conf`), never from this file, so its values are
+        not needed there; the rest of the model is, and stays (concealed in Pulumi's state).
+        """
+        if not self.values and not self.numbers:
+            return metadata
+        try:
+            document = json.loads(metadata)
+        except ValueError:
+            return metadata
+        configuration = document.get("configuration") if isinstance(document, dict) else None
+        if not isinstance(configuration, dict):
+            return metadata
+        hidden = {key for key, value in configuration.items() if self.found_in(value)}
+        if not hidden:
+            return metadata
+        document["configuration"] = {
+            key: REDACTED if key in hidden else value for key, value in configuration.items()
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
         """`value` itself, or as a secret output when it holds a secret."""
@@ -104,6 +131,15 @@ def _numbers(value: Any) -> Iterator[int | float]:
             yield from _numbers(item)
     elif hasattr(value, "__dict__") and not isinstance(value, (type, str, bytes)):
         yield from _numbers(list(vars(value).values()))
+
+
+def _json_numbers(data: bytes) -> Iterator[int | float]:
+    """The numbers of a JSON document (the metadata file); none if `data` is not JSON."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return iter(())
+    return _numbers(document)
 
 
 ENV_VARIABLE = re.compile(r"\$\{\s*env\.([A-Za-z_][A-Za-z0-9_.-]*)\s*\}")

@@ -23,6 +23,28 @@ LOCAL_NOTEBOOK_PREFIX = "/pipelines/"
 NOTEBOOK_SUFFIX = ".py"
 
 
+def empty_libraries(source: YamlSource) -> list[LocatedError]:
+    """`libraries: []` written in a file that declares tables: no notebook would build them.
+
+    Checked on the YAML rather than on the model: a pipeline read back from its metadata file,
+    or built in code, has an empty list without anyone having written it.
+    """
+    data = source.data
+    if not isinstance(data, dict) or data.get("libraries") != [] or not data.get("tables"):
+        return []
+    tables = data["tables"]
+    count = len(tables) if isinstance(tables, list) else 1
+    return [
+        source.error(
+            ("libraries",),
+            "libraries",
+            f"{count} table(s) are declared but no library builds them; add the notebooks "
+            "(e.g. /pipelines/dlt_brz_template.py)",
+            key=True,
+        )
+    ]
+
+
 def with_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path | None) -> Pipeline:
     """`pipeline`, once its notebooks are found in `notebooks_dir` (unchecked when None)."""
     if notebooks_dir is not None:
@@ -37,10 +59,6 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
     a file from elsewhere.
     """
     root = notebooks_dir.resolve()
-    available = sorted(
-        LOCAL_NOTEBOOK_PREFIX + path.relative_to(root).as_posix()
-        for path in (root.rglob(f"*{NOTEBOOK_SUFFIX}") if root.is_dir() else [])
-    )
     errors: list[LocatedError] = []
     for index, library in enumerate(pipeline.libraries):
         if library.notebook is None or not library.path.startswith(LOCAL_NOTEBOOK_PREFIX):
@@ -50,7 +68,7 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
         if candidate.is_file() and candidate.is_relative_to(root):
             continue
         wanted = library.path if library.path.endswith(NOTEBOOK_SUFFIX) else library.path + ".py"
-        close = difflib.get_close_matches(wanted, available, n=1)
+        close = difflib.get_close_matches(wanted, _available(root), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         path = ("libraries", index, "notebook", "path")
         errors.append(
@@ -63,3 +81,13 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
         )
     if errors:
         raise LoadError(errors)
+
+
+def _available(root: Path) -> list[str]:
+    """Every notebook of `root` as a library path, for a hint (only when one is missing)."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        LOCAL_NOTEBOOK_PREFIX + path.relative_to(root).as_posix()
+        for path in root.rglob(f"*{NOTEBOOK_SUFFIX}")
+    )

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ValidationError
 
 from ..models.base import FieldError, RuleViolation, format_path
 from .errors import LoadError, LocatedError
+from .libraries import empty_libraries
 from .positions import stamp_definitions
 from .yaml_source import Path, YamlSource
 
@@ -24,9 +25,9 @@ def validate(source: YamlSource, model: type[M]) -> M:
         raise LoadError(
             [source.error((), "(root)", f"expected a mapping of fields, found {found}")]
         )
-    stamped = stamp_definitions(source)
-    if stamped:
-        raise LoadError(stamped)
+    before = [*stamp_definitions(source), *empty_libraries(source)]
+    if before:
+        raise LoadError(before)
     try:
         return model.model_validate(source.data)
     except ValidationError as error:

@@ -113,12 +113,10 @@ def substitute(
 
     def replace(text: str, path: Path, quoted: bool) -> Any:
         pieces = split(text)
-        secrets = [
-            piece
+        if any(
+            isinstance(piece, _Variable) and piece.expression.strip().startswith("secret.")
             for piece in pieces
-            if isinstance(piece, _Variable) and piece.expression.strip().startswith("secret.")
-        ]
-        if secrets:
+        ):
             return secret(pieces, path)
         if len(pieces) == 1 and isinstance(pieces[0], _Variable) and not quoted:
             return resolve(pieces[0].expression)

@@ -57,6 +57,10 @@ MAX_DEPTH = 100
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
+MAX_ALIASED_VALUES = 100_000
+"""Most values reached again through aliases: nested aliases multiply (`&b [*a, *a, ...]`), and a
+few lines could otherwise expand to billions of values."""
+
 
 class _Walker:
     def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
@@ -65,9 +69,28 @@ class _Walker:
         self.errors: list[LocatedError] = []
         self.open: set[int] = set()
         """Ids of the collection nodes being walked: an alias to one of them is a cycle."""
+        self.seen: set[int] = set()
+        self.aliased = 0
 
     def walk(self, node: yaml.Node, path: Path) -> Any:
         self.source.value_marks[path] = _mark(node)
+        if id(node) in self.seen:
+            self.aliased += 1
+            if self.aliased > MAX_ALIASED_VALUES:
+                line, column = _mark(node)
+                raise LoadError(
+                    [
+                        LocatedError(
+                            self.source.file,
+                            line,
+                            column,
+                            format_path(path) or "(root)",
+                            f"aliases expand to more than {MAX_ALIASED_VALUES} values",
+                        )
+                    ]
+                )
+        else:
+            self.seen.add(id(node))
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in self.open:
                 self._error(node, path, "this alias refers to a mapping or list that holds it")

@@ -97,11 +97,12 @@ class ClusterSpec(Model):
 class PipelineCluster(ClusterSpec):
     """A cluster of a DLT pipeline."""
 
-    # The labels the Pipelines API knows (databricks-sdk `pipelines.PipelineCluster.label`).
-    name: Literal["default", "maintenance", "updates"] = Field(
+    # The labels the Pipelines API accepts: "either `default` to configure the default cluster,
+    # or `maintenance` to configure the maintenance cluster" (clusters[].label,
+    # https://docs.databricks.com/api/workspace/pipelines/create).
+    name: Literal["default", "maintenance"] = Field(
         default="default",
-        description="Cluster label in the pipeline: `default` (both update and maintenance "
-        "clusters), `updates` or `maintenance`.",
+        description="Cluster label in the pipeline: `default` or `maintenance`.",
     )
 
 

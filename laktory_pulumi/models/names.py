@@ -13,16 +13,26 @@ and `,;{}()=` in column names; the same characters as for objects are refused fo
 
 from __future__ import annotations
 
+import re
+
 MAX_NAME_LENGTH = 255
 """Longest Unity Catalog object name."""
 
+SYSTEM_COLUMNS = ("_bronze_at", "_silver_at", "_gold_at", "_tstamp", "_failed_expectations")
+"""Columns the runtime adds itself (`runtime/builders.py`, and quarantine tables'
+`runtime/expectations.py`); a declared column of one of these names would be overwritten. A test
+keeps this list and the runtime's constants equal."""
+
 _FORBIDDEN = {".": "a period", " ": "a space", "/": "a slash", "`": "a backtick"}
+_REFUSED = re.compile(r"[. /`\x00-\x1f\x7f]")
 
 
 def name_problem(name: str) -> str | None:
     """Why Unity Catalog would refuse `name` as a catalog, schema, table or column, or None."""
     if len(name) > MAX_NAME_LENGTH:
         return f"is {len(name)} characters long; Unity Catalog allows at most {MAX_NAME_LENGTH}"
+    if _REFUSED.search(name) is None:  # the common case, in one scan (read_metadata's hot path)
+        return None
     for character, words in _FORBIDDEN.items():
         if character in name:
             return f"holds {words}, which Unity Catalog does not allow in a name"

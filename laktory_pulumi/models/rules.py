@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .names import name_problem, segment_problem
+from .names import SYSTEM_COLUMNS, name_problem, segment_problem
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -17,17 +17,11 @@ if TYPE_CHECKING:
 Path = tuple[str | int, ...]
 Problems = list[tuple[Path, str]]
 
-PIPELINE_CLUSTER_LABELS = ("default", "maintenance")
-"""Labels the Pipelines API accepts for a cluster: "either `default` to configure the default
-cluster, or `maintenance` to configure the maintenance cluster" (clusters[].label,
-https://docs.databricks.com/api/workspace/pipelines/create)."""
-
 
 def pipeline_rules(pipeline: Pipeline) -> Problems:
     """Every rule of this module, in file order of the fields they blame."""
     return [
         *_names(pipeline),
-        *_cluster_labels(pipeline),
         *_libraries(pipeline),
         *_unique_columns_and_expectations(pipeline),
         *_generated_names(pipeline),
@@ -51,6 +45,8 @@ def _names(pipeline: Pipeline) -> Problems:
             problems.append((("tables", index, "name"), f"table name {problem}"))
         for position, column in enumerate(table.columns):
             problem = name_problem(column.name)
+            if column.name.casefold() in SYSTEM_COLUMNS:
+                problem = "is a column the runtime adds itself; give the column another name"
             if problem:
                 problems.append(
                     (
@@ -74,18 +70,6 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _cluster_labels(pipeline: Pipeline) -> Problems:
-    return [
-        (
-            ("clusters", index, "name"),
-            f"'{cluster.name}' is not a pipeline cluster label; the Pipelines API takes "
-            f"{' or '.join(PIPELINE_CLUSTER_LABELS)}",
-        )
-        for index, cluster in enumerate(pipeline.clusters)
-        if cluster.name not in PIPELINE_CLUSTER_LABELS
-    ]
-
-
 def library_path_problem(path: str) -> str | None:
     """Why a library path cannot be deployed, or None.
 
@@ -103,16 +87,8 @@ def library_path_problem(path: str) -> str | None:
 
 def _libraries(pipeline: Pipeline) -> Problems:
     problems: Problems = []
-    # An explicit `libraries: []`; an absent key is left to the pipeline's other checks, as
-    # pipelines built in code (tests, tools) often leave it out.
-    if pipeline.tables and not pipeline.libraries and "libraries" in pipeline.model_fields_set:
-        problems.append(
-            (
-                ("libraries",),
-                f"{len(pipeline.tables)} table(s) are declared but no library builds them; add "
-                "the notebooks (e.g. /pipelines/dlt_brz_template.py)",
-            )
-        )
+    # `libraries: []` with tables is refused by the loader (`loader/libraries.py`): only the
+    # YAML says whether the list was written empty; a metadata file always writes it.
     for index, library in enumerate(pipeline.libraries):
         kind = "notebook" if library.notebook is not None else "file"
         problem = library_path_problem(library.path)

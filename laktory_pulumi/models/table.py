@@ -76,7 +76,7 @@ class Table(Model):
     quarantine: bool = Field(
         default=False,
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
-        "names of the rules they failed.",
+        "names of the rules they failed. SILVER tables without `cdc` only.",
     )
 
     defined_at: DefinedAt = DEFINED_AT
