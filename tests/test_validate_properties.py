@@ -224,12 +224,6 @@ def test_mutated_stack_variables_load_or_give_located_errors(tmp_path: Path, sta
     check_outcome(project(tmp_path, PIPELINE_TEXT.encode(), stack))
 
 
-@pytest.mark.xfail(
-    reason="the stack file's own shape (`config:` as a list, `vars: true`, `laktory_root: null`, "
-    "non-UTF-8) is checked by loader/stack.py, another slice of issue #12; remove this mark "
-    "once both are merged",
-    strict=False,
-)
 @settings(PROPERTY_SETTINGS, max_examples=60)
 @given(st.one_of(text_mutations(STACK_TEXT), structure_mutations(STACK_TEXT)))
 def test_a_mutated_stack_file_loads_or_gives_located_errors(tmp_path: Path, stack: bytes) -> None:
