@@ -7,13 +7,16 @@ the valid neighbour of each case still loads.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from laktory_pulumi.loader import LoadError, LocatedError, load_pipeline_file
+from laktory_pulumi.loader import LoadError, LocatedError, load_pipeline_file, load_stack
 from laktory_pulumi.models import Pipeline
 from laktory_pulumi.runtime.tables import changes_view_name
+
+REPO = Path(__file__).resolve().parent.parent
 
 INVALID = Path(__file__).parent / "data" / "invalid"
 
@@ -156,3 +159,35 @@ def test_the_rules_know_every_system_column_of_the_runtime() -> None:
 
     runtime = {builders.BRONZE_AT, builders.SILVER_AT, builders.GOLD_AT, builders.TSTAMP}
     assert set(SYSTEM_COLUMNS) == {*runtime, expectations.FAILED_EXPECTATIONS_COLUMN}
+
+
+def test_a_template_copy_that_still_names_the_original_fails_at_the_table(tmp_path: Path) -> None:
+    # A copy of the silver template under another name, NOTEBOOK left as the original's: it
+    # would build the generic template's tables and never the one whose template names it.
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "notebooks", project / "notebooks")
+    template = (REPO / "notebooks" / "dlt_slv_template.py").read_text()
+    (project / "notebooks" / "my_silver.py").write_text(template)
+    for file in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copyfile(REPO / file, project / file)
+    pipelines = project / "stacks" / "pipelines"
+    pipelines.mkdir(parents=True)
+    text = (REPO / "stacks" / "pipelines" / "pl-stock-prices.yaml").read_text()
+    text = text.replace(
+        "      path: /pipelines/dlt_slv_template.py",
+        "      path: /pipelines/dlt_slv_template.py\n  - notebook:\n      path: /pipelines/my_silver.py",
+    ).replace(
+        "      layer: SILVER\n      drop_duplicates",
+        "      layer: SILVER\n      template: my_silver\n      drop_duplicates",
+    )
+    (pipelines / "pl-stock-prices.yaml").write_text(text)
+    with pytest.raises(LoadError) as raised:
+        load_stack(project, "dev")
+    (error,) = raised.value.errors
+    assert error.field.endswith(".builder.template")
+    assert "sets NOTEBOOK = 'dlt_slv_template'" in error.message
+    # Named after itself, the copy builds the table: the file validates.
+    (project / "notebooks" / "my_silver.py").write_text(
+        template.replace('NOTEBOOK = "dlt_slv_template"', 'NOTEBOOK = "my_silver"')
+    )
+    assert load_stack(project, "dev").pipelines["pl-stock-prices"]

@@ -8,6 +8,7 @@ models do not know, so it runs in the loader, once the file has validated.
 
 from __future__ import annotations
 
+import ast
 import difflib
 from pathlib import Path
 
@@ -79,8 +80,62 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
                 f"{hint}",
             )
         )
+    errors += _template_copies_name_themselves(source, pipeline, root)
     if errors:
         raise LoadError(errors)
+
+
+TEMPLATE_NAME_VARIABLE = "NOTEBOOK"
+"""What a generic template sets to its own name; `runtime.tables.tables_of` builds the tables
+whose template is that name."""
+
+
+def _template_copies_name_themselves(
+    source: YamlSource, pipeline: Pipeline, root: Path
+) -> list[LocatedError]:
+    """A table's notebook that is a copy of a template must say its own name in `NOTEBOOK`.
+
+    A copy that still says `NOTEBOOK = "dlt_slv_template"` builds the generic template's
+    tables, not the ones whose `template` names the copy: they would validate, deploy, and
+    never be built.
+    """
+    errors: list[LocatedError] = []
+    for index, table in enumerate(pipeline.tables):
+        notebook = table.builder.notebook
+        declared = _declared_notebook_name(root / f"{notebook}{NOTEBOOK_SUFFIX}")
+        if declared is None or declared == notebook:
+            continue
+        field = "template" if table.builder.template is not None else "layer"
+        path = ("tables", index, "builder", field)
+        errors.append(
+            source.error(
+                path,
+                format_path(path),
+                f"notebook {notebook}{NOTEBOOK_SUFFIX} sets {TEMPLATE_NAME_VARIABLE} = "
+                f"'{declared}', so it builds the tables of '{declared}', not this one; set "
+                f"{TEMPLATE_NAME_VARIABLE} = '{notebook}' in the copy",
+            )
+        )
+    return errors
+
+
+def _declared_notebook_name(path: Path) -> str | None:
+    """The string a notebook assigns to `NOTEBOOK` at top level, if it is a readable file."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(
+                isinstance(t, ast.Name) and t.id == TEMPLATE_NAME_VARIABLE for t in node.targets
+            )
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None
 
 
 def _available(root: Path) -> list[str]:
