@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
@@ -41,22 +41,7 @@ KEEPS_LEFT_ONLY = {"left_semi", "leftsemi", "semi", "left_anti", "leftanti", "an
 STREAM_STATIC_HOW = {"inner", "left", "left_outer", "leftouter", "left_semi", "leftsemi", "semi"}
 # Stream-stream: inner, left/right/full outer and left semi, with watermarks and an event-time
 # constraint for the outer and semi kinds (same guide).
-STREAM_STREAM_HOW = {
-    "inner",
-    "left",
-    "left_outer",
-    "leftouter",
-    "right",
-    "right_outer",
-    "rightouter",
-    "full",
-    "outer",
-    "full_outer",
-    "fullouter",
-    "left_semi",
-    "leftsemi",
-    "semi",
-}
+STREAM_STREAM_HOW = set(get_args(JoinHow)) - {"left_anti", "leftanti", "anti", "cross"}
 
 
 def _lower(value: object) -> object:

@@ -1,0 +1,230 @@
+"""Rules across a pipeline's table builders: joins Spark can run, join keys on both sides,
+each table's notebook deployed, columns that say how they are computed.
+
+Functions of the pipeline rather than methods, so that `Pipeline` stays a description and each
+family of rules is one module (see `rules.py` for the naming and library rules).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from .builder import LAYER_SYSTEM_COLUMNS
+from .joins import STREAM_STATIC_HOW, STREAM_STREAM_HOW, TableJoin
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .sources import TableSource
+    from .table import Table
+
+Path = tuple[str | int, ...]
+
+
+def builder_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """Every rule of this module, each problem with the path of the field to blame."""
+    return [
+        *_joins_runnable(pipeline),
+        *_join_keys_exist(pipeline),
+        *_templates_deployed(pipeline),
+        *_columns_computed(pipeline),
+    ]
+
+
+def _joins_runnable(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """Joins Spark can run: the stream and batch combinations of its streaming guide."""
+    problems: list[tuple[Path, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        left_stream = builder.reads_stream
+        left_watermark = builder.table_source.watermark if builder.table_source else None
+        for field in ("joins", "joins_post_aggregation"):
+            for position, join in enumerate(getattr(builder, field)):
+                path: Path = ("tables", index, "builder", field, position)
+                problems.extend(_join_problems(join, path, left_stream, left_watermark is not None))
+        if builder.pipeline_name is not None and builder.pipeline_name != pipeline.name:
+            problems.append(
+                (
+                    ("tables", index, "builder", "pipeline_name"),
+                    f"pipeline_name '{builder.pipeline_name}' is not this pipeline's name "
+                    f"'{pipeline.name}'",
+                )
+            )
+    return problems
+
+
+def _columns_computed(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """Columns of a table with a source say how they are computed (static data need not)."""
+    return [
+        (
+            ("tables", index, "columns", position),
+            "exactly one of spark_func_name or sql_expression is required (found neither)",
+        )
+        for index, table in enumerate(pipeline.tables)
+        if table.data is None
+        for position, column in enumerate(table.columns)
+        if not column.is_computed
+    ]
+
+
+def known_columns(pipeline: Pipeline, table: Table) -> list[str] | None:
+    """The columns `table` holds, when its YAML alone says so (None when they depend on its
+    source's data, e.g. a bronze table's events); with the system columns it may have."""
+    declared = _declared_output(pipeline, table)
+    if declared is None:
+        return None
+    system = [name for name in LAYER_SYSTEM_COLUMNS[table.layer] if name not in declared]
+    return [*declared, *system]
+
+
+def _declared_output(pipeline: Pipeline, table: Table) -> list[str] | None:
+    builder = table.builder
+    if isinstance(builder.selects, list):
+        return list(builder.selects)
+    if isinstance(builder.selects, dict):
+        return list(builder.selects.values())
+    if table.data is not None:
+        return [column.name for column in table.columns]
+    if builder.aggregation is not None and not builder.joins_post_aggregation:
+        return table.output_columns
+    if builder.drops_source_columns and table.columns:
+        return table.output_columns
+    return None
+
+
+def _read_columns(pipeline: Pipeline, source: TableSource) -> list[str] | None:
+    """The columns a read of another table gives, when known from the YAML."""
+    if isinstance(source.selects, list):
+        return list(source.selects)
+    if isinstance(source.selects, dict):
+        return list(source.selects.values())
+    if source.is_external or source.name not in {t.name for t in pipeline.tables}:
+        return None
+    return known_columns(pipeline, pipeline.table(source.name))
+
+
+def _join_keys_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """A join's `on` columns exist on both sides, where the YAML tells both sides' columns."""
+    problems: list[tuple[Path, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        declared = [column.name for column in table.columns]
+        left: list[str] | None = None
+        if builder.table_source is not None:
+            left = _read_columns(pipeline, builder.table_source)
+        elif table.data is not None:
+            left = declared
+        if left is not None:
+            keys = {key for join in builder.joins for key in join.on}
+            left = [*left, *(name for name in declared if name in keys)]
+        for position, join in enumerate(builder.joins):
+            other = _read_columns(pipeline, join.other)
+            path: Path = ("tables", index, "builder", "joins", position, "on")
+            for side, names in (("the table's source", left), (join.other.name, other)):
+                if names is None:
+                    continue
+                for key in join.on:
+                    if key in names:
+                        continue
+                    close = difflib.get_close_matches(key, names, n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    problems.append(
+                        (
+                            path,
+                            f"join column '{key}' is not a column of {side}{hint}; it has "
+                            f"{', '.join(names)}",
+                        )
+                    )
+            if left is not None and other is not None:
+                left = [*left, *(name for name in other if name not in join.on)]
+            else:
+                left = None
+    return problems
+
+
+def _templates_deployed(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """Each table's notebook (its template) is one of the pipeline's libraries.
+
+    Checked when the pipeline lists libraries; without any, nothing would build the tables
+    and the deploy side says so.
+    """
+    if not pipeline.libraries:
+        return []
+    notebooks = {
+        library.path.rsplit("/", 1)[-1].removesuffix(".py")
+        for library in pipeline.libraries
+        if library.notebook is not None
+    }
+    problems: list[tuple[Path, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        notebook = table.builder.notebook
+        if notebook in notebooks:
+            continue
+        field = "template" if table.builder.template is not None else "layer"
+        problems.append(
+            (
+                ("tables", index, "builder", field),
+                f"table {table.name} is built by notebook '{notebook}', which is not among "
+                f"the pipeline's libraries ({', '.join(sorted(notebooks)) or 'none'}); add "
+                f"/pipelines/{notebook}.py to libraries",
+            )
+        )
+    return problems
+
+
+def _join_problems(
+    join: TableJoin, path: Path, left_stream: bool, left_watermark: bool
+) -> list[tuple[Path, str]]:
+    """Why Spark would refuse this join, given how both sides are read."""
+    other = join.other
+    explicit_constraints = {
+        name
+        for name in ("time_constraint_interval_lower", "time_constraint_interval_upper")
+        if getattr(join, name) is not None
+    }
+    if not other.read_as_stream:
+        if left_stream and join.how not in STREAM_STATIC_HOW:
+            return [
+                (
+                    (*path, "how"),
+                    f"a stream joined with a batch read supports {', '.join(sorted(STREAM_STATIC_HOW))}"
+                    f" (not {join.how}); read the other side as a stream too, or the source whole",
+                )
+            ]
+        if explicit_constraints:
+            return [
+                (
+                    (*path, sorted(explicit_constraints)[0]),
+                    "time constraints bound stream-stream joins only (the other side is read "
+                    "whole: read_as_stream: false)",
+                )
+            ]
+        return []
+    if not left_stream:
+        return [
+            (
+                (*path, "other", "read_as_stream"),
+                "a batch source cannot join a stream: read the other side whole "
+                "(read_as_stream: false) or the source as a stream",
+            )
+        ]
+    if join.how not in STREAM_STREAM_HOW:
+        return [((*path, "how"), f"two streams cannot be joined with how: {join.how}")]
+    problems: list[tuple[Path, str]] = []
+    if other.watermark is None:
+        problems.append(
+            (
+                (*path, "other"),
+                "both sides stream: the other side needs a watermark (other.watermark), which "
+                "bounds the join's state",
+            )
+        )
+    if not left_watermark:
+        problems.append(
+            (
+                (*path, "other", "read_as_stream"),
+                "both sides stream: the table's source needs a watermark "
+                "(table_source.watermark), which bounds the join's state",
+            )
+        )
+    return problems
