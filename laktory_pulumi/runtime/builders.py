@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
 from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
-from .deduplication import deduplication_deferred
+from .deduplication import deduplication_deferred, drop_duplicates_on
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
 
 if TYPE_CHECKING:
@@ -212,10 +212,7 @@ def _kept_columns(table: Table) -> list[str]:
 
 def _drop_duplicates(table: Table, df: DataFrame) -> DataFrame:
     """Rows unique on the primary key; bounded by the watermark on a watermarked stream."""
-    source = table.builder.table_source
-    if source is not None and source.watermark is not None and source.read_as_stream:
-        return df.dropDuplicatesWithinWatermark(table.primary_key)
-    return df.dropDuplicates(table.primary_key)
+    return drop_duplicates_on(table, df, table.primary_key or [])
 
 
 # Input checks ------------------------------------------------------------------------------
