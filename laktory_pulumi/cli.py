@@ -21,6 +21,11 @@ def _validate(args: argparse.Namespace) -> int:
     if errors:
         raise LoadError(errors)
     if args.deep:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            print("validate --deep needs pyspark: install laktory-pulumi[spark]", file=sys.stderr)
+            return EXIT_INVALID
         check_deep(stack, args.project, args.landing)
     tables = sum(len(p.tables) for p in stack.pipelines.values())
     plural = "" if len(stack.pipelines) == 1 else "s"
