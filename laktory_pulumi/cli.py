@@ -21,6 +21,11 @@ def _validate(args: argparse.Namespace) -> int:
     # pyspark's functions and the pipeline's udfs, without Spark).
     stack = load_stack(args.project, args.stack)
     if args.deep:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            print("validate --deep needs pyspark: install laktory-pulumi[spark]", file=sys.stderr)
+            return EXIT_INVALID
         check_deep(stack, args.project, args.landing)
     tables = sum(len(p.tables) for p in stack.pipelines.values())
     plural = "" if len(stack.pipelines) == 1 else "s"

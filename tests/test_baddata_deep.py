@@ -226,3 +226,19 @@ def test_a_declared_schema_needs_no_sample_files(
     ddl = ", schema_ddl: 'data STRUCT<_created_at: STRING, symbol: STRING, close: DOUBLE>'"
     code, _, _ = _validate(tmp_path, None, bronze_extra=ddl)
     assert code == 0, _errors(capsys)
+
+
+@pytest.mark.spark
+def test_run_refuses_at_the_line_before_starting_and_writes_nothing(
+    spark: object, tmp_path: Path, landing: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = PIPELINE.format(**{**GOOD, "symbol_args": "data.sym, data.symbol"})
+    project = make_project(tmp_path / "project", text, "pl-deep")
+    state = tmp_path / "state"
+    argv = ["run", "pl-deep", "--project", str(project), "--landing", str(landing)]
+    assert main([*argv, "--state", str(state)]) == 2
+    (error,) = _errors(capsys)
+    line = _line_of(text, "spark_func_args: [data.sym")
+    assert error.startswith(f"stacks/pipelines/pl-deep.yaml:{line}:")
+    assert "column 'symbol' reads 'data.sym'" in error
+    assert not state.exists()

@@ -32,17 +32,24 @@ def test_a_poisoned_event_is_quarantined_with_its_file_and_new_fields_reach_bron
     lines = stock_lines()
     poisoned = json.loads(lines[5])
     poisoned["data"]["_created_at"] = "notatime"
-    land(landing, STOCK_EVENTS, "good.json", lines[:5])
-    land(landing, STOCK_EVENTS, "poison.json", [json.dumps(poisoned)])
+    no_symbol = json.loads(lines[6])
+    no_symbol["data"]["symbol"] = None
+    # Three identical rows without a symbol (one NULL key) and a duplicate of a good row.
+    land(landing, STOCK_EVENTS, "good.json", [*lines[:5], lines[0]])
+    land(landing, STOCK_EVENTS, "poison.json", [json.dumps(poisoned), *[json.dumps(no_symbol)] * 3])
 
     # The silver table goes on: the bad value does not fail the run, its row is quarantined.
     assert run(REPO, PIPELINE, landing, state) == 0
     tables = run_state(state).tables
-    assert tables["brz_stock_prices"].rows_total == 6
-    assert tables["slv_stock_prices"].rows_total == 5
-    assert tables["slv_stock_prices"].quarantined == 1
-    assert tables["slv_stock_prices"].expectations["cast:created_at"].failed_rows == 1
-    (row,) = read_table(spark, state, "slv_stock_prices_quarantine", STOCK_DATABASE).collect()
+    assert tables["brz_stock_prices"].rows_total == 10
+    silver = tables["slv_stock_prices"]
+    assert silver.rows_total == 5  # the duplicate is dropped, after the expectations
+    # Every failing row is counted and quarantined: no deduplication merged them first.
+    assert silver.quarantined == 4
+    assert silver.expectations["known_symbol"].failed_rows == 3
+    assert silver.expectations["cast:created_at"].failed_rows == 1
+    quarantine = read_table(spark, state, "slv_stock_prices_quarantine", STOCK_DATABASE)
+    (row,) = quarantine.where("symbol IS NOT NULL").collect()
     assert row[FAILED_EXPECTATIONS_COLUMN] == ["cast:created_at"]
     assert row._source_file.endswith("/poison.json")
     assert json.loads(row._rescued_data) == {"created_at": "notatime"}
@@ -58,5 +65,5 @@ def test_a_poisoned_event_is_quarantined_with_its_file_and_new_fields_reach_bron
     bronze = read_table(spark, state, "brz_stock_prices", STOCK_DATABASE)
     assert "source" in bronze.columns
     assert bronze.where("source = 'feed' AND data.currency = 'USD'").count() == 3
-    assert bronze.count() == 9
+    assert bronze.count() == 13
     assert run_state(state).tables["slv_stock_prices"].rows_total == 8

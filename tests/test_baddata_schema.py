@@ -104,3 +104,28 @@ def test_a_bad_first_file_does_not_fix_the_schema_and_new_fields_appear(
         assert "source" in [field["name"] for field in kept["fields"]]
     finally:
         spark.conf.unset("laktory_schema_root")
+
+
+@pytest.mark.spark
+def test_a_bad_file_landed_with_good_ones_does_not_make_the_struct_a_string(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Spark's joint inference would make `data` a string; each file is inferred alone."""
+    from laktory_pulumi.runtime import read_source
+
+    events = tmp_path / "events"
+    events.mkdir()
+    (events / "1_bad.json").write_text(json.dumps({"data": "oops"}) + "\n")
+    good = {"data": {"symbol": "AAPL", "open": 1.5}, "name": "price"}
+    (events / "2_good.json").write_text(json.dumps(good) + "\n")
+    spark.conf.set("laktory_schema_root", str(tmp_path / "schemas"))
+    try:
+        frame = read_source(_bronze_table(events), spark)
+        assert isinstance(frame.schema["data"].dataType, StructType)
+        rows = frame.collect()
+        assert [row.data.symbol for row in rows if row.data is not None] == ["AAPL"]
+        assert [json.loads(row._rescued_data) for row in rows if row._rescued_data] == [
+            {"data": "oops"}
+        ]
+    finally:
+        spark.conf.unset("laktory_schema_root")

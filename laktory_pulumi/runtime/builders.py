@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
 from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
-from .deduplication import deduplication_deferred
+from .deduplication import deduplication_deferred, drop_duplicates_on
 from .joins import apply_joins
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
 from .udfs import apply_transform, user_functions
@@ -261,10 +261,7 @@ def _has_source_file(table: Table) -> bool:
 
 def _drop_duplicates(table: Table, df: DataFrame) -> DataFrame:
     """Rows unique on the primary key; bounded by the watermark on a watermarked stream."""
-    source = table.builder.table_source
-    if source is not None and source.watermark is not None and source.read_as_stream:
-        return df.dropDuplicatesWithinWatermark(table.primary_key)
-    return df.dropDuplicates(table.primary_key)
+    return drop_duplicates_on(table, df, table.primary_key or [])
 
 
 # Input checks ------------------------------------------------------------------------------

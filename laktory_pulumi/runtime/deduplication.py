@@ -65,8 +65,12 @@ def deferring_deduplication(table: Table) -> Iterator[None]:
 
 
 def deduplicate(table: Table, frame: DataFrame) -> DataFrame:
-    """Rows unique on the output key; bounded by the watermark on a watermarked stream."""
-    key = output_key(table) or []
+    """The step after the expectations: rows unique on the key's output names."""
+    return drop_duplicates_on(table, frame, output_key(table) or [])
+
+
+def drop_duplicates_on(table: Table, frame: DataFrame, key: list[str]) -> DataFrame:
+    """Rows unique on `key`; bounded by the watermark on a watermarked stream."""
     source = table.builder.table_source
     if source is not None and source.watermark is not None and source.read_as_stream:
         return frame.dropDuplicatesWithinWatermark(key)

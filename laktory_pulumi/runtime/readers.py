@@ -164,7 +164,7 @@ def _event_schema(
     new = None if landed is None else sorted(set(landed) - seen)
     if kept is not None and new == []:
         return kept
-    inferred = _infer(table, spark, new or path, file_format, options)
+    inferred = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
     schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
     if kept_file is not None:
@@ -172,6 +172,34 @@ def _event_schema(
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
     return schema
+
+
+PER_FILE_INFERENCE_LIMIT = 32
+"""Up to this many new files, each file's schema is inferred alone and merged with `grow`."""
+
+
+def _infer_new_files(
+    table: Table,
+    spark: SparkSession,
+    files: str | list[str],
+    file_format: str,
+    options: dict[str, str],
+) -> StructType:
+    """The schema of newly landed files.
+
+    Spark's own inference over several files turns a field that is a struct in some and a
+    string in others into a string, so a bad file landed with good ones would still fix the
+    wrong type; inferring each file alone and merging with `grow` keeps the struct (and the
+    reader rescues the odd line). Past `PER_FILE_INFERENCE_LIMIT` files (one Spark job each),
+    the files are inferred together.
+    """
+    if isinstance(files, str) or len(files) > PER_FILE_INFERENCE_LIMIT:
+        return _infer(table, spark, files, file_format, options)
+    schemas = [_infer(table, spark, [file], file_format, options) for file in files]
+    merged = schemas[0]
+    for schema in schemas[1:]:
+        merged = grow(merged, schema)
+    return merged
 
 
 def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
