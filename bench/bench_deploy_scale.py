@@ -44,6 +44,7 @@ from laktory_pulumi.deploy.pipeline_component import PipelineComponent
 from laktory_pulumi.deploy.preview import PlannedResource, engine_config_of, plan, run_under_mocks
 from laktory_pulumi.deploy.program import NOTEBOOKS_FOLDER
 from laktory_pulumi.deploy.secrets import SecretValues
+from laktory_pulumi.deploy.wheel import build_wheel
 from laktory_pulumi.loader import StackConfig, load_stack
 from laktory_pulumi.models import Pipeline
 
@@ -216,6 +217,7 @@ def components_body(pipelines: dict[str, Pipeline], project: Path, config: Stack
     loaded (the catalog's schemas and grants, a few resources per stack, are left out)."""
 
     def body() -> None:
+        wheel = build_wheel()  # once per stack, as `deploy_stack` does
         components = {
             name: PipelineComponent(
                 pipeline,
@@ -223,6 +225,7 @@ def components_body(pipelines: dict[str, Pipeline], project: Path, config: Stack
                 laktory_root=config.laktory_root,
                 name_prefix=config.name_prefix,
                 protect=config.protect,
+                wheel=wheel,
                 secrets=SecretValues(),
             )
             for name, pipeline in pipelines.items()

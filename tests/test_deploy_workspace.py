@@ -165,6 +165,12 @@ def test_the_stock_dev_plan_holds_its_schema_volume_grants_and_job(
     }
     component = resources[("laktory:databricks:Pipeline", NAME)]
     assert job.parent == component.urn
+    # The pipeline is created after its schema and its landing volume.
+    assert {
+        resources[(SCHEMA_TYPE, "dev.finance")].urn,
+        resources[(VOLUME_TYPE, "dev.sources.landing")].urn,
+    } <= resources[(PIPELINE_TYPE, NAME)].dependencies
+    assert resources[(PIPELINE_TYPE, NAME)].urn in job.dependencies
     assert resources[(PERMISSIONS_TYPE, f"{NAME}/schedule/permissions")].inputs == {
         "jobId": f"{NAME}/schedule-id",
         "accessControls": [

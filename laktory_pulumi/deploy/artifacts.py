@@ -4,7 +4,8 @@ One function, `pipeline_artifacts`, computes the path and the exact bytes of eac
 component uploads them and the local runner writes them to a local folder, so a local run
 executes exactly what a deploy would.
 
-Layout under the laktory root (`/.laktory/` by default), for a pipeline `pl-x`:
+Layout under the laktory root (the stack's `laktory_root`, `/.laktory/<stack>/` by default), for
+a pipeline `pl-x`:
 
 - `<root>pipelines/pl-x/<notebook>`: the pipeline's own copy of every notebook library found
   in the local `notebooks/` folder (library `/pipelines/dlt_brz_template.py` comes from
@@ -12,7 +13,8 @@ Layout under the laktory root (`/.laktory/` by default), for a pipeline `pl-x`:
   never overwrite each other's, and workspace notebook paths carry no `.py`.
 - `<root>pipelines/pl-x.json`: the metadata, `metadata_bytes(pipeline)`, which the notebooks
   read back with `read_metadata`.
-- `<root>wheels/pl-x/laktory_pulumi-<version>-py3-none-any.whl`: the package itself.
+- `<root>wheels/pl-x/laktory_pulumi-<version>-py3-none-any.whl`: the package itself; its
+  version carries a hash of its sources, so new code is a new path (`deploy.wheel`).
 - `<root>pipelines/pl-x/<module>.py`: each module of the project the pipeline imports (its
   `udfs` and the tables' `transform`), from the local `notebooks/` folder, as a workspace file
   (not a notebook) so that Python can import it from the notebooks' folder (`runtime.udfs`).
@@ -39,7 +41,7 @@ from ..metadata import (
     metadata_workspace_path,
 )
 from ..models import Pipeline
-from .wheel import build_wheel
+from .wheel import Wheel, build_wheel
 
 WHEEL_TOKEN = "{{LAKTORY_WHEEL}}"
 # Notebook libraries under this prefix may come from the local notebooks folder.
@@ -64,14 +66,18 @@ class WorkspaceArtifact:
 
 
 def pipeline_artifacts(
-    pipeline: Pipeline, notebooks_dir: Path, laktory_root: str = DEFAULT_LAKTORY_ROOT
+    pipeline: Pipeline,
+    notebooks_dir: Path,
+    laktory_root: str = DEFAULT_LAKTORY_ROOT,
+    wheel: Wheel | None = None,
 ) -> list[WorkspaceArtifact]:
     """The notebooks found locally, the metadata file and the wheel of `pipeline`.
 
     Notebook libraries with no local file are taken as already in the workspace: they are left
-    as written and give no artifact.
+    as written and give no artifact. `wheel` is the package built once for a whole stack; by
+    default it is built here.
     """
-    wheel = build_wheel()
+    wheel = wheel or build_wheel()
     wheel_path = wheel_workspace_path(pipeline.name, wheel.filename, laktory_root)
     artifacts: list[WorkspaceArtifact] = []
     seen: set[str] = set()

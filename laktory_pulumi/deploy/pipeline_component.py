@@ -41,6 +41,7 @@ from .permissions import READ_ONLY, access_controls
 from .pipeline_args import pipeline_resource_args
 from .protection import child_options
 from .secrets import SecretValues
+from .wheel import Wheel
 
 PIPELINE_TYPE = "laktory:databricks:Pipeline"
 
@@ -66,16 +67,18 @@ class PipelineComponent(pulumi.ComponentResource):
         name_prefix: str = "",
         protect: bool = False,
         depends_on: list[pulumi.Resource] | None = None,
+        wheel: Wheel | None = None,
         secrets: SecretValues | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`depends_on`: what the pipeline needs first (its schema, its landing volume)."""
+        """`depends_on`: what the pipeline needs first (its schema, its landing volume);
+        `wheel`: the package, built once for the stack (built here when not given)."""
         super().__init__(PIPELINE_TYPE, pipeline.name, None, opts)
         secrets = secrets or SecretValues()
         self._protect = protect
         name = pipeline.name
         display_name = f"{name_prefix}{name}"
-        artifacts = pipeline_artifacts(pipeline, notebooks_dir, laktory_root)
+        artifacts = pipeline_artifacts(pipeline, notebooks_dir, laktory_root, wheel)
 
         self.artifacts = {
             artifact.key: self._upload(name, artifact, secrets) for artifact in artifacts

@@ -58,6 +58,8 @@ class PlannedResource:
     """Inputs with the engine's property names (`contentBase64`, `accessControls`, ...)."""
     secret_inputs: frozenset[str] = frozenset()
     outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: frozenset[str] = frozenset()
+    """URNs the resource waits for (`depends_on` and the resources its inputs come from)."""
     """What a component registered with `register_outputs` (the stack: its exports)."""
 
 
@@ -109,6 +111,7 @@ class RecordingMonitor(MockMonitor):
                 protect=bool(request.protect),
                 inputs=inputs,
                 secret_inputs=frozenset(secret_inputs),
+                dependencies=frozenset(request.dependencies),
             )
         )
         return response

@@ -23,6 +23,7 @@ from .cluster_component import ClusterComponent
 from .groups import GroupLookup, lookup_group, missing_groups
 from .pipeline_component import PipelineComponent
 from .secrets import SecretValues, env_secret_values
+from .wheel import build_wheel
 
 NOTEBOOKS_FOLDER = "notebooks"
 # The project's own config keys (`lakehouse:vars`, ...) the program reads.
@@ -95,6 +96,7 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
             needed += catalogs[volume[0]].needed_by(None, (volume[1], volume[2]))
         return needed
 
+    wheel = build_wheel()  # the same package for every pipeline: read and packed once
     pipelines = {
         name: PipelineComponent(
             pipeline,
@@ -103,6 +105,7 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
             name_prefix=stack_config.name_prefix,
             protect=protect,
             depends_on=needed_by(pipeline),
+            wheel=wheel,
             secrets=secrets,
         )
         for name, pipeline in stack.pipelines.items()

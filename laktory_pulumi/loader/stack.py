@@ -278,16 +278,40 @@ class Stack:
     pipelines: dict[str, Pipeline]
     clusters: dict[str, Cluster]
     files: dict[str, Path]
-    sources: dict[tuple[str, str], YamlSource] = field(default_factory=dict)
-    """The parsed file of each definition, by (`pipeline` or `cluster`, name): what locates
-    a problem found after validation (a group missing from the workspace) at its line."""
+    marks: dict[tuple[str, str], PrincipalMarks] = field(default_factory=dict)
+    """Where each definition names its principals, by (`pipeline` or `cluster`, name): what
+    locates a problem found after validation (a group missing from the workspace)."""
 
     def locate(
         self, kind: str, name: str, path: tuple[str | int, ...], message: str
     ) -> LocatedError:
-        """`message` at the field `path` of the definition `kind` `name`."""
-        source = self.sources[(kind, name)]
-        return source.error(path, format_path(path), message)
+        """`message` at the principal field `path` of the definition `kind` `name`."""
+        marks = self.marks[(kind, name)]
+        line, column = marks.marks.get(path, (1, 1))
+        return LocatedError(marks.file, line, column, format_path(path), message)
+
+
+PRINCIPAL_FIELDS = ("group_name", "user_name", "service_principal_name")
+
+
+@dataclass(frozen=True)
+class PrincipalMarks:
+    """The (line, column) of every principal field of one file: all a stack keeps of its
+    parsed YAML, whose marks would otherwise weigh several times the models."""
+
+    file: str
+    marks: dict[tuple[str | int, ...], tuple[int, int]]
+
+    @classmethod
+    def of(cls, source: YamlSource) -> PrincipalMarks:
+        return cls(
+            source.file,
+            {
+                path: mark
+                for path, mark in source.value_marks.items()
+                if path and path[-1] in PRINCIPAL_FIELDS
+            },
+        )
 
 
 def load_stack(
@@ -367,7 +391,7 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
     def shown(path: Path) -> str:
         return str(path.relative_to(project_dir))
 
-    sources: dict[tuple[str, str], YamlSource] = {}
+    marks: dict[tuple[str, str], PrincipalMarks] = {}
     for path in sorted((project_dir / "stacks" / "pipelines").glob("*.y*ml")):
         try:
             pipeline, source = _load_file(path, Pipeline, config.variables, shown(path))
@@ -386,7 +410,7 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
             continue
         pipelines[pipeline.name] = pipeline
         files[pipeline.name] = path
-        sources[("pipeline", pipeline.name)] = source
+        marks[("pipeline", pipeline.name)] = PrincipalMarks.of(source)
     cluster_files: dict[str, Path] = {}
     for path in sorted((project_dir / "stacks" / "clusters").glob("*.y*ml")):
         try:
@@ -407,7 +431,7 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
             continue
         clusters[cluster.name] = cluster
         cluster_files[cluster.name] = path
-        sources[("cluster", cluster.name)] = source
+        marks[("cluster", cluster.name)] = PrincipalMarks.of(source)
     if errors:
         raise LoadError(errors)
     wanted = only or (list(config.pipelines) if config.pipelines else None)
@@ -427,6 +451,4 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
                 ]
             )
         pipelines = {name: pipelines[name] for name in wanted}
-    return Stack(
-        config=config, pipelines=pipelines, clusters=clusters, files=files, sources=sources
-    )
+    return Stack(config=config, pipelines=pipelines, clusters=clusters, files=files, marks=marks)
