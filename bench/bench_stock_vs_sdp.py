@@ -72,7 +72,7 @@ class Handwritten:
         spec = {
             "name": "handwritten-stock",
             "storage": (root / "storage").as_uri(),
-            "database": "finance",
+            "database": "default",  # SDP does not create a missing schema
             "configuration": {"landing": str(landing / EVENTS)},
             "libraries": [{"glob": {"include": "pipeline.py"}}],
         }
