@@ -72,7 +72,7 @@ class Handwritten:
         spec = {
             "name": "handwritten-stock",
             "storage": (root / "storage").as_uri(),
-            "database": "finance",
+            "database": "default",  # SDP does not create a missing schema
             "configuration": {"landing": str(landing / EVENTS)},
             "libraries": [{"glob": {"include": "pipeline.py"}}],
         }
@@ -105,14 +105,9 @@ class Handwritten:
     def run(self) -> None:
         command = [str(SPARK_HOME / "bin" / "spark-pipelines"), "run", "--spec", str(self.spec)]
         command += ["--remote", f"sc://127.0.0.1:{self.port}"]
-        subprocess.run(
-            command,
-            cwd=self.root,
-            env=self.environment,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        done = subprocess.run(command, cwd=self.root, env=self.environment, capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:])
 
     def stop(self) -> None:
         self.server.terminate()
@@ -146,13 +141,16 @@ def main() -> None:
     parts = FIRST_FILES + 2 * args.repeat + 2  # first files, then one new file per timed run
     size = -(-len(lines) // parts)
     chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+    # Each side has its own landing folder and gets the same files at the same points.
     landing, state = root / "landing", root / "state"
-    (landing / EVENTS).mkdir(parents=True)
-    pending = iter(range(len(chunks)))
+    their_landing = root / "landing-handwritten"
+    landed = {landing: 0, their_landing: 0}
 
-    def land_next() -> int:
-        index = next(pending)
-        path = landing / EVENTS / f"part-{index:03d}.json"
+    def land_next(folder: Path) -> int:
+        index = landed[folder]
+        landed[folder] += 1
+        (folder / EVENTS).mkdir(parents=True, exist_ok=True)
+        path = folder / EVENTS / f"part-{index:03d}.json"
         path.with_suffix(".partial").write_text("\n".join(chunks[index]) + "\n")
         path.with_suffix(".partial").replace(path)
         return len(chunks[index])
@@ -160,8 +158,9 @@ def main() -> None:
     handwritten = None
     try:
         for _ in range(FIRST_FILES):
-            land_next()
-        handwritten = Handwritten(root / "handwritten", landing)
+            land_next(landing)
+            land_next(their_landing)
+        handwritten = Handwritten(root / "handwritten", their_landing)
         ours(landing, state)  # starts our warm engine: untimed, like the baseline's server
         handwritten.run()
 
@@ -172,12 +171,12 @@ def main() -> None:
         written: list[int] = []
 
         def ours_after_new_file() -> None:
-            new_rows.append(land_next())
+            new_rows.append(land_next(landing))
             ours(landing, state)
             written.append(RunState.read(state).tables["brz_stock_prices"].rows_written)
 
         def baseline_after_new_file() -> None:
-            land_next()
+            land_next(their_landing)
             handwritten.run()
 
         one_file = paired_median_seconds(

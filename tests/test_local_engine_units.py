@@ -283,3 +283,19 @@ def test_a_warm_run_reuses_the_deployed_configuration_until_an_input_changes(
     assert deployed_configuration(changed, "/.laktory/", layout, "v2") == from_deploy_code(
         changed, "/.laktory/"
     )
+
+
+def test_a_killed_checkpoint_write_is_removed_and_committed_entries_kept(tmp_path: Path) -> None:
+    from laktory_pulumi.local.runner import remove_interrupted_checkpoint_writes
+
+    offsets = tmp_path / "storage" / "_checkpoints" / "c" / "db" / "slv" / "slv" / "0" / "offsets"
+    offsets.mkdir(parents=True)
+    # What a kill while Spark wrote the first offset left (seen in the kill test).
+    leftovers = [offsets / ".0.2a9a3940.tmp", offsets / "..0.2a9a3940.tmp.crc"]
+    committed = [offsets / "0", offsets / ".0.crc", offsets.parent / "metadata"]
+    for path in leftovers + committed:
+        path.write_text("x")
+    remove_interrupted_checkpoint_writes(tmp_path / "storage")
+    assert [path.exists() for path in leftovers] == [False, False]
+    assert all(path.exists() for path in committed)
+    remove_interrupted_checkpoint_writes(tmp_path / "nothing-yet")

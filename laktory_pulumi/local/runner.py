@@ -47,6 +47,9 @@ from .engine import (
     package_fingerprint,
     stop_engine,
 )
+from .engine import (
+    log_file as engine_log_file,
+)
 from .events import Event, parse
 from .layout import StateLayout
 from .report import RunReport
@@ -170,9 +173,12 @@ def run_pipeline(
     print(
         f"running {pipeline.name} {mode} on Spark Declarative Pipelines ({where}); log: {log_file}"
     )
+    server_log: Path | None = None
     if target.remote:
         remote = target.remote
     else:
+        remove_interrupted_checkpoint_writes(layout.storage)
+        server_log = engine_log_file(layout)
         fingerprint = code_fingerprint(conf_dir, environment)
         try:
             remote = ensure_engine(layout, environment, fingerprint, idle_seconds).url
@@ -182,7 +188,7 @@ def run_pipeline(
         mark_connected(layout, idle_seconds)
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
-        command, environment, layout, log_file, report, pipeline.continuous
+        command, environment, layout, log_file, report, pipeline.continuous, server_log
     )
     if not target.remote:
         if ended_itself:
@@ -247,6 +253,23 @@ def table_locator(
     return locate
 
 
+def remove_interrupted_checkpoint_writes(storage: Path) -> None:
+    """Delete the temporary files a killed run left in its streaming checkpoints.
+
+    Spark writes each offset and commit log entry as `.<batch>.<uuid>.tmp` (and its `.crc`),
+    then renames it. A kill between the two leaves the temporary file, and a query starting
+    its first batch then refuses the folder (STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY, seen
+    after a kill while silver wrote its first offset). Nothing else writes there: the caller
+    holds the run lock and no client of the engine is running.
+    """
+    checkpoints = storage / "_checkpoints"
+    if not checkpoints.is_dir():
+        return
+    for path in checkpoints.rglob(".*.tmp*"):
+        if path.is_file() and (path.name.endswith(".tmp") or path.name.endswith(".tmp.crc")):
+            path.unlink(missing_ok=True)
+
+
 def _driver_command(
     layout: StateLayout,
     pipeline: Pipeline,
@@ -280,6 +303,7 @@ def _supervise(
     log_file: Path,
     report: RunReport,
     continuous: bool,
+    server_log: Path | None = None,
 ) -> tuple[Literal["COMPLETED", "FAILED", "STOPPED"], bool]:
     """Run the driver, fold its events into `report`, and handle Ctrl-C.
 
@@ -312,6 +336,17 @@ def _supervise(
             threading.Thread(target=_pump, args=(process.stdout, log, lock, events), daemon=True),
             threading.Thread(target=_pump, args=(process.stderr, log, lock, None), daemon=True),
         ]
+        driver_done = threading.Event()
+        if server_log is not None:
+            # The server's own lines of this run (flow starts, progress) belong in the run's log.
+            start = server_log.stat().st_size if server_log.exists() else 0
+            readers.append(
+                threading.Thread(
+                    target=_follow_file,
+                    args=(server_log, start, log, lock, driver_done),
+                    daemon=True,
+                )
+            )
         for reader in readers:
             reader.start()
         stopping = False
@@ -337,6 +372,7 @@ def _supervise(
                     killed = True
                     _terminate(process)
         process.wait()
+        driver_done.set()
         for reader in readers:
             reader.join(timeout=5)
     signal.signal(signal.SIGTERM, previous_handler)
@@ -372,6 +408,27 @@ def _pump(
                 events.put(event)
     if events is not None:
         events.put(None)
+
+
+def _follow_file(
+    path: Path, start: int, log: IO[str], lock: threading.Lock, done: threading.Event
+) -> None:
+    """Copy what is appended to `path` after `start` into the log, until `done` (then drain)."""
+    pending = b""
+    with path.open("rb") as source:
+        source.seek(start)
+        while True:
+            finished = done.wait(0.2)
+            pending += source.read()
+            # Whole lines only, so that the driver's lines never land inside one.
+            cut = len(pending) if finished else pending.rfind(b"\n") + 1
+            if cut:
+                with lock:
+                    log.write(pending[:cut].decode("utf-8", errors="replace"))
+                    log.flush()
+                pending = pending[cut:]
+            if finished:
+                return
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
