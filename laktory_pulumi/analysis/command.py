@@ -63,6 +63,8 @@ def deep_errors(
     passes a client of the Spark Connect server the pipeline will run on); by default a small
     classic local session.
     """
+    from ..models.udf import MODULES_FOLDER
+    from ..runtime.udfs import modules_from_source
     from .deep import analyse_pipeline
 
     spark = spark or analysis_session()
@@ -70,7 +72,8 @@ def deep_errors(
     for name, pipeline in stack.pipelines.items():
         if only is not None and name not in only:
             continue
-        findings = analyse_pipeline(pipeline, spark, landing, need_inputs=need_inputs)
+        with modules_from_source(Path(project) / MODULES_FOLDER):
+            findings = analyse_pipeline(pipeline, spark, landing, need_inputs=need_inputs)
         if findings:
             located += _locate(stack.files[name], project, findings)
     return located

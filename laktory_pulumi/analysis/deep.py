@@ -1,7 +1,8 @@
 """Every table of a pipeline analysed by Spark, in build order, before anything runs.
 
-Each table is defined the way the templates define it (`process(table, read_source(...))` under
-`dlt.table` and `dlt.expectations`, its quarantine, its change feed), on `AnalysisBackend`:
+Each table is defined the way the templates define it (`runtime.tables.define_table`: its
+expectations, quarantine, change feed, append flows, SQL query or static rows), on
+`AnalysisBackend`:
 inputs are empty frames of the input schema (the declared `schema_ddl`, the sample files under
 `--landing`, or the upstream table's analysed output), so the analysis is of the code that will
 run. When a table fails, the pieces it is built from are analysed one by one to find the YAML
@@ -22,10 +23,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..models import Pipeline, Table
+from ..models.pipeline import table_reads
+from ..models.sources import EventSource
 from ..runtime import dlt
 from ..runtime.builders import ColumnInputError, aggregate, expression, process, project
-from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError, read_source
-from ..runtime.tables import define_changes, define_quarantine
+from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError
+from ..runtime.tables import define_table, source_frame
+from ..runtime.udfs import user_functions
 from .backend import AnalysisBackend, StreamingAppendRefused, UpstreamMissing, first_line
 
 FieldPath = tuple[str | int, ...]
@@ -89,9 +93,14 @@ def _private_landing(pipeline: Pipeline, landing: Path | None, folder: Path) -> 
     """A landing root holding every event folder: the sample folder under `landing` when there
     is one, else an empty folder (a source with `schema_ddl` needs no files to be analysed)."""
     root = folder / "landing"
-    for table in pipeline.tables:
-        source = table.builder.event_source
-        if source is None or source.events_root:
+    event_sources = [
+        source
+        for table in pipeline.tables
+        for source in table.builder.sources
+        if isinstance(source, EventSource)
+    ]
+    for source in event_sources:
+        if source.events_root:
             continue
         private = Path(source.events_path(str(root)))
         if private.exists():
@@ -115,31 +124,15 @@ def _build_order(pipeline: Pipeline) -> list[tuple[int, Table]]:
         table = pipeline.tables[index]
         if table.name in placed or table.name in seen:
             return
-        source = table.builder.table_source
-        if source is not None and source.name in names:
-            place(names[source.name], seen | {table.name})
+        for _, name in table_reads(table):  # sources, joins and SQL inputs
+            if name in names:
+                place(names[name], seen | {table.name})
         placed.add(table.name)
         ordered.append((index, table))
 
     for index in range(len(pipeline.tables)):
         place(index, frozenset())
     return ordered
-
-
-def _define(table: Table, spark: SparkSession) -> None:
-    """The table's datasets, as the bronze, silver and gold templates define them."""
-    source = table.builder.table_source
-    if source is not None and source.cdc is not None:
-        define_changes(table, spark)
-        return
-
-    @dlt.table(name=table.name, comment=table.comment)
-    @dlt.expectations(table)
-    def query() -> DataFrame:
-        return process(table, read_source(table, spark))
-
-    if table.quarantine:
-        define_quarantine(table, spark)
 
 
 def _analyse_table(
@@ -155,7 +148,7 @@ def _analyse_table(
     if source is not None and source.is_external:
         return None  # a catalog table: its schema is not known here
     try:
-        _define(table, spark)
+        define_table(table, spark)  # as the templates define it
     except UpstreamMissing:
         return None  # the upstream table's own finding says what to fix
     except SourceError as error:
@@ -177,7 +170,9 @@ def _analyse_table(
     except StreamingAppendRefused as error:
         return _append_refused(table, here, str(error))
     except Exception as error:  # Spark's analysis errors differ between versions
-        path, message = _blame(table, here, spark, backend) or (here, first_line(error))
+        # Blame walks one source's pieces; a table of listed sources is reported whole.
+        blamed = None if table.builder.appends else _blame(table, here, spark, backend)
+        path, message = blamed or (here, first_line(error))
         return Finding(path, f"table {table.name}: {message}")
     return None
 
@@ -223,6 +218,7 @@ def _blame(
 ) -> tuple[FieldPath, str] | None:
     """The field at fault, found by analysing the table's pieces in the order they apply."""
     builder = table.builder
+    udfs = user_functions(table)
     source = builder.table_source
     if source is not None:
         read = backend.read_stream if source.read_as_stream else backend.read
@@ -237,11 +233,11 @@ def _blame(
             if failed is not None:
                 return (*at, "filter"), failed
         if source.selects is not None:
-            failed = _fails(lambda: read_source(table, spark))
+            failed = _fails(lambda: source_frame(table, spark))
             if failed is not None:
                 return (*at, "selects"), failed
     try:
-        frame = read_source(table, spark)
+        frame = source_frame(table, spark)
     except Exception as error:
         return (*here, "builder", "event_source" if source is None else "table_source"), (
             first_line(error)
@@ -259,16 +255,16 @@ def _blame(
             if failed is not None:
                 return (*at, "window", "time_column"), failed
         for position, agg in enumerate(aggregation.aggregates):
-            failed = _fails(lambda agg=agg: frame.groupBy().agg(expression(agg)))
+            failed = _fails(lambda agg=agg: frame.groupBy().agg(expression(agg, udfs)))
             if failed is not None:
                 field = "sql_expression" if agg.sql_expression is not None else "spark_func_args"
                 return (*at, "aggregates", position, field), f"aggregate '{agg.name}': {failed}"
         frame = aggregate(table, aggregation, frame)
     for column in table.columns:
-        failed = _fails(lambda column=column: frame.select(expression(column)))
+        failed = _fails(lambda column=column: frame.select(expression(column, udfs)))
         if failed is None:
             failed = _fails(
-                lambda column=column: frame.select(expression(column).cast(column.type))
+                lambda column=column: frame.select(expression(column, udfs).cast(column.type))
             )
         if failed is not None:
             return _column_path(table, here, column.name), f"column '{column.name}': {failed}"
@@ -279,7 +275,7 @@ def _blame(
             return (*here, "builder", "filter"), failed
     output = None
     try:
-        output = process(table, read_source(table, spark))
+        output = process(table, source_frame(table, spark))
         output.schema  # noqa: B018
     except Exception as error:
         where = (*here, "builder", "selects") if builder.selects is not None else (*here, "builder")

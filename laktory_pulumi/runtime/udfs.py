@@ -10,10 +10,12 @@ workspace folder holding a module the project does not deploy) is added too.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +38,30 @@ class UserFunctionError(ImportError):
     """A UDF or transform cannot be imported where the deploy put it."""
 
 
+_source_folder: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "modules_source_folder", default=None
+)
+
+
+@contextmanager
+def modules_from_source(folder: Path) -> Iterator[None]:
+    """Within this block, import the project's modules from `folder` (its `notebooks/`).
+
+    For what analyses a pipeline before anything is deployed or laid out: `validate --deep` and
+    `run`'s pre-flight read the same module files the deploy would upload.
+    """
+    token = _source_folder.set(folder)
+    try:
+        yield
+    finally:
+        _source_folder.reset(token)
+
+
 def modules_folder(pipeline: Pipeline) -> Path:
     """The folder the deploy wrote the pipeline's notebooks and modules to."""
+    source = _source_folder.get()
+    if source is not None:
+        return source
     root = _laktory_root()
     return workspace_root() / root.strip("/") / "pipelines" / pipeline.name
 
