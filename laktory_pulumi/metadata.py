@@ -27,6 +27,20 @@ def metadata_bytes(pipeline: Pipeline) -> bytes:
     return pipeline.model_dump_json(indent=2, exclude_none=True).encode() + b"\n"
 
 
+def pipeline_configuration(pipeline: Pipeline, laktory_root: str) -> dict[str, str]:
+    """The deployed pipeline's Spark configuration: the YAML's plus what a template needs to
+    find its metadata file (`read_metadata(spark=spark)`), alike on Databricks and locally.
+
+    The two laktory keys come last: they must win over a YAML value of the same name, or the
+    notebooks would read another pipeline's metadata.
+    """
+    return {
+        **pipeline.configuration,
+        PIPELINE_NAME_KEY: pipeline.name,
+        LAKTORY_ROOT_KEY: laktory_root,
+    }
+
+
 def metadata_workspace_path(pipeline_name: str, laktory_root: str = DEFAULT_LAKTORY_ROOT) -> str:
     """Workspace path of the metadata file, e.g. `/.laktory/pipelines/pl-stock-prices.json`."""
     return f"{laktory_root.rstrip('/')}/pipelines/{pipeline_name}.json"

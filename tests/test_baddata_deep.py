@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_local_support import REPO, STOCK_EVENTS, land, make_project, stock_lines
+from test_local_support import (
+    REPO,
+    STOCK_EVENTS,
+    land,
+    land_stock_metadata,
+    make_project,
+    stock_lines,
+)
 
 from laktory_pulumi.cli import main
 
@@ -74,6 +81,7 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled stock events, a few of them, as sample files."""
     root = tmp_path_factory.mktemp("landing")
     land(root, STOCK_EVENTS, "sample.json", stock_lines()[:20])
+    land_stock_metadata(root)
     return root
 
 

@@ -12,6 +12,7 @@ from test_local_support import (
     STOCK_DATABASE,
     STOCK_EVENTS,
     land,
+    land_stock_metadata,
     read_table,
     run,
     run_state,
@@ -35,6 +36,7 @@ def test_a_poisoned_event_is_quarantined_with_its_file_and_new_fields_reach_bron
     no_symbol = json.loads(lines[6])
     no_symbol["data"]["symbol"] = None
     # Three identical rows without a symbol (one NULL key) and a duplicate of a good row.
+    land_stock_metadata(landing)  # the silver-star table joins it
     land(landing, STOCK_EVENTS, "good.json", [*lines[:5], lines[0]])
     land(landing, STOCK_EVENTS, "poison.json", [json.dumps(poisoned), *[json.dumps(no_symbol)] * 3])
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from test_local_support import REPO, run, run_state, stock_days, stock_lines
+from test_local_support import REPO, STOCK_METADATA, run, run_state, stock_days, stock_lines
 
 from laktory_pulumi.local.demo import land_demo_data
 
@@ -159,10 +159,14 @@ def test_the_stock_pipeline_runs_on_a_standalone_cluster_through_remote(
     lines = stock_lines()
     # The tables and counts test_local_stock.py asserts for a local run over the same events.
     totals = {name: table.rows_total for name, table in report.tables.items()}
+    metadata_events = len(STOCK_METADATA.read_text().splitlines())
     assert totals == {
         "brz_stock_prices": len(lines),
         "slv_stock_prices": len(lines),
         "slv_stock_prices_quarantine": 0,
+        "brz_stock_metadata": metadata_events,
+        "slv_stock_metadata": metadata_events,  # one per symbol, the latest kept
+        "slv_star_stock_prices": len(lines),
         "gld_stock_performances": len(stock_days(lines)),
     }
     # The pipeline ran on the cluster's server: no local engine, checkpoints in --storage.

@@ -17,6 +17,7 @@ from test_local_support import (
     REPO,
     STOCK_EVENTS,
     land,
+    land_stock_metadata,
     make_project,
     run,
     run_state,
@@ -63,6 +64,7 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
 ) -> None:
     landing, state = tmp_path / "landing", tmp_path / "state"
     layout = StateLayout.at(state)
+    land_stock_metadata(landing)  # the silver-star table joins it
     land(landing, STOCK_EVENTS, "prices.json", stock_lines()[:ROWS])
 
     assert run(REPO, PIPELINE, landing, state) == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import signal
 import socket
 import subprocess
@@ -257,32 +256,6 @@ def test_a_failed_run_reports_committed_tables_and_where_the_failing_one_is_decl
         f"  declared at {state.failure.location}",
     ]
     assert locate("slv_stock_prices_quarantine") == state.failure.location
-
-
-def test_a_warm_run_reuses_the_deployed_configuration_until_an_input_changes(
-    tmp_path: Path,
-) -> None:
-    from laktory_pulumi.deploy.pipeline_args import pipeline_configuration as from_deploy_code
-    from laktory_pulumi.local.spec import deployed_configuration
-
-    pipeline = load_stack(REPO, "dev", only=["pl-stock-prices"]).pipelines["pl-stock-prices"]
-    layout = StateLayout.at(tmp_path / "state")
-    expected = from_deploy_code(pipeline, "/.laktory/")
-    assert deployed_configuration(pipeline, "/.laktory/", layout, "v1") == expected
-    kept = layout.root / "deployed-configuration.json"
-    assert kept.exists()
-    # What is kept is what is returned while the inputs are the same (proved by editing it).
-    data = json.loads(kept.read_text())
-    data["configuration"]["marker"] = "kept"
-    kept.write_text(json.dumps(data))
-    assert deployed_configuration(pipeline, "/.laktory/", layout, "v1")["marker"] == "kept"
-    # Other code, another root or another model: computed again.
-    assert "marker" not in deployed_configuration(pipeline, "/.laktory/", layout, "v2")
-    changed = pipeline.model_copy(update={"continuous": not pipeline.continuous})
-    assert "marker" not in deployed_configuration(changed, "/.laktory/", layout, "v2")
-    assert deployed_configuration(changed, "/.laktory/", layout, "v2") == from_deploy_code(
-        changed, "/.laktory/"
-    )
 
 
 def test_a_killed_checkpoint_write_is_removed_and_committed_entries_kept(tmp_path: Path) -> None:

@@ -62,6 +62,22 @@ def test_upstream_follows_every_listed_source() -> None:
     assert [t.name for t in pipeline.upstream(pipeline.table("slv_other"))] == ["brz_a"]
 
 
+def test_table_selection_runs_the_flows_of_listed_sources() -> None:
+    # Locally each append flow is a streaming table of its own and the target their union:
+    # `--table slv_quotes` must run the flows too, or the union reads last run's rows.
+    from laktory_pulumi.local.runner import selected_tables
+
+    assert selected_tables(load(), ["slv_quotes"]) == [
+        "brz_a",
+        "brz_b__events_venue_b_quote",
+        "brz_b__events_venue_c_quote",
+        "brz_b",
+        "slv_quotes__table_brz_a",
+        "slv_quotes__table_brz_b",
+        "slv_quotes",
+    ]
+
+
 def test_flow_names_come_from_stable_keys_not_positions() -> None:
     pipeline = load()
     builder = pipeline.table("slv_quotes").builder

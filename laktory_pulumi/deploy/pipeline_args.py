@@ -13,24 +13,9 @@ from typing import Any
 
 import pulumi_databricks as databricks
 
-from ..metadata import LAKTORY_ROOT_KEY, PIPELINE_NAME_KEY
+from ..metadata import pipeline_configuration
 from ..models import Library, Pipeline
 from .cluster_args import pipeline_cluster_args
-
-# Keys of the pipeline's Spark configuration the notebooks read to find their metadata.
-
-
-def pipeline_configuration(pipeline: Pipeline, laktory_root: str) -> dict[str, str]:
-    """The YAML's configuration plus what a template needs to find its metadata file.
-
-    The two laktory keys come last: they must win over a YAML value of the same name, or the
-    notebooks would read another pipeline's metadata.
-    """
-    return {
-        **pipeline.configuration,
-        PIPELINE_NAME_KEY: pipeline.name,
-        LAKTORY_ROOT_KEY: laktory_root,
-    }
 
 
 def pipeline_resource_args(

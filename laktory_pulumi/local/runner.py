@@ -37,6 +37,7 @@ from ..loader import LoadError, load_stack
 from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
 from ..models import Pipeline
+from ..runtime.flows import flows_of
 from .engine import (
     EngineError,
     code_fingerprint,
@@ -95,6 +96,8 @@ def run_command(args: argparse.Namespace) -> int:
     layout = StateLayout.at(args.state)
     selected = selected_tables(pipeline, args.table)
     idle = getattr(args, "idle_timeout", None)
+    # Before anything is written: a pipeline whose plans do not resolve leaves no state behind.
+    _preflight(stack, Path(args.project), Path(args.landing), layout)
     with hold_run_lock(layout) as acquired:
         if not acquired:
             print(f"another run is using {layout.root}; wait for it or pick another --state")
@@ -111,18 +114,20 @@ def run_command(args: argparse.Namespace) -> int:
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
             project=Path(args.project).resolve(),
-            preflight=lambda: _preflight(stack, Path(args.project), Path(args.landing), layout),
         )
 
 
 def selected_tables(pipeline: Pipeline, names: list[str]) -> list[str]:
-    """`--table` names with everything they read, and their quarantine tables, in build order."""
+    """`--table` names with everything they read, their flows and quarantine tables, in build
+    order."""
     chosen: list[str] = []
     for name in names:
         table = pipeline.table(name)
         for needed in [*pipeline.upstream(table), table]:
-            for dataset in (needed.name, needed.quarantine_name if needed.quarantine else None):
-                if dataset and dataset not in chosen:
+            quarantine = [needed.quarantine_name] if needed.quarantine else []
+            # A table of listed sources is the union of one streaming table per flow on SDP.
+            for dataset in [*flows_of(needed), needed.name, *quarantine]:
+                if dataset not in chosen:
                     chosen.append(dataset)
     return chosen
 
@@ -140,20 +145,12 @@ def run_pipeline(
     idle_seconds: float | None = None,
     pipeline_file: Path | None = None,
     project: Path | None = None,
-    preflight: Callable[[], None] | None = None,
 ) -> int:
-    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
-
-    `preflight` runs before anything is laid out or started; it raises to refuse the run.
-    """
-    if preflight is not None:
-        preflight()
+    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary."""
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
     workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
-    configuration = pipeline_configuration(
-        pipeline, laktory_root, landing, layout, code_version=package_fingerprint()
-    )
+    configuration = pipeline_configuration(pipeline, laktory_root, landing, layout)
     write_spec(layout, pipeline, workspace.notebooks, configuration, storage=target.storage)
     conf_dir = write_spark_conf(layout)
     layout.logs.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from ..metadata import pipeline_configuration as deployed_configuration
 from ..models import Pipeline
 from .layout import StateLayout
 
@@ -43,7 +42,6 @@ def pipeline_configuration(
     laktory_root: str,
     landing_root: Path,
     layout: StateLayout,
-    code_version: str = "",
 ) -> dict[str, str]:
     """What notebooks read with `spark.conf.get`: the same keys as on Databricks, and one more.
 
@@ -53,41 +51,10 @@ def pipeline_configuration(
     change a column's type as soon as one file holds a bad value.
     """
     return {
-        **deployed_configuration(pipeline, laktory_root, layout, code_version),
+        **deployed_configuration(pipeline, laktory_root),
         "landing_root": str(landing_root.expanduser().resolve()),
         SCHEMA_ROOT_KEY: str(layout.schemas),
     }
-
-
-def deployed_configuration(
-    pipeline: Pipeline, laktory_root: str, layout: StateLayout, code_version: str = ""
-) -> dict[str, str]:
-    """The deployed pipeline's configuration, from the deploy code, kept in the state folder.
-
-    The deploy code imports pulumi_databricks, whose import alone costs 1-5 s: a warm run
-    reuses the configuration kept by the previous run when the pipeline's model, the laktory
-    root and the package's code (`code_version`, a hash of its files) are unchanged.
-    """
-    key = hashlib.sha256(
-        json.dumps([code_version, laktory_root, pipeline.model_dump_json()]).encode()
-    ).hexdigest()
-    kept = layout.root / "deployed-configuration.json"
-    if code_version:
-        try:
-            data = json.loads(kept.read_text())
-            if data["key"] == key:
-                return dict(data["configuration"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    from ..deploy.pipeline_args import pipeline_configuration as from_deploy_code
-
-    configuration = from_deploy_code(pipeline, laktory_root)
-    if code_version:
-        layout.root.mkdir(parents=True, exist_ok=True)
-        partial = kept.with_suffix(".partial")
-        partial.write_text(json.dumps({"key": key, "configuration": configuration}))
-        partial.replace(kept)
-    return configuration
 
 
 def spark_defaults(layout: StateLayout) -> dict[str, str]:
