@@ -151,6 +151,5 @@ def test_defaults_of_two_stacks_never_share_a_root_or_a_prefix() -> None:
 def test_a_definition_file_that_is_not_utf8(project: Path, folder: str) -> None:
     (project / "stacks" / folder / "latin1.yaml").write_bytes(b"name: x\ncomment: caf\xe9\n")
     assert errors_of(project) == [
-        f"stacks/{folder}/latin1.yaml:2:13: (file): byte 0xe9 is not UTF-8; save the file as "
-        "UTF-8"
+        f"stacks/{folder}/latin1.yaml:2:13: (file): byte 0xe9 is not UTF-8; save the file as UTF-8"
     ]
