@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .loader import LoadError, load_stack
+from .local.cli_options import add_engine_command, add_run_options
 
 EXIT_INVALID = 2
 
@@ -116,8 +117,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--full-refresh", action="store_true", help="rebuild every table from scratch")
     run.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
-    from .local.cli_options import add_engine_command, add_run_options
-
     add_run_options(run)
     add_engine_command(command)
 

@@ -17,7 +17,8 @@ from .engine import (
     why_not_usable,
 )
 from .layout import StateLayout
-from .runner import EXIT_BUSY, EXIT_USAGE, hold_run_lock
+from .run_lock import hold_run_lock
+from .runner import EXIT_BUSY, EXIT_USAGE
 from .target import state_folder_problem
 
 

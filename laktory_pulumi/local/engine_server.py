@@ -14,8 +14,6 @@ JVM from pyspark's jars, records it once its port answers, and then watches it:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import signal
 import socket
@@ -38,6 +36,7 @@ from .engine import (
     write_record,
 )
 from .layout import StateLayout
+from .run_lock import hold_run_lock
 
 IDLE_CHECK_SECONDS = 5.0
 
@@ -80,21 +79,6 @@ def _idle_for(layout: StateLayout) -> float:
         return time.time() - last_used_file(layout).stat().st_mtime
     except OSError:
         return 0.0
-
-
-@contextlib.contextmanager
-def _run_lock_if_free(layout: StateLayout):  # type: ignore[no-untyped-def]
-    """Yield True holding the run lock when no run holds it, else False."""
-    with layout.lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def main(argv: list[str]) -> int:
@@ -140,7 +124,7 @@ def main(argv: list[str]) -> int:
             idle_seconds = idle_timeout(layout, args.idle_seconds)
             if _idle_for(layout) < idle_seconds:
                 continue
-            with _run_lock_if_free(layout) as free:
+            with hold_run_lock(layout) as free:
                 if free and _idle_for(layout) >= idle_seconds:
                     print("engine: idle timeout, stopping", flush=True)
                     _forget(layout)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import os
 import queue
@@ -25,7 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
@@ -54,6 +53,7 @@ from .engine import (
 from .events import Event, parse
 from .layout import StateLayout
 from .report import RunReport
+from .run_lock import hold_run_lock
 from .spec import pipeline_configuration, write_spark_conf, write_spec
 from .target import RunTarget, remote_from_environment, state_folder_problem
 from .workspace import lay_out_workspace
@@ -437,19 +437,3 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def hold_run_lock(layout: StateLayout) -> Iterator[bool]:
-    """Hold the state folder's lock for the run; yields False when another run holds it."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with layout.lock.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
