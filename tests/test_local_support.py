@@ -99,7 +99,9 @@ def run_state(state: Path) -> RunState:
 def read_table(spark: SparkSession, state: Path, table: str, database: str) -> DataFrame:
     """A table of a local run, as its readers in the pipeline see it."""
     folder = state / "warehouse" / (table if database == "default" else f"{database}.db/{table}")
-    return spark.read.parquet(str(folder))
+    # Part files written before a schema grew lack its new columns: merge the files' schemas,
+    # as the table's catalog schema does, instead of taking one file's at random.
+    return spark.read.option("mergeSchema", "true").parquet(str(folder))
 
 
 def rows_of(frame: DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
