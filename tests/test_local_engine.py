@@ -114,3 +114,32 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
     capsys.readouterr()
     assert main(["engine", "stop", "--state", str(state)]) == 0
     assert "no engine running" in capsys.readouterr().out
+
+
+def test_an_engine_whose_state_folder_is_deleted_stops_itself(tmp_path: Path) -> None:
+    # Deleting the state folder is the documented full reset; its engine's idle clock lives in
+    # that folder, so without this rule the server would never stop.
+    import shutil
+    import sys
+
+    import pyspark
+
+    from laktory_pulumi.local.engine import code_fingerprint, ensure_engine
+    from laktory_pulumi.local.spec import write_spark_conf
+
+    layout = StateLayout.at(tmp_path / "state")
+    layout.root.mkdir(parents=True)
+    conf_dir = write_spark_conf(layout)
+    environment = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_HOME": str(Path(pyspark.__file__).parent),
+        "SPARK_CONF_DIR": str(conf_dir),
+    }
+    record = ensure_engine(layout, environment, code_fingerprint(conf_dir, environment), 600)
+    assert _alive(layout, record.supervisor_pid, record.server_pid)
+    shutil.rmtree(layout.root)
+    deadline = time.monotonic() + 30
+    while _alive(layout, record.supervisor_pid, record.server_pid):
+        assert time.monotonic() < deadline, "the engine of a deleted state folder did not stop"
+        time.sleep(0.5)

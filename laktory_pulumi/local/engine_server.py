@@ -121,6 +121,11 @@ def main(argv: list[str]) -> int:
             if time.monotonic() < next_idle_check:
                 continue
             next_idle_check = time.monotonic() + IDLE_CHECK_SECONDS
+            if not layout.root.is_dir():
+                # The state folder was deleted (a full reset): no run can use this server again,
+                # and its idle clock (a file in that folder) is gone with it.
+                print("engine: its state folder is gone, stopping", flush=True)
+                return 0
             idle_seconds = idle_timeout(layout, args.idle_seconds)
             if _idle_for(layout) < idle_seconds:
                 continue
