@@ -16,6 +16,7 @@ import pytest
 from test_local_support import (
     REPO,
     STOCK_EVENTS,
+    bronze_silver_yaml,
     land,
     land_stock_metadata,
     make_project,
@@ -33,26 +34,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 PIPELINE = "pl-stock-prices"
 ROWS = 500
 
-FAILING = """\
-name: pl-fails-in-silver
-target: fails
-libraries:
-  - notebook: {path: /pipelines/dlt_brz_template.py}
-  - notebook: {path: /pipelines/dlt_slv_template.py}
-tables:
-  - name: brz_prices
-    builder:
-      layer: BRONZE
-      event_source: {name: stock_price, producer: {name: yahoo-finance}}
-  - name: slv_prices
-    builder:
-      layer: SILVER
-      table_source: {name: brz_prices}
-    columns:
-      - {name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}
-    expectations:
-      - {name: no_symbol_at_all, expression: symbol IS NULL, action: FAIL}
-"""
+FAILING = bronze_silver_yaml(
+    "pl-fails-in-silver",
+    "fails",
+    "{name: no_symbol_at_all, expression: symbol IS NULL, action: FAIL}",
+)
 
 
 def _alive(layout: StateLayout, *pids: int) -> bool:

@@ -11,6 +11,7 @@ from test_local_support import (
     REPO,
     STOCK_DATABASE,
     STOCK_EVENTS,
+    bronze_silver_yaml,
     land,
     land_stock_metadata,
     make_project,
@@ -88,26 +89,9 @@ def test_bad_rows_are_quarantined_or_rescued_and_counted(
     assert refreshed.tables["slv_stock_prices_quarantine"].rows_total == 2
 
 
-FAILING_PIPELINE = """\
-name: pl-strict
-target: strict
-libraries:
-  - notebook: {path: /pipelines/dlt_brz_template.py}
-  - notebook: {path: /pipelines/dlt_slv_template.py}
-tables:
-  - name: brz_prices
-    builder:
-      layer: BRONZE
-      event_source: {name: stock_price, producer: {name: yahoo-finance}}
-  - name: slv_prices
-    builder:
-      layer: SILVER
-      table_source: {name: brz_prices}
-    columns:
-      - {name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}
-    expectations:
-      - {name: only_apple, expression: "symbol = 'AAPL'", action: FAIL}
-"""
+FAILING_PIPELINE = bronze_silver_yaml(
+    "pl-strict", "strict", "{name: only_apple, expression: \"symbol = 'AAPL'\", action: FAIL}"
+)
 
 
 def test_a_failing_expectation_fails_the_run_naming_table_and_rule(

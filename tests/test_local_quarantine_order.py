@@ -14,29 +14,24 @@ import re
 from pathlib import Path
 
 import pytest
-from test_local_support import STOCK_EVENTS, land, make_project, run, run_state, stock_lines
+from test_local_support import (
+    STOCK_EVENTS,
+    bronze_silver_yaml,
+    land,
+    make_project,
+    run,
+    run_state,
+    stock_lines,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-PIPELINE = """\
-name: pl-order
-target: ordering
-libraries:
-  - notebook: {path: /pipelines/dlt_brz_template.py}
-  - notebook: {path: /pipelines/dlt_slv_template.py}
-tables:
-  - name: brz_prices
-    builder:
-      layer: BRONZE
-      event_source: {name: stock_price, producer: {name: yahoo-finance}}
-  - name: slv_prices
-    builder:
-      layer: SILVER
-      table_source: {name: brz_prices}
-    columns:
-      - {name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}
-    expectations:
-      - {name: known_symbol, expression: "symbol IS NOT NULL", action: DROP}
+PIPELINE = bronze_silver_yaml(
+    "pl-order",
+    "ordering",
+    '{name: known_symbol, expression: "symbol IS NOT NULL", action: DROP}',
+    # The quarantine, and a batch reader of bronze besides the stream.
+    more="""\
     quarantine: true
   - name: slv_prices_whole
     builder:
@@ -45,7 +40,8 @@ tables:
       table_source: {name: brz_prices, read_as_stream: false}
     columns:
       - {name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}
-"""
+""",
+)
 STARTING = re.compile(r"TriggeredGraphExecution: Starting flow `[^`]+`\.`[^`]+`\.`(\w+)`")
 COMPLETED = re.compile(r"TriggeredGraphExecution: Flow `[^`]+`\.`[^`]+`\.`(\w+)` has COMPLETED")
 

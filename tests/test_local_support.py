@@ -112,6 +112,32 @@ def rows_of(frame: DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
     )
 
 
+def bronze_silver_yaml(name: str, target: str, expectation: str, *, more: str = "") -> str:
+    """A pipeline file of the stock events into bronze, then a silver table of their symbol
+    with one expectation (a flow mapping such as `{name: r, expression: ..., action: FAIL}`);
+    `more` is appended under the silver table (its own keys, or further tables)."""
+    return f"""\
+name: {name}
+target: {target}
+libraries:
+  - notebook: {{path: /pipelines/dlt_brz_template.py}}
+  - notebook: {{path: /pipelines/dlt_slv_template.py}}
+tables:
+  - name: brz_prices
+    builder:
+      layer: BRONZE
+      event_source: {{name: stock_price, producer: {{name: yahoo-finance}}}}
+  - name: slv_prices
+    builder:
+      layer: SILVER
+      table_source: {{name: brz_prices}}
+    columns:
+      - {{name: symbol, type: string, spark_func_name: coalesce, spark_func_args: [data.symbol]}}
+    expectations:
+      - {expectation}
+{more}"""
+
+
 def make_project(root: Path, pipeline_yaml: str, name: str) -> Path:
     """A Pulumi project with one pipeline file and the repository's notebooks."""
     root.mkdir(parents=True, exist_ok=True)
