@@ -26,6 +26,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         uses_spark = "spark" in getattr(item, "fixturenames", ())
         if (uses_spark or item.get_closest_marker("slow")) and not item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.spark)
+    _heaviest_modules_first(items)
+
+
+# Seconds each whole-pipeline module took in a sequential run on the 2-core CI machine
+# (`pytest -m spark --durations=0`, 2026-11-25). Only the order of scheduling depends on them.
+MODULE_SECONDS = {
+    "tests/test_local_stock.py": 180,
+    "tests/test_local_engine.py": 82,
+    "tests/test_local_cluster.py": 50,
+    "tests/test_local_continuous.py": 47,
+    "tests/test_local_quality.py": 45,
+    "tests/test_udfs_runtime.py": 42,
+    "tests/test_baddata_pipeline.py": 38,
+    "tests/test_builder_laktory.py": 29,
+    "tests/test_local_watermark.py": 27,
+    "tests/test_local_cdc.py": 26,
+    "tests/test_local_quarantine_order.py": 25,
+}
+
+
+def _heaviest_modules_first(items: list[pytest.Item]) -> None:
+    """Order modules by their measured time (then by their Spark tests), longest first.
+
+    `./dev test` spreads modules over two pytest-xdist workers (`--dist loadfile`), which take
+    them in this order: starting the longest ones first keeps a long module from running
+    alone at the end. A module not listed is weighed by its whole-pipeline and Spark tests.
+    Tests keep their order within a module.
+    """
+    weight: dict[str, tuple[int, int, int]] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        seconds, slow, spark = weight.get(module, (MODULE_SECONDS.get(module, 0), 0, 0))
+        weight[module] = (
+            seconds,
+            slow + bool(item.get_closest_marker("slow")),
+            spark + bool(item.get_closest_marker("spark")),
+        )
+    items.sort(key=lambda item: tuple(-count for count in weight[item.nodeid.split("::", 1)[0]]))
 
 
 def _stop_engines_under(root: Path) -> None:

@@ -76,8 +76,9 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
     assert not _alive(layout, first.supervisor_pid, first.server_pid)
     assert run_state(state).tables["slv_stock_prices"].rows_total == ROWS
 
-    # A pipeline failing in silver (same state, same warm engine): bronze's committed rows
-    # are in the report, with the failing table and where it is declared.
+    # A pipeline failing in silver on a FAIL expectation (same state, same warm engine):
+    # bronze's committed rows are in the report, with the failing table, the rule and where
+    # the table is declared.
     project = make_project(tmp_path / "project", FAILING, "pl-fails-in-silver")
     assert run(project, "pl-fails-in-silver", landing, state) == 1
     failed = run_state(state)
@@ -86,8 +87,12 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
     assert failed.failure is not None and failed.failure.table == "slv_prices"
     assert failed.failure.location.startswith("stacks/pipelines/pl-fails-in-silver.yaml:")
     assert failed.failure.location.endswith(": tables[1]")
-    out = capsys.readouterr().out
-    assert "table slv_prices: " in out and "declared at stacks/pipelines/" in out
+    lines = capsys.readouterr().out.splitlines()
+    failure = [line for line in lines if line.startswith("table ")]
+    assert len(failure) == 1, lines
+    assert failure[0].startswith("table slv_prices: ") and "no_symbol_at_all" in failure[0]
+    assert any("declared at stacks/pipelines/" in line for line in lines)
+    assert any(line.startswith("full log: ") for line in lines)
     assert read_record(layout) == second, "a failed run keeps the warm engine"
 
     # The idle timeout of the latest run applies: the engine stops itself.

@@ -11,10 +11,8 @@ from test_local_support import (
     REPO,
     STOCK_DATABASE,
     STOCK_EVENTS,
-    bronze_silver_yaml,
     land,
     land_stock_metadata,
-    make_project,
     read_table,
     run,
     run_state,
@@ -87,26 +85,3 @@ def test_bad_rows_are_quarantined_or_rescued_and_counted(
     assert refreshed.tables["brz_stock_prices"].rows_written == 8
     assert refreshed.tables["slv_stock_prices"].rows_total == 6
     assert refreshed.tables["slv_stock_prices_quarantine"].rows_total == 2
-
-
-FAILING_PIPELINE = bronze_silver_yaml(
-    "pl-strict", "strict", "{name: only_apple, expression: \"symbol = 'AAPL'\", action: FAIL}"
-)
-
-
-def test_a_failing_expectation_fails_the_run_naming_table_and_rule(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    project = make_project(tmp_path / "project", FAILING_PIPELINE, "pl-strict")
-    landing = tmp_path / "landing"
-    land(landing, STOCK_EVENTS, "prices.json", stock_lines()[:20])
-
-    assert run(project, "pl-strict", landing, tmp_path / "state") == 1
-
-    lines = capsys.readouterr().out.splitlines()
-    failure = [line for line in lines if line.startswith("table ")]
-    assert len(failure) == 1
-    assert failure[0].startswith("table slv_prices: ")
-    assert "only_apple" in failure[0]
-    assert any(line.startswith("full log: ") for line in lines)
-    assert run_state(tmp_path / "state").status == "FAILED"

@@ -1,8 +1,12 @@
-"""`laktory-pulumi run` of pl-stock-prices on the real hourly data: counts, increments, kills."""
+"""`laktory-pulumi demo`, then `run` of pl-stock-prices on the real hourly data: counts,
+increments, kills."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,8 @@ from test_local_support import (
     stock_days,
     stock_lines,
 )
+
+from laktory_pulumi.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -63,16 +69,37 @@ def ten_files() -> list[list[str]]:
     return split_evenly(stock_lines(), 10)
 
 
+@dataclass(frozen=True)
+class Demo:
+    state: Path
+    printed: str
+
+
 @pytest.fixture(scope="module")
-def one_run(tmp_path_factory: pytest.TempPathFactory, ten_files: list[list[str]]) -> Path:
-    """State folder of one run over all 10 files landed at once."""
-    root = tmp_path_factory.mktemp("one-run")
-    landing = root / "landing"
-    land_stock_metadata(landing)
-    for index, lines in enumerate(ten_files):
-        land(landing, STOCK_EVENTS, f"part-{index:02d}.json", lines)
-    assert run(REPO, PIPELINE, landing, root / "state") == 0
-    return root / "state"
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """`laktory-pulumi demo` (the README's first command) on a fresh folder: it lands all the
+    real events and the metadata, runs the pipeline once, then prints the offline plan. Its
+    state is the one clean run the other tests compare with."""
+    root = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--workdir", str(root), "--project", str(REPO)]) == 0
+    return Demo(state=root / "state", printed=printed.getvalue())
+
+
+@pytest.fixture(scope="module")
+def one_run(demo: Demo) -> Path:
+    """State folder of one run over all the real events landed at once (the demo's)."""
+    return demo.state
+
+
+def test_the_demo_runs_the_stock_pipeline_then_prints_the_plan(demo: Demo) -> None:
+    summary_at = demo.printed.index("pl-stock-prices: completed")
+    plan_at = demo.printed.index("What `pulumi up --stack dev` would create")
+    assert summary_at < plan_at
+    # The plan is the dev stack's resource tree, with the pipeline component in it.
+    assert "laktory:databricks:Pipeline" in demo.printed[plan_at:]
+    assert run_state(demo.state).tables["brz_stock_prices"].rows_written == 7012
 
 
 def test_one_run_over_the_real_data(spark: SparkSession, one_run: Path) -> None:
