@@ -297,6 +297,83 @@ def test_laktory_cdc_fields_load_and_unsupported_ones_say_why(tmp_path: Path) ->
     assert "runtime/scd.py" in error
 
 
+def test_column_names_of_laktory_dumps_load_when_they_name_the_columns_home(
+    tmp_path: Path,
+) -> None:
+    column = {
+        "name": "symbol",
+        "catalog_name": "dev",
+        "schema_name": "markets",
+        "table_name": "slv",
+        "sql_expression": "data.symbol",
+    }
+    slv = {"name": "slv", "builder": {"layer": "SILVER", "table_source": {"name": "brz"}}}
+    pipeline = _pipeline([_bronze({"name": "e"}), {**slv, "columns": [column]}])
+    assert pipeline.table("slv").columns[0].table_name == "slv"
+    (error,) = _errors(
+        tmp_path,
+        """\
+  - name: brz
+    builder:
+      layer: BRONZE
+      event_source:
+        name: e
+        producer:
+          name: p
+  - name: slv
+    builder:
+      layer: SILVER
+      table_source:
+        name: brz
+    columns:
+      - name: symbol
+        table_name: slv_other
+        sql_expression: data.symbol
+""",
+    )
+    assert "pl.yaml:19:21: tables[1].columns[0].table_name: table_name 'slv_other'" in error
+
+
+def test_join_left_and_window_descending_false_did_nothing_and_are_refused(
+    tmp_path: Path,
+) -> None:
+    errors = _errors(
+        tmp_path,
+        """\
+  - name: slv
+    builder:
+      layer: SILVER
+      table_source:
+        name: ext.db.prices
+        read_as_stream: false
+      joins:
+        - left:
+            name: ext.db.prices
+          other:
+            name: ext.db.names
+            read_as_stream: false
+          on: [symbol]
+      window_filter:
+        partition_by: [symbol]
+        order_by:
+          - sql_expression: created_at
+            desc: true
+        descending: false
+""",
+    )
+    assert len(errors) == 2
+    assert ": tables[0].builder.joins[0].left: the left side of a join is the rows" in errors[0]
+    assert ": tables[0].builder.window_filter.descending: descending: false changes" in errors[1]
+
+
+def test_allow_duplicate_names_reaches_the_databricks_pipeline() -> None:
+    from laktory_pulumi.deploy.pipeline_args import pipeline_resource_args
+
+    pipeline = _pipeline([_bronze({"name": "e"})], allow_duplicate_names=True)
+    arguments = pipeline_resource_args(pipeline, "/.laktory/", lambda path: path)
+    assert arguments["allow_duplicate_names"] is True
+
+
 # Spark: what the fields read ---------------------------------------------------------------
 
 

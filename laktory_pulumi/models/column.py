@@ -170,6 +170,21 @@ class Column(ColumnExpression):
     )
     comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
+    catalog_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `catalog_name` of a column, which its pipeline set to "
+        "the pipeline's `catalog`: it must equal that, or validation fails.",
+    )
+    schema_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `schema_name` of a column: it must equal the pipeline's "
+        "`target`, or validation fails.",
+    )
+    table_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `table_name` of a column: it must equal its table's "
+        "name, or validation fails.",
+    )
     pii: bool | None = Field(
         default=None,
         description="The column holds personally identifiable information. Recorded only, as "

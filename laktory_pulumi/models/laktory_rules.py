@@ -1,4 +1,4 @@
-"""Laktory v0.0.22 fields whose meaning depends on the pipeline: catalog and schema names.
+"""Laktory v0.0.22 fields whose meaning depends on the pipeline: catalog, schema, table names.
 
 Laktory v0.0.22's `Pipeline` overwrote every table's `catalog_name` and `schema_name` with its
 own `catalog` and `target`, and filled a table source's unset ones the same way
@@ -37,6 +37,23 @@ def laktory_name_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
                         f"set the pipeline's {pipeline_field[field]} or remove {field}",
                     )
                 )
+        owners = {**expected, "table_name": table.name}
+        for position, column in enumerate(table.columns):
+            for field, value in (
+                ("catalog_name", column.catalog_name),
+                ("schema_name", column.schema_name),
+                ("table_name", column.table_name),
+            ):
+                if value is not None and value != owners[field]:
+                    owner = pipeline_field.get(field, "table name")
+                    problems.append(
+                        (
+                            ("tables", index, "columns", position, field),
+                            f"{field} '{value}' is not the column's {owner} "
+                            f"({_shown(owners[field])}): a column lives in its table; remove "
+                            f"{field}",
+                        )
+                    )
         for path, source in table.builder.table_reads:
             if not source.from_pipeline:
                 continue

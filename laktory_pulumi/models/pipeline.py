@@ -102,6 +102,11 @@ class Pipeline(Model):
         default=None, description="Development mode: keep clusters up, do not retry on failure."
     )
     photon: bool = Field(default=False, description="Use the Photon engine.")
+    allow_duplicate_names: bool | None = Field(
+        default=None,
+        description="Let the workspace hold another pipeline of the same name (the Databricks "
+        "pipeline's `allow_duplicate_names`), as Laktory v0.0.22's field.",
+    )
     serverless: bool | None = Field(default=None, description="Run on serverless compute.")
     channel: Annotated[Literal["CURRENT", "PREVIEW"], UpperCase] = Field(
         default="CURRENT", description="DLT runtime channel."
