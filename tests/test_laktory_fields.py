@@ -186,6 +186,11 @@ def test_table_source_names_and_from_pipeline() -> None:
     assert from_catalog.is_external
     assert from_catalog.catalog_table_name == "reference.stock_names"
     assert pipeline.upstream(pipeline.table("slv_ref")) == []
+    # The graph draws it as a catalog table, by the name it is read with.
+    from laktory_pulumi.graph.model import build_graph
+
+    labels = [node.lines for node in build_graph(pipeline).nodes if node.kind == "external"]
+    assert labels == [("external: reference.stock_names",)]
 
 
 def test_fields_without_a_meaning_here_fail_at_their_line(tmp_path: Path) -> None:
