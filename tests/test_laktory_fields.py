@@ -466,3 +466,52 @@ def test_from_pipeline_false_reads_the_catalog_table(spark: SparkSession) -> Non
     frame = read_table_source(source, spark)
     assert [tuple(row) for row in frame.collect()] == [("Microsoft",)]
     spark.catalog.dropGlobalTempView("laktory_fields_names")
+
+
+@pytest.mark.spark
+def test_any_type_keeps_the_value_type_and_string_is_the_default(spark: SparkSession) -> None:
+    from laktory_pulumi.runtime.builders import process
+
+    table = _pipeline(
+        [
+            _bronze({"name": "e"}),
+            {
+                "name": "slv",
+                "builder": {"layer": "SILVER", "table_source": {"name": "brz"}},
+                "columns": [
+                    {
+                        "name": "open",
+                        "type": "_any",
+                        "spark_func_name": "coalesce",
+                        "spark_func_args": [{"value": "data.open", "is_column": True}],
+                    },
+                    {"name": "open_text", "sql_expression": "data.open"},
+                ],
+            },
+        ]
+    ).table("slv")
+    source = spark.createDataFrame(
+        [((1.5,), None, "f.json")],
+        "data struct<open: double>, _bronze_at timestamp, _source_file string",
+    )
+    built = process(table, source)
+    types = dict(built.dtypes)
+    assert (types["open"], types["open_text"]) == ("double", "string")
+    assert [(row.open, row.open_text) for row in built.collect()] == [(1.5, "1.5")]
+
+
+def test_any_type_is_refused_on_static_data(tmp_path: Path) -> None:
+    (error,) = _errors(
+        tmp_path,
+        """\
+  - name: slv_names
+    builder:
+      layer: SILVER
+    columns:
+      - name: symbol
+        type: _any
+    data:
+      - [AAPL]
+""",
+    )
+    assert "tables[0].data: column 'symbol' has type _any" in error

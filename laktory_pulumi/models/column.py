@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Discriminator,
+    Field,
+    Tag,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from .base import DEFINED_AT, DefinedAt, FieldError, Model, equal_wherever_defined
 from .spark_types import check_spark_type
@@ -111,6 +120,17 @@ Laktory v0.0.22's `{value, is_column, to_lit}` (recognised by either flag) is lo
 
 SparkType = Annotated[str, AfterValidator(check_spark_type)]
 
+NO_CAST = "_any"
+"""Laktory v0.0.22's column type that means "keep the value's own type" (no cast)."""
+
+
+def _no_cast_or_checked(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return value if isinstance(value, str) and value.strip() == NO_CAST else handler(value)
+
+
+ColumnType = Annotated[str, AfterValidator(check_spark_type), WrapValidator(_no_cast_or_checked)]
+"""A Spark SQL type, or `_any` (no cast) as in Laktory v0.0.22."""
+
 
 class ColumnExpression(Model):
     """How one value is computed: a `pyspark.sql.functions` call or a SQL expression."""
@@ -163,10 +183,12 @@ class Column(ColumnExpression):
     """A column of a table, computed from the source and cast to its declared type."""
 
     name: str = Field(description="Column name in the output table.", min_length=1)
-    type: SparkType = Field(
+    type: ColumnType = Field(
         default="string",
         description="Spark SQL type the value is cast to, e.g. `double`, `timestamp`, "
-        "`decimal(18,2)`, `array<string>`. Default `string`, as in Laktory v0.0.22.",
+        "`decimal(18,2)`, `array<string>`. Default `string`, as in Laktory v0.0.22; `_any` "
+        "keeps the value's own type (no cast), as Laktory's `_any` (not for static `data` "
+        "columns, whose values need a type).",
     )
     comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")

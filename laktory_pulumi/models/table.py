@@ -16,7 +16,7 @@ from .base import (
     equal_wherever_defined,
 )
 from .builder import TableBuilder
-from .column import Column
+from .column import NO_CAST, Column
 from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
 from .udf import Transform
 
@@ -187,6 +187,13 @@ class Table(Model):
             raise FieldError("data", "a table of static data takes no event_source or table_source")
         if not self.columns:
             raise FieldError("data", "static data needs the table's columns, to name its values")
+        for column in self.columns:
+            if column.type.strip() == NO_CAST:
+                raise FieldError(
+                    "data",
+                    f"column '{column.name}' has type {NO_CAST}, but static data values take "
+                    "their column's type: give it a Spark SQL type",
+                )
         for row in self.data:
             if len(row) != len(self.columns):
                 raise FieldError(
