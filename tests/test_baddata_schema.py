@@ -47,7 +47,8 @@ def test_grow_prefers_the_richer_type() -> None:
     assert grow(_struct(v=DoubleType()), _struct(v=LongType())) == _struct(v=DoubleType())
 
 
-def _bronze_table(events_root: Path) -> Any:
+def _bronze_table(events: Path) -> Any:
+    """A bronze table reading `events`, a folder `<events_root>/p/e/` (Laktory's layout)."""
     pipeline = Pipeline.model_validate(
         {
             "name": "pl-schema",
@@ -59,7 +60,7 @@ def _bronze_table(events_root: Path) -> Any:
                         "event_source": {
                             "name": "e",
                             "producer": {"name": "p"},
-                            "events_root": str(events_root),
+                            "events_root": str(events.parent.parent),
                             "read_as_stream": False,
                         },
                     },
@@ -76,8 +77,8 @@ def test_a_bad_first_file_does_not_fix_the_schema_and_new_fields_appear(
 ) -> None:
     from laktory_pulumi.runtime import read_source
 
-    events, schemas = tmp_path / "events", tmp_path / "schemas"
-    events.mkdir()
+    events, schemas = tmp_path / "events" / "p" / "e", tmp_path / "schemas"
+    events.mkdir(parents=True)
     table = _bronze_table(events)
     spark.conf.set("laktory_schema_root", str(schemas))
     try:
@@ -113,8 +114,8 @@ def test_a_bad_file_landed_with_good_ones_does_not_make_the_struct_a_string(
     """Spark's joint inference would make `data` a string; each file is inferred alone."""
     from laktory_pulumi.runtime import read_source
 
-    events = tmp_path / "events"
-    events.mkdir()
+    events = tmp_path / "events" / "p" / "e"
+    events.mkdir(parents=True)
     (events / "1_bad.json").write_text(json.dumps({"data": "oops"}) + "\n")
     good = {"data": {"symbol": "AAPL", "open": 1.5}, "name": "price"}
     (events / "2_good.json").write_text(json.dumps(good) + "\n")

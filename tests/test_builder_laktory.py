@@ -5,8 +5,15 @@ window filter; `docs/concepts/table.md`: static `data` rows) and its test tables
 (`laktory/_testing/stockprices.py`: the silver-star table joining metadata and names, the gold
 table with `joins_post_aggregation`, `drop_columns` and `template`), with Laktory's spellings:
 `layer: SILVER_STAR`, `groupby_window`, `agg_expressions`, `on:`, columns without a type.
-Fields another engineer owns are left out (pipeline `udfs`, `${var.NAME}`; the data sources'
-`fmt`, `multiline`, `catalog_name`, `from_pipeline`).
+The source, table and column fields come from `laktory/models/datasources/*.py`,
+`dataeventheader.py`, `producer.py`, `sql/table.py` and `sql/column.py` at tag v0.0.22, written
+as Laktory's own tests wrote them (`tests/test_pipeline.py`: `{value, is_column, to_lit}`
+arguments, `spark_func_kwargs: {}`): the event source's `type`, `fmt`, `multiline`, `header`,
+`read_options`, `description` and `producer` (`description`, `party`); a CSV listing read with
+its header; the table source's `schema_name` and `from_pipeline`; the table's `schema_name` and
+`grants: null`; the columns' `pii`, `unit` and `comment`; the pipeline's `udfs` (a module of
+the project) and `${var.NAME}`. Fields that cannot have their meaning here fail validation
+(`tests/test_laktory_fields.py`), and so are not in this file.
 
 One `laktory-pulumi run` on SDP builds every table; each is compared with what plain PySpark
 computes from the same event lines.
@@ -15,6 +22,7 @@ computes from the same event lines.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +41,7 @@ from test_local_support import (
 )
 
 from laktory_pulumi.loader import load_pipeline_file
+from laktory_pulumi.models import LitArg, SqlArg
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -43,6 +52,10 @@ LINES = 240  # 60 hourly bars of each of the four symbols
 PIPELINE = f"""\
 name: {NAME}
 target: {DATABASE}
+allow_duplicate_names: False
+udfs:
+  - module_name: stock_functions
+    function_name: mid_price
 libraries:
   - notebook:
       path: /pipelines/dlt_brz_template.py
@@ -56,12 +69,34 @@ libraries:
 tables:
   - name: brz_stock_prices
     timestamp_key: data.created_at
+    comment: Stock prices of the ${{var.catalog}} catalog's symbols
+    schema_name: {DATABASE}
+    grants: null
     builder:
       layer: BRONZE
       event_source:
         name: stock_price
+        description: Hourly bars of each symbol
         producer:
           name: yahoo-finance
+          description: Yahoo Finance
+          party: 3
+        type: STORAGE_EVENTS
+        fmt: JSON
+        multiline: False
+        header: True
+        read_options: {{}}
+        read_as_stream: True
+
+  - name: brz_stock_listing
+    builder:
+      layer: BRONZE
+      event_source:
+        name: stock_listing
+        producer:
+          name: nasdaq
+        fmt: CSV
+        header: True
         read_as_stream: True
 
   - name: slv_stock_prices
@@ -71,25 +106,51 @@ tables:
       pipeline_name: {NAME}
       table_source:
         name: brz_stock_prices
+        schema_name: {DATABASE}
+        from_pipeline: True
         read_as_stream: True
     columns:
       - name: created_at
         type: timestamp
         spark_func_name: coalesce
         spark_func_args:
-          - data._created_at
+          - value: data._created_at
+            is_column: True
+            to_lit: False
+        spark_func_kwargs: {{}}
       - name: symbol
+        pii: False
         spark_func_name: coalesce
         spark_func_args:
           - data.symbol
       - name: open
         type: double
+        unit: USD
+        comment: Price at the opening of the hour
         spark_func_name: coalesce
         spark_func_args:
-          - data.open
+          - value: data.open
+            is_column: True
+            to_lit: False
       - name: close
         type: double
         sql_expression: data.close
+      - name: mid
+        type: double
+        spark_func_name: mid_price
+        spark_func_args:
+          - data.open
+          - data.close
+      - name: open_cents
+        type: double
+        spark_func_name: round
+        spark_func_args:
+          - value: data.open * 100
+            is_column: False
+        spark_func_kwargs:
+          scale:
+            value: 0
+            to_lit: True
 
   - name: slv_stock_volumes
     builder:
@@ -233,11 +294,33 @@ tables:
 """
 
 
+UDFS = """\
+def mid_price(open, close):
+    # A Laktory v0.0.22 UDF: Columns in, a Column out.
+    return (open + close) / 2
+"""
+
+LISTING_EVENTS = Path("events") / "nasdaq" / "stock_listing"
+LISTING = ["symbol,name,exchange", "AAPL,Apple,NASDAQ", "MSFT,Microsoft,NASDAQ"]
+
+
+def _project(root: Path) -> Path:
+    """The test project, its notebooks a copy of the repository's plus the UDF module."""
+    project = make_project(root / "project", PIPELINE, NAME)
+    notebooks = project / "notebooks"
+    source = notebooks.resolve()
+    notebooks.unlink()
+    shutil.copytree(source, notebooks)
+    (notebooks / "stock_functions.py").write_text(UDFS)
+    return project
+
+
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("laktory")
-    project = make_project(root / "project", PIPELINE, NAME)
+    project = _project(root)
     land(root / "landing", STOCK_EVENTS, "prices.json", stock_lines()[:LINES])
+    land(root / "landing", LISTING_EVENTS, "listing.csv", LISTING)
     assert run(project, NAME, root / "landing", root / "state") == 0
     return root / "state"
 
@@ -257,15 +340,27 @@ def _static(spark: SparkSession, rows: list[list[Any]], columns: str) -> DataFra
 
 
 def test_the_file_validates_as_written(tmp_path: Path) -> None:
-    path = tmp_path / f"{NAME}.yaml"
-    path.write_text(PIPELINE)
-    pipeline = load_pipeline_file(path, {})
+    project = _project(tmp_path)
+    path = project / "stacks" / "pipelines" / f"{NAME}.yaml"
+    pipeline = load_pipeline_file(path, {"catalog": "dev"}, notebooks_dir=project / "notebooks")
     assert [table.builder.notebook for table in pipeline.tables] == [
-        "dlt_brz_template",
+        *["dlt_brz_template"] * 2,
         *["dlt_slv_template"] * 4,
         *["dlt_slv_star_template"] * 2,
         *["dlt_gld_template"] * 2,
     ]
+    bronze = pipeline.table("brz_stock_prices")
+    assert bronze.comment == "Stock prices of the dev catalog's symbols"  # ${var.catalog}
+    events = bronze.builder.event_source
+    assert events is not None and events.producer.party == 3
+    assert events.spark_options == {"multiLine": "false", "header": "true"}
+    listing = pipeline.table("brz_stock_listing").builder.event_source
+    assert listing is not None and listing.format == "CSV"
+    created_at, symbol, *_ = pipeline.table("slv_stock_prices").columns
+    assert created_at.spark_func_args == [SqlArg(sql="data._created_at")]
+    assert symbol.pii is False
+    open_cents = pipeline.table("slv_stock_prices").columns[-1]
+    assert open_cents.spark_func_kwargs == {"scale": LitArg(lit=0)}
 
 
 def test_joined_window_filtered_and_aggregated_tables_equal_plain_pyspark(
@@ -286,6 +381,24 @@ def test_joined_window_filtered_and_aggregated_tables_equal_plain_pyspark(
         spark,
         [["AAPL", "Apple"], ["GOOGL", "Google"], ["AMZN", "Amazon"]],
         "symbol3 string, name string",
+    )
+
+    # Laktory's fields at work: the CSV listing read with its header, the UDF's mid price,
+    # `{value, is_column}` and `{value, to_lit}` arguments (round(open * 100, 0)).
+    listing = read_table(spark, one_run, "brz_stock_listing", DATABASE)
+    assert rows_of(listing, ["symbol", "name", "exchange"]) == [
+        ("AAPL", "Apple", "NASDAQ"),
+        ("MSFT", "Microsoft", "NASDAQ"),
+    ]
+    prices = read_table(spark, one_run, "slv_stock_prices", DATABASE)
+    expected_prices = silver.select(
+        "created_at",
+        "symbol",
+        ((F.col("open") + F.col("close")) / 2).alias("mid"),
+        F.round(F.col("open") * 100, 0).alias("open_cents"),
+    )
+    assert rows_of(prices, expected_prices.columns) == rows_of(
+        expected_prices, expected_prices.columns
     )
 
     # Silver-star: the prices, left-joined with the metadata, then with the names (on a column

@@ -8,6 +8,8 @@ flows); every call reaching the module is bound to the stub's own signature
 (`inspect.signature(...).bind`: every keyword we pass is one of its parameters). A static pass
 over `runtime/dlt.py` then checks that each function the shim calls on the backend exists in the
 stub, unless the shim guards it with `hasattr` (our own extensions for SDP and debugging).
+The query functions themselves (a UDF, a transform) execute against a `dlt` with the stub's
+signatures in `test_laktory_databricks_dlt_run.py`.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..models.pipeline import table_reads
 from ..models.sources import EventSource
 from ..runtime import dlt
 from ..runtime.builders import ColumnInputError, aggregate, expression, process, project
+from ..runtime.casts import cast_to
 from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError
 from ..runtime.tables import define_table, source_frame
 from ..runtime.udfs import user_functions
@@ -264,7 +265,7 @@ def _blame(
         failed = _fails(lambda column=column: frame.select(expression(column, udfs)))
         if failed is None:
             failed = _fails(
-                lambda column=column: frame.select(expression(column, udfs).cast(column.type))
+                lambda column=column: frame.select(cast_to(expression(column, udfs), column.type))
             )
         if failed is not None:
             return _column_path(table, here, column.name), f"column '{column.name}': {failed}"

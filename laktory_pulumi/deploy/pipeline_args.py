@@ -46,6 +46,7 @@ def pipeline_resource_args(
         "continuous": pipeline.continuous,
         "development": pipeline.development,
         "photon": pipeline.photon,
+        "allow_duplicate_names": pipeline.allow_duplicate_names,
         "serverless": pipeline.serverless,
         "channel": pipeline.channel,
         "edition": pipeline.edition,

@@ -140,9 +140,10 @@ def _add_source(graph: Graph, ids: _Ids, source: EventSource | TableSource) -> s
             graph.nodes.append(Node(node_id, (label,), "source"))
         return node_id
     if source.is_external:
-        node_id, new = ids.get("ext", source.name)
+        node_id, new = ids.get("ext", source.catalog_table_name)
         if new:
-            graph.nodes.append(Node(node_id, (f"external: {source.name}",), "external"))
+            label = f"external: {source.catalog_table_name}"
+            graph.nodes.append(Node(node_id, (label,), "external"))
         return node_id
     return ids.get("tbl", source.name)[0]
 

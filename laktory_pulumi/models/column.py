@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Discriminator,
+    Field,
+    Tag,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from .base import DEFINED_AT, DefinedAt, FieldError, Model, equal_wherever_defined
 from .spark_types import check_spark_type
@@ -28,32 +37,99 @@ class SqlArg(Model):
     sql: str = Field(description="A Spark SQL expression, e.g. `close - open`.")
 
 
+class LaktoryArg(Model):
+    """Laktory v0.0.22's `SparkFuncArg`: `{value, is_column, to_lit}`.
+
+    Laktory passed `F.lit(value)` when `to_lit`, else `F.expr(value)` (whether `is_column` or
+    not: laktory/models/sql/column.py at tag v0.0.22). Loading turns it into our `{lit: X}` or
+    `{sql: EXPR}`, which the runtime, the validation and the graph already know.
+    """
+
+    value: Any = Field(description="The column expression, or the constant when `to_lit`.")
+    is_column: bool | None = Field(
+        default=None,
+        description="The value is a column expression (`F.expr(value)`).",
+    )
+    to_lit: bool | None = Field(
+        default=None, description="The value is a constant (`F.lit(value)`)."
+    )
+
+    @model_validator(mode="after")
+    def _one_meaning(self) -> LaktoryArg:
+        if self.is_column and self.to_lit:
+            raise FieldError("to_lit", "an argument is a column (is_column) or a literal (to_lit)")
+        if not self.to_lit and not isinstance(self.value, str):
+            raise FieldError(
+                "value",
+                f"{self.value!r} is not a SQL expression: set to_lit: true to pass it as a constant",
+            )
+        return self
+
+    def as_ours(self) -> LitArg | SqlArg:
+        """The same argument in our forms: `{lit: X}` or `{sql: EXPR}`."""
+        if self.to_lit:
+            return LitArg(lit=self.value)
+        return SqlArg(sql=self.value)
+
+
+_LAKTORY_FLAGS = {"is_column", "to_lit"}
+
+
 def _arg_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "column-ref"
     if isinstance(value, BaseModel):
-        return {LitArg: "lit-arg", ValueArg: "value-arg", SqlArg: "sql-arg"}.get(type(value))
+        return {
+            LitArg: "lit-arg",
+            ValueArg: "value-arg",
+            SqlArg: "sql-arg",
+            LaktoryArg: "laktory-arg",
+        }.get(type(value))
+    if isinstance(value, dict) and "value" in value and _LAKTORY_FLAGS & set(value):
+        return "laktory-arg"
     if isinstance(value, dict) and len(value) == 1:
         return {"lit": "lit-arg", "value": "value-arg", "sql": "sql-arg"}.get(next(iter(value)))
     return None
+
+
+def _as_ours(value: Any) -> Any:
+    return value.as_ours() if isinstance(value, LaktoryArg) else value
 
 
 FuncArg = Annotated[
     Annotated[str, Tag("column-ref")]
     | Annotated[LitArg, Tag("lit-arg")]
     | Annotated[ValueArg, Tag("value-arg")]
-    | Annotated[SqlArg, Tag("sql-arg")],
+    | Annotated[SqlArg, Tag("sql-arg")]
+    | Annotated[LaktoryArg, Tag("laktory-arg")],
     Discriminator(
         _arg_kind,
         custom_error_type="func_arg",
         custom_error_message="an argument is a column name, or one of {lit: X} (a literal "
-        "column), {value: X} (a Python value) or {sql: EXPR}",
+        "column), {value: X} (a Python value), Laktory's {value: X, is_column: B, to_lit: B} "
+        "or {sql: EXPR}",
     ),
+    AfterValidator(_as_ours),
 ]
-"""A plain string names a column (nested fields with dots); anything else must say what it is."""
+"""A plain string names a column (nested fields with dots); anything else must say what it is.
+
+Laktory v0.0.22's `{value, is_column, to_lit}` (recognised by either flag) is loaded as our
+`{lit: X}` or `{sql: EXPR}`. `{value: X}` alone keeps our meaning (X passed as is).
+"""
 
 
 SparkType = Annotated[str, AfterValidator(check_spark_type)]
+
+NO_CAST = "_any"
+"""Laktory v0.0.22's column type that means "keep the value's own type" (no cast)."""
+
+
+def _no_cast_or_checked(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return value if isinstance(value, str) and value.strip() == NO_CAST else handler(value)
+
+
+ColumnType = Annotated[str, AfterValidator(check_spark_type), WrapValidator(_no_cast_or_checked)]
+"""A Spark SQL type, or `_any` (no cast) as in Laktory v0.0.22."""
 
 
 class ColumnExpression(Model):
@@ -67,7 +143,9 @@ class ColumnExpression(Model):
         default_factory=list,
         description="Positional arguments. A string is a column reference "
         "(`data.symbol`); `{lit: 0}` is a literal column, `{value: 'yyyy'}` a plain "
-        "Python value, `{sql: 'a + b'}` an expression.",
+        "Python value, `{sql: 'a + b'}` an expression. Laktory v0.0.22's form "
+        "`{value: X, is_column: true}` is `{sql: X}` and `{value: X, to_lit: true}` is "
+        "`{lit: X}` (recognised by either flag; `{value: X}` alone keeps our meaning).",
     )
     spark_func_kwargs: dict[str, FuncArg] = Field(
         default_factory=dict,
@@ -105,13 +183,37 @@ class Column(ColumnExpression):
     """A column of a table, computed from the source and cast to its declared type."""
 
     name: str = Field(description="Column name in the output table.", min_length=1)
-    type: SparkType = Field(
+    type: ColumnType = Field(
         default="string",
         description="Spark SQL type the value is cast to, e.g. `double`, `timestamp`, "
-        "`decimal(18,2)`, `array<string>`. Default `string`, as in Laktory v0.0.22.",
+        "`decimal(18,2)`, `array<string>`. Default `string`, as in Laktory v0.0.22; `_any` "
+        "keeps the value's own type (no cast), as Laktory's `_any` (not for static `data` "
+        "columns, whose values need a type).",
     )
     comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
+    catalog_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `catalog_name` of a column, which its pipeline set to "
+        "the pipeline's `catalog`: it must equal that, or validation fails.",
+    )
+    schema_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `schema_name` of a column: it must equal the pipeline's "
+        "`target`, or validation fails.",
+    )
+    table_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `table_name` of a column: it must equal its table's "
+        "name, or validation fails.",
+    )
+    pii: bool | None = Field(
+        default=None,
+        description="The column holds personally identifiable information. Recorded only, as "
+        "in Laktory v0.0.22, which never acted on it: kept in the deployed metadata "
+        "(`pipelines/<name>.json`) for tools that read it; nothing masks or restricts the "
+        "values.",
+    )
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined
 

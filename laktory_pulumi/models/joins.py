@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
@@ -63,6 +63,12 @@ class TableJoin(Model):
         "name, with its own `selects` (a mapping renames), `filter`, `read_as_stream` (false: "
         "a stream-static join) and `watermark` (needed when both sides stream)."
     )
+    left: Any = Field(
+        default=None,
+        description="Laktory v0.0.22's `left`, which its table builder always replaced with the "
+        "rows built so far. The left side here is always those rows, so a value fails "
+        "validation.",
+    )
     on: list[str] = Field(
         default_factory=list,
         description="Columns equal on both sides; the other side's copies are dropped.",
@@ -103,6 +109,16 @@ class TableJoin(Model):
             if len(keys) == 1:
                 data = {("on" if key in keys else key): value for key, value in data.items()}
         return data
+
+    @model_validator(mode="after")
+    def _left_is_the_rows_built(self) -> TableJoin:
+        if self.left is not None:
+            raise FieldError(
+                "left",
+                "the left side of a join is the rows the table has built so far (Laktory "
+                "v0.0.22 replaced any value too); remove left",
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_condition(self) -> TableJoin:

@@ -11,6 +11,7 @@ from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .builder_rules import builder_rules
 from .cluster import PipelineCluster
 from .function_rules import functions_exist
+from .laktory_rules import laktory_name_rules
 from .permission import PipelinePermission
 from .reader import Reader
 from .rules import pipeline_rules
@@ -101,6 +102,11 @@ class Pipeline(Model):
         default=None, description="Development mode: keep clusters up, do not retry on failure."
     )
     photon: bool = Field(default=False, description="Use the Photon engine.")
+    allow_duplicate_names: bool | None = Field(
+        default=None,
+        description="Let the workspace hold another pipeline of the same name (the Databricks "
+        "pipeline's `allow_duplicate_names`), as Laktory v0.0.22's field.",
+    )
     serverless: bool | None = Field(default=None, description="Run on serverless compute.")
     channel: Annotated[Literal["CURRENT", "PREVIEW"], UpperCase] = Field(
         default="CURRENT", description="DLT runtime channel."
@@ -202,6 +208,7 @@ class Pipeline(Model):
             *functions_exist(self),
             *self._appends(),
             *builder_rules(self),
+            *laktory_name_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
@@ -378,7 +385,9 @@ def table_reads(table: Table) -> list[tuple[Path, str]]:
     path (under the table) of the field naming it; external `catalog.schema.table` sources are
     left out."""
     reads: list[tuple[Path, str]] = [
-        (("builder", *path, "name"), source.name) for path, source in table.builder.table_reads
+        (("builder", *path, "name"), source.name)
+        for path, source in table.builder.table_reads
+        if not source.is_external
     ]
     reads += [(("sql",), name) for name in table.sql_inputs or []]
     return [(path, name) for path, name in reads if "." not in name]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
+from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
 
 if TYPE_CHECKING:
@@ -17,40 +18,117 @@ class Producer(Model):
     """The system that emits the events."""
 
     name: str = Field(description="Producer name; a folder of the landing root.", min_length=1)
+    description: str | None = Field(
+        default=None,
+        description="What the producer is. Recorded in the metadata only, as in Laktory v0.0.22.",
+    )
+    party: int = Field(
+        default=1,
+        ge=1,
+        le=3,
+        description="First (1), second (2) or third (3) party data, as in Laktory v0.0.22. "
+        "Recorded in the metadata only.",
+    )
+
+
+EventSourceType = Literal["STORAGE_DUMPS", "STORAGE_EVENTS", "STREAM_KINESIS", "STREAM_KAFKA"]
+"""Laktory v0.0.22's event source types; only STORAGE_EVENTS could be read there, and here."""
 
 
 class EventSource(Model):
-    """Event files landed in cloud storage (or a local folder), read by Auto Loader on Databricks."""
+    """Event files landed in cloud storage (or a local folder), read by Auto Loader on Databricks.
+
+    Laktory v0.0.22's `EventDataSource`, field for field: its reader set `multiLine` and
+    `header` from `multiline` and `header`, then `read_options` over them, and read
+    `<events_root><producer>/<name>/` (laktory/models/datasources/eventdatasource.py and
+    dataeventheader.py at tag v0.0.22).
+    """
+
+    model_config = ConfigDict(json_schema_extra=schema_with_aliases)
 
     name: str = Field(description="Event name; a folder under the producer's.", min_length=1)
+    description: str | None = Field(
+        default=None,
+        description="What the events are. Recorded in the metadata only, as in Laktory v0.0.22.",
+    )
     producer: Producer = Field(description="Who emits these events.")
+    type: Annotated[EventSourceType, UpperCase] = Field(
+        default="STORAGE_EVENTS",
+        description="How the events arrive. Only `STORAGE_EVENTS` (files landed in storage) is "
+        "read; Laktory v0.0.22 accepted the other values but could not read them either, so "
+        "they fail validation here.",
+    )
     read_as_stream: bool = Field(
         default=True,
         description="Read incrementally as a stream (Auto Loader); false reads all files each run.",
     )
     format: Annotated[Literal["JSON", "CSV", "PARQUET"], UpperCase] = Field(
-        default="JSON", description="File format of the events."
+        default="JSON",
+        validation_alias=AliasChoices("format", "fmt"),
+        description="File format of the events." + alias_of("fmt"),
+    )
+    multiline: bool = Field(
+        default=False,
+        description="JSON records may span several lines (Spark's `multiLine` reader option), "
+        "as Laktory v0.0.22's `multiline`. `read_options` override it.",
+    )
+    header: bool = Field(
+        default=True,
+        description="The first line of each CSV file names the columns (Spark's `header` reader "
+        "option); true by default, as in Laktory v0.0.22. `read_options` override it.",
     )
     read_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra options of the Spark reader, e.g. `multiLine: true`, `header: true`.",
+        description="Extra options of the Spark reader, e.g. `mode: PERMISSIVE`; they override "
+        "`multiline` and `header`.",
     )
     events_root: str | None = Field(
         default=None,
-        description="Folder holding the event files. Default: "
-        "`<landing_root>/events/<producer>/<name>/`, the landing root coming from the "
-        "pipeline configuration key `landing_root`.",
+        description="Root of the landed events: the files are read from "
+        "`<events_root>/<producer>/<name>/`, as Laktory v0.0.22's `events_root`. Default: "
+        "`<landing_root>/events/`, the landing root coming from the pipeline configuration key "
+        "`landing_root`.",
     )
     schema_ddl: str | None = Field(
         default=None,
         description="Schema of the events as a DDL string; inferred from the files when unset.",
     )
 
-    def events_path(self, landing_root: str) -> str:
-        """The folder to read, given the landing root of the environment."""
-        if self.events_root:
-            return self.events_root
-        return f"{landing_root.rstrip('/')}/events/{self.producer.name}/{self.name}/"
+    @model_validator(mode="after")
+    def _storage_events_only(self) -> EventSource:
+        if self.type != "STORAGE_EVENTS":
+            raise FieldError(
+                "type",
+                f"type {self.type} cannot be read: only STORAGE_EVENTS (files landed in "
+                "storage) has a reader, as in Laktory v0.0.22",
+            )
+        return self
+
+    @property
+    def spark_options(self) -> dict[str, str]:
+        """The reader options: `multiLine` and `header` from their fields, `read_options` over.
+
+        Each format ignores the other's option (Spark's data source options for JSON and CSV).
+        """
+        options: dict[str, str | int | float | bool] = {
+            "multiLine": self.multiline,
+            "header": self.header,
+            **self.read_options,
+        }
+        return {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in options.items()
+        }
+
+    def events_path(self, landing_root: str | None) -> str:
+        """The folder to read: `<events_root>/<producer>/<name>/`, the root defaulting to
+        `<landing_root>/events/` (None only when `events_root` is set)."""
+        root = self.events_root
+        if root is None:
+            if landing_root is None:
+                raise ValueError("no landing root, and the event source has no events_root")
+            root = f"{landing_root.rstrip('/')}/events/"
+        return f"{root.rstrip('/')}/{self.producer.name}/{self.name}/"
 
 
 class Watermark(Model):
@@ -83,6 +161,32 @@ class Cdc(Model):
     except_columns: list[str] = Field(
         default_factory=list, description="Source columns left out of the target."
     )
+    columns: list[str] = Field(
+        default_factory=list,
+        description="Laktory v0.0.22's `columns` (DLT's `column_list`): the only source columns "
+        "kept. Only the empty default is accepted: the local change-applier does not "
+        "implement it; use `except_columns` or the source's `selects`.",
+    )
+    apply_as_truncates: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `apply_as_truncates`. Not supported (fails validation): "
+        "DLT applies truncates on SCD type 1 only, and the local change-applier does not.",
+    )
+    ignore_null_updates: bool | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `ignore_null_updates`. Only unset or false is accepted: "
+        "the local change-applier always writes every column of an update.",
+    )
+    track_history_columns: list[str] | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `track_history_columns` (SCD type 2). Not supported "
+        "(fails validation): every column is tracked.",
+    )
+    track_history_except_columns: list[str] | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `track_history_except_columns` (SCD type 2). Not "
+        "supported (fails validation): every column is tracked.",
+    )
 
     @model_validator(mode="after")
     def _one_sequence_column(self) -> Cdc:
@@ -95,12 +199,56 @@ class Cdc(Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _laktory_options_with_a_runtime(self) -> Cdc:
+        # These options of DLT's apply_changes have no counterpart in runtime/scd.py, which
+        # computes what apply_changes keeps on local runs and in eager mode; accepting them would
+        # make the local tables differ from Databricks'.
+        unsupported = {
+            "columns": self.columns,
+            "apply_as_truncates": self.apply_as_truncates,
+            "ignore_null_updates": self.ignore_null_updates,
+            "track_history_columns": self.track_history_columns,
+            "track_history_except_columns": self.track_history_except_columns,
+        }
+        for field, value in unsupported.items():
+            if value:
+                raise FieldError(
+                    field,
+                    f"cdc.{field} is not supported: the local change-applier (runtime/scd.py) "
+                    "does not implement it, so local runs would differ from Databricks'; "
+                    "remove it",
+                )
+        return self
+
 
 class TableSource(Model):
-    """Another table: of this pipeline by its name, or any table by `catalog.schema.table`."""
+    """Another table: of this pipeline by its name, or any table by `catalog.schema.table`.
+
+    Laktory v0.0.22's `TableDataSource` read `dlt.read(full_name)` when `from_pipeline`, else
+    `spark.read.table(full_name)`, the full name being `[catalog_name.][schema_name.]name`
+    (laktory/models/datasources/tabledatasource.py at tag v0.0.22).
+    """
 
     name: str = Field(
         description="A table of this pipeline, or a full `catalog.schema.table` name.", min_length=1
+    )
+    from_pipeline: bool = Field(
+        default=True,
+        description="True: a table of this pipeline, read through the pipeline (`dlt.read` / "
+        "`dlt.read_stream`, a dependency of the graph). False: a table read from the catalog "
+        "(`spark.read.table`), named `[catalog_name.][schema_name.]name`; unqualified parts "
+        "resolve to the pipeline's catalog and target. As Laktory v0.0.22's `from_pipeline`.",
+    )
+    catalog_name: str | None = Field(
+        default=None,
+        description="Catalog of the table read, as Laktory v0.0.22's `catalog_name`. With "
+        "`from_pipeline: true` it must be the pipeline's catalog (a pipeline table lives there).",
+    )
+    schema_name: str | None = Field(
+        default=None,
+        description="Schema of the table read, as Laktory v0.0.22's `schema_name`. With "
+        "`from_pipeline: true` it must be the pipeline's target.",
     )
     read_as_stream: bool = Field(
         default=True, description="Read as a stream (new rows only) rather than as a whole."
@@ -115,8 +263,23 @@ class TableSource(Model):
 
     @property
     def is_external(self) -> bool:
-        """True when the source lives outside the pipeline (a dotted full name)."""
-        return "." in self.name
+        """True when the source is read from the catalog, not through the pipeline: a dotted
+        full name, or `from_pipeline: false`."""
+        return "." in self.name or not self.from_pipeline
+
+    @property
+    def catalog_table_name(self) -> str:
+        """The name a catalog read uses: `[catalog_name.][schema_name.]name`."""
+        return ".".join(part for part in (self.catalog_name, self.schema_name, self.name) if part)
+
+    @model_validator(mode="after")
+    def _qualified_once(self) -> TableSource:
+        if "." in self.name and (self.catalog_name or self.schema_name):
+            field = "catalog_name" if self.catalog_name else "schema_name"
+            raise FieldError(
+                field, f"name '{self.name}' is already a full name; drop {field} or the dots"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cdc_needs_stream(self) -> TableSource:

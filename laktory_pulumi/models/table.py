@@ -16,7 +16,7 @@ from .base import (
     equal_wherever_defined,
 )
 from .builder import TableBuilder
-from .column import Column
+from .column import NO_CAST, Column
 from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
 from .udf import Transform
 
@@ -45,6 +45,19 @@ class Expectation(Model):
         return value
 
 
+TablePrivilege = Literal["ALL_PRIVILEGES", "SELECT", "MODIFY"]
+"""The privileges of Laktory v0.0.22's `TableGrant` (laktory/models/grants/tablegrant.py)."""
+
+
+class TableGrant(Model):
+    """Laktory v0.0.22's grant of privileges on one table to one principal."""
+
+    principal: str = Field(description="User, group or service principal.", min_length=1)
+    privileges: list[Annotated[TablePrivilege, UpperCase]] = Field(
+        description="Privileges granted: ALL_PRIVILEGES, SELECT or MODIFY.", min_length=1
+    )
+
+
 class Table(Model):
     """A streaming table or materialized view of the pipeline."""
 
@@ -54,6 +67,24 @@ class Table(Model):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
     )
     comment: str | None = Field(default=None, description="Table comment shown in the catalog.")
+    catalog_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `catalog_name`. A pipeline publishes every table to its "
+        "own `catalog` (Laktory v0.0.22 overwrote this field with it), so it must equal the "
+        "pipeline's `catalog`, or validation fails.",
+    )
+    schema_name: str | None = Field(
+        default=None,
+        description="Laktory v0.0.22's `schema_name`. A pipeline publishes every table to its "
+        "`target` schema, so it must equal the pipeline's `target`, or validation fails.",
+    )
+    grants: list[TableGrant] | None = Field(
+        default=None,
+        description="Laktory v0.0.22's table `grants`. Laktory's pipeline never deployed them, "
+        "and a Unity Catalog grant on a pipeline table cannot be deployed with the pipeline "
+        "(the table exists only after the pipeline's first update), so a non-empty list fails "
+        "validation: grant SELECT on the whole target schema with the pipeline's `readers`.",
+    )
     timestamp_key: str | None = Field(
         default=None,
         description="Column (or nested field) holding the event time; copied to `_tstamp` on "
@@ -156,6 +187,13 @@ class Table(Model):
             raise FieldError("data", "a table of static data takes no event_source or table_source")
         if not self.columns:
             raise FieldError("data", "static data needs the table's columns, to name its values")
+        for column in self.columns:
+            if column.type.strip() == NO_CAST:
+                raise FieldError(
+                    "data",
+                    f"column '{column.name}' has type {NO_CAST}, but static data values take "
+                    "their column's type: give it a Spark SQL type",
+                )
         for row in self.data:
             if len(row) != len(self.columns):
                 raise FieldError(
@@ -163,6 +201,17 @@ class Table(Model):
                     f"each row of data has one value per column ({len(self.columns)}); found a "
                     f"row of {len(row)}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _grants_cannot_be_deployed(self) -> Table:
+        if self.grants:
+            raise FieldError(
+                "grants",
+                "table grants are not deployed: the table exists only after the pipeline's "
+                "first update, so a grant on it would fail `pulumi up`; grant SELECT on the "
+                "target schema with the pipeline's `readers` instead",
+            )
         return self
 
     @model_validator(mode="after")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .base import Model
+from .base import FieldError, Model
 
 
 class OrderBy(Model):
@@ -30,6 +30,12 @@ class TableWindowFilter(Model):
         min_length=1,
     )
     rows_to_keep: int = Field(default=1, ge=1, description="Rows kept per group.")
+    descending: bool = Field(
+        default=True,
+        description="Laktory v0.0.22's `descending`, which its window filter never read (each "
+        "`order_by` has its own `desc`). Accepted as true only; false fails validation, since "
+        "it would change nothing.",
+    )
     drop_row_index: bool = Field(
         default=True, description="Drop the row-number column once the rows are filtered."
     )
@@ -38,3 +44,13 @@ class TableWindowFilter(Model):
         min_length=1,
         description="Name of the row-number column (1 for the first row of a group).",
     )
+
+    @model_validator(mode="after")
+    def _descending_is_per_order_by(self) -> TableWindowFilter:
+        if not self.descending:
+            raise FieldError(
+                "descending",
+                "descending: false changes nothing (Laktory v0.0.22 never read it); set "
+                "desc on each order_by instead",
+            )
+        return self

@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
-from .casts import produces_rescued_data, source_has_rescued_data, typed_columns
+from .casts import cast_to, produces_rescued_data, source_has_rescued_data, typed_columns
 from .deduplication import deduplication_deferred, drop_duplicates_on
 from .joins import apply_joins
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
@@ -85,7 +85,7 @@ def _with_join_keys(table: Table, df: DataFrame) -> DataFrame:
     keys = {key for join in table.builder.joins for key in join.on}
     udfs = user_functions(table)
     early = {
-        column.name: expression(column, udfs).cast(column.type)
+        column.name: cast_to(expression(column, udfs), column.type)
         for column in table.columns
         if column.name in keys and column.is_computed
     }

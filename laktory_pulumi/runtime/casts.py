@@ -34,8 +34,20 @@ NEVER_FAILING_TYPES = frozenset({"string"})
 
 
 def cast_can_fail(type_name: str) -> bool:
-    """Whether a cast to `type_name` may meet a value that does not fit."""
-    return type_name.strip().lower() not in NEVER_FAILING_TYPES
+    """Whether a cast to `type_name` may meet a value that does not fit (`_any` casts nothing)."""
+    return type_name.strip().lower() not in NEVER_FAILING_TYPES and not is_no_cast(type_name)
+
+
+def is_no_cast(type_name: str) -> bool:
+    """Whether a column's type is Laktory's `_any`: the value keeps its own type."""
+    from ..models.column import NO_CAST
+
+    return type_name.strip() == NO_CAST
+
+
+def cast_to(value: SparkColumn, type_name: str) -> SparkColumn:
+    """`value` cast to a column's declared type; unchanged for `_any`."""
+    return value if is_no_cast(type_name) else value.cast(type_name)
 
 
 def failing_casts(table: Table) -> list[str]:
@@ -127,7 +139,9 @@ def typed_columns(
 
     types = {column.name: column.type for column in table.columns}
     typed = {
-        name: value.try_cast(types[name]) if cast_can_fail(types[name]) else value.cast(types[name])
+        name: value.try_cast(types[name])
+        if cast_can_fail(types[name])
+        else cast_to(value, types[name])
         for name, value in raw.items()
     }
     candidates = failing_casts(table)

@@ -74,9 +74,9 @@ def read_events(
     a table appending several event sources gives each its own (`runtime.flows`).
     """
     key = key or table.name
-    path = source.events_root or source.events_path(landing_root(spark))
+    path = source.events_path(None if source.events_root else landing_root(spark))
     file_format = source.format.lower()
-    reader_options = {key: str(value) for key, value in {**source.read_options, **options}.items()}
+    reader_options = {**source.spark_options, **{key: str(value) for key, value in options.items()}}
     if on_databricks():
         frame = _auto_loader(key, source, spark, path, file_format, reader_options)
         return with_source_file(frame)
@@ -306,8 +306,11 @@ def read_table_source(source: TableSource, spark: SparkSession) -> DataFrame:
 
     watermark = source.watermark if source.read_as_stream else None
     if source.is_external:
+        # Unqualified parts resolve to the session's current catalog and schema, which are the
+        # pipeline's (Databricks DLT: "the catalog and schema configured for the pipeline are
+        # the defaults"; locally the SDP spec's catalog and database).
         reader = spark.readStream if source.read_as_stream else spark.read
-        frame = reader.table(source.name)
+        frame = reader.table(source.catalog_table_name)
         if watermark is not None:
             frame = frame.withWatermark(watermark.column, watermark.threshold)
     elif watermark is not None:
