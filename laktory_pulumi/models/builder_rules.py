@@ -145,8 +145,8 @@ def _join_keys_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
 def _templates_deployed(pipeline: Pipeline) -> list[tuple[Path, str]]:
     """Each table's notebook (its template) is one of the pipeline's libraries.
 
-    Checked when the pipeline lists libraries; without any, nothing would build the tables
-    and the deploy side says so.
+    Checked when the pipeline lists libraries; a pipeline file with tables and no libraries
+    is refused by the loader (`loader/libraries.py`), which knows whether the key was written.
     """
     if not pipeline.libraries:
         return []
