@@ -280,6 +280,15 @@ def _blame(
     except Exception as error:
         where = (*here, "builder", "selects") if builder.selects is not None else (*here, "builder")
         return where, first_line(error)
+    cdc = source.cdc if source is not None else None
+    if cdc is not None:
+        at = (*here, "builder", "table_source", "cdc", "sequence_by")
+        names = cdc.sequence_by if isinstance(cdc.sequence_by, list) else [cdc.sequence_by]
+        for position, name in enumerate(names):
+            failed = _fails(lambda name=name: output.select(F.expr(name)))
+            if failed is not None:
+                where = (*at, position) if isinstance(cdc.sequence_by, list) else at
+                return where, f"sequence_by '{name}': {failed}"
     for position, rule in enumerate(table.expectations):
         failed = _fails(lambda rule=rule: output.where(F.expr(rule.expression)))
         if failed is not None:

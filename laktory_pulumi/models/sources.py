@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import FieldError, Model, UpperCase
 
@@ -68,10 +68,11 @@ class Cdc(Model):
     """Change data capture: apply the source as inserts, updates and deletes (DLT apply_changes)."""
 
     primary_keys: list[str] = Field(description="Columns identifying a row.", min_length=1)
-    sequence_by: str = Field(
-        description="The one column ordering the changes of a key. To order by several, declare "
-        "a struct column upstream (`sql_expression: struct(ts, seq)`) and name it here; "
-        "DLT-META's comma list (`ts, seq`) is refused.",
+    sequence_by: str | list[str] = Field(
+        description="What orders the changes of a key: one column (or SQL expression), or "
+        "several columns, as a list or as DLT-META's comma list (`ts, seq`). With several, a "
+        "change is later when its first column is greater, the next column breaking ties (DLT "
+        "orders by the struct of them).",
         min_length=1,
     )
     scd_type: Literal[1, 2] = Field(
@@ -84,16 +85,38 @@ class Cdc(Model):
         default_factory=list, description="Source columns left out of the target."
     )
 
-    @model_validator(mode="after")
-    def _one_sequence_column(self) -> Cdc:
-        if "," in self.sequence_by or not self.sequence_by.strip():
-            raise FieldError(
-                "sequence_by",
-                f"sequence_by is one column, got '{self.sequence_by}': DLT's apply_changes "
-                "orders by a single column (or struct); declare a column such as "
-                "`sql_expression: struct(ts, seq)` upstream and name it here",
+    @field_validator("sequence_by", mode="after")
+    @classmethod
+    def _sequence_columns(cls, value: str | list[str]) -> str | list[str]:
+        """A comma list of column names becomes the list of them (DLT-META's form); a list of
+        one is its column. Other text is one column or SQL expression, kept as written."""
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            if len(parts) == 1 or not all(_COLUMN_NAME.match(p) or not p for p in parts):
+                if not value.strip():
+                    raise ValueError("sequence_by is empty")
+                return value  # one column, or an expression such as `struct(ts, seq)`
+            value = parts
+        names = [name.strip() for name in value]
+        bad = [name for name in names if not _COLUMN_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"sequence_by lists column names; '{bad[0]}' is not one (letters, digits and _)"
             )
-        return self
+        if len(set(names)) != len(names):
+            raise ValueError(f"sequence_by names a column twice: {', '.join(names)}")
+        return names[0] if len(names) == 1 else names
+
+    @property
+    def sequence_columns(self) -> list[str] | None:
+        """The columns ordering the changes, when they are columns (None for an expression)."""
+        if isinstance(self.sequence_by, list):
+            return list(self.sequence_by)
+        return [self.sequence_by] if _COLUMN_NAME.match(self.sequence_by) else None
+
+
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""A plain column name, which needs no quoting in SQL."""
 
 
 class TableSource(Model):
