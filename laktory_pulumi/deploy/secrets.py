@@ -8,8 +8,15 @@ wrapped in `pulumi.Output.secret`.
 
 Pulumi marks a whole config key secret when any value inside it is (`pulumi config set --secret
 --path vars.token ...` makes `lakehouse:vars` secret), and the engine does not say which values
-were encrypted. So every string of a secret key counts as secret: an input holding any of them
-is concealed. That errs on the side of hiding too much, never too little.
+were encrypted. The stack file does (`token: {secure: ...}`): a variable written in clear there
+is no secret. Without the file, every value of a secret key counts as secret: an input holding
+any of them is concealed. That errs on the side of hiding too much, never too little.
+
+Two nets. The first is the fields: the loader records every field that received a secret
+variable (`loader.variables.substitute`), and an input holding such a field's whole value is
+concealed, however short the secret (`retries-${vars.retries}` with a secret `7` gives
+`retries-7`, which hides the 7 among other text). The second is the secret values themselves,
+found as substrings of text, or as numbers.
 """
 
 from __future__ import annotations
@@ -51,6 +58,18 @@ class SecretValues:
         # A number's digits, when it is long enough not to match by chance, count as text too
         # (an integer secret interpolated into a string).
         found.update(str(number) for number in numbers if len(str(number)) >= 4)
+        return cls(frozenset(found), frozenset(numbers))
+
+    @classmethod
+    def of_fields(cls, field_values: Iterable[Any]) -> SecretValues:
+        """The whole values of fields that received a secret: each string as one text to look
+        for (whatever its length, for it is the field's whole value, not a fragment), each
+        number as a number."""
+        found: set[str] = set()
+        numbers: set[int | float] = set()
+        for value in field_values:
+            found.update(text for text in _strings(value) if text)
+            numbers.update(_numbers(value))
         return cls(frozenset(found), frozenset(numbers))
 
     def merged(self, other: SecretValues) -> SecretValues:
