@@ -100,15 +100,20 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
         # encrypted.
         file_config = StackConfig.read(project_dir, pulumi.get_stack())
     stack_config = read_stack_config(config, file_config)
-    stack = load_stack(project_dir, stack_config.stack, config=stack_config)
-    secrets = (
-        secret_config_values(config, stack_config.secret_variables)
-        .merged(env_secret_values(project_dir))
-        .merged(SecretValues.of_fields(stack.secret_values))
+    known = secret_config_values(config, stack_config.secret_variables).merged(
+        env_secret_values(project_dir)
     )
+    # The loader names variables rather than their values; this is a second net for the
+    # program's error text, which the Pulumi CLI prints and keeps in its logs.
+    try:
+        stack = load_stack(project_dir, stack_config.stack, config=stack_config)
+    except LoadError as error:
+        raise known.redact_errors(error) from None
+    secrets = known.merged(SecretValues.of_fields(stack.secret_values))
     missing = missing_groups(stack, group_lookup)
     if missing:
-        raise LoadError(missing)
+        # A group named by a secret variable would be quoted in clear.
+        raise secrets.redact_errors(LoadError(missing))
     # `protect` is decided per child by what it holds (`deploy.protection`); components
     # themselves are never protected, or every child would inherit it.
     protect = stack_config.protect

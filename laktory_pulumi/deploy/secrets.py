@@ -21,6 +21,7 @@ found as substrings of text, or as numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+
+from ..loader.errors import LoadError
 
 T = TypeVar("T")
 
@@ -112,6 +115,29 @@ class SecretValues:
             key: REDACTED if key in hidden else value for key, value in configuration.items()
         }
         return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+
+    def redact_text(self, text: str) -> str:
+        """`text` (a log line, an error message) with every secret text replaced by `[secret]`.
+
+        Longest first, so that a secret holding another is replaced whole. Numbers are not
+        looked for in text: digits match by chance.
+        """
+        for secret in sorted(self.values, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def redact_errors(self, error: LoadError) -> LoadError:
+        """The same located errors, their messages and fields without a secret in clear."""
+        return LoadError(
+            [
+                dataclasses.replace(
+                    located,
+                    field=self.redact_text(located.field),
+                    message=self.redact_text(located.message),
+                )
+                for located in error.errors
+            ]
+        )
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
         """`value` itself, or as a secret output when it holds a secret."""
