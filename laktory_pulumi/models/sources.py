@@ -135,11 +135,30 @@ class TableSource(Model):
     )
     watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
     cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
+    schema_ddl: str | None = Field(
+        default=None,
+        description="Columns of the catalog table read (a `catalog.schema.table` name), as a "
+        "DDL string such as `id INT, ts TIMESTAMP`: the input schema `validate --deep` analyses "
+        "the table with. The run reads the table's own columns. Without it the deep check "
+        "notes that the table was not analysed. Only for catalog tables: a table of this "
+        "pipeline has its columns from its own definition.",
+        min_length=1,
+    )
 
     @property
     def is_external(self) -> bool:
         """True when the source lives outside the pipeline (a dotted full name)."""
         return "." in self.name
+
+    @model_validator(mode="after")
+    def _schema_of_catalog_tables_only(self) -> TableSource:
+        if self.schema_ddl is not None and not self.is_external:
+            raise FieldError(
+                "schema_ddl",
+                f"schema_ddl declares the columns of a catalog table; '{self.name}' is a table "
+                "of this pipeline, whose columns come from its definition",
+            )
+        return self
 
     @model_validator(mode="after")
     def _cdc_needs_stream(self) -> TableSource:
