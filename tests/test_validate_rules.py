@@ -72,7 +72,7 @@ def test_the_runtime_and_the_rules_share_one_generated_name(tmp_path: Path) -> N
     assert [name for name, _, _ in table.generated_datasets] == ["a_changes"]
 
 
-@pytest.mark.parametrize("name", ["quarantine_on_bronze.yaml", "quarantine_on_cdc.yaml"])
+@pytest.mark.parametrize("name", ["quarantine_on_gold.yaml", "quarantine_on_cdc.yaml"])
 def test_quarantine_where_no_quarantine_table_is_built_is_refused(name: str) -> None:
     error = only_error(name)
     assert error.field == "tables[0].quarantine"
