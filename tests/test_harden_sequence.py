@@ -194,3 +194,65 @@ tables:
     (finding,) = analyse_pipeline(pipeline, spark)
     assert finding.path == ("tables", 1, "builder", "table_source", "cdc", "sequence_by", 1)
     assert "sequence_by 'seq'" in finding.message
+
+
+LOCAL_PIPELINE = """\
+name: pl-seq
+target: crm
+libraries:
+  - notebook: {path: /pipelines/dlt_brz_template.py}
+  - notebook: {path: /pipelines/dlt_slv_template.py}
+tables:
+  - name: brz_customers
+    builder:
+      layer: BRONZE
+      event_source:
+        name: customer
+        producer: {name: crm}
+        schema_ddl: "id INT, name STRING, ts INT, seq INT"
+  - name: slv_customers
+    builder:
+      layer: SILVER
+      drop_source_columns: false
+      table_source:
+        name: brz_customers
+        cdc: {primary_keys: [id], sequence_by: "ts, seq"}
+  - name: slv_customers_history
+    builder:
+      layer: SILVER
+      drop_source_columns: false
+      table_source:
+        name: brz_customers
+        cdc: {primary_keys: [id], sequence_by: [ts, seq], scd_type: 2}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_a_local_run_orders_changes_by_ts_then_seq(spark: Any, tmp_path: Path) -> None:
+    import json
+
+    from test_local_support import land, make_project, read_table, rows_of, run
+
+    from laktory_pulumi.local.engine import stop_engine
+    from laktory_pulumi.local.layout import StateLayout
+
+    project = make_project(tmp_path / "project", LOCAL_PIPELINE, "pl-seq")
+    landing, state = tmp_path / "landing", tmp_path / "state"
+    lines = [json.dumps(dict(zip(("id", "name", "ts", "seq"), c, strict=True))) for c in CHANGES]
+    land(landing, Path("events") / "crm" / "customer", "1.json", lines)
+    try:
+        assert run(project, "pl-seq", landing, state) == 0
+    finally:
+        stop_engine(StateLayout.at(state))
+    latest = read_table(spark, state, "slv_customers", "crm")
+    assert rows_of(latest, ["id", "name"]) == [(1, "third"), (2, "only")]
+    history = read_table(spark, state, "slv_customers_history", "crm")
+    assert rows_of(history.where("id = 1"), ["name"]) == [
+        ("first",),
+        ("older",),
+        ("second",),
+        ("third",),
+    ]
+    current = history.where("id = 1 AND __END_AT IS NULL")
+    assert [(r["name"], tuple(r["__START_AT"])) for r in current.collect()] == [("third", (7, 2))]
