@@ -102,3 +102,37 @@ def test_an_undeclared_catalog_table_is_a_notice_not_silence(
     )
     assert out[1].startswith("notice: stacks/pipelines/pl-catalog.yaml:")
     assert out[-1].startswith("ok: ")
+
+
+JOINED = """\
+name: pl-joined
+tables:
+  - name: slv_orders
+    builder:
+      layer: SILVER
+      table_source: {name: shop.raw.orders, schema_ddl: 'id INT, customer_id INT'}
+      joins:
+        - other: {name: crm.raw.customers, read_as_stream: false{declared}}
+          on: [customer_id]
+    columns:
+      - {name: id, type: int, sql_expression: id}
+      - {name: customer_name, type: string, sql_expression: {customer}}
+"""
+
+
+@pytest.mark.spark
+def test_a_joined_catalog_table_is_analysed_on_its_declared_columns(spark: Any) -> None:
+    from laktory_pulumi.analysis.deep import analyse_pipeline
+
+    def pipeline(declared: str, customer: str = "name") -> Pipeline:
+        text = JOINED.replace("{declared}", declared).replace("{customer}", customer)
+        return Pipeline.model_validate(yaml.safe_load(text))
+
+    declared = ", schema_ddl: 'customer_id INT, name STRING'"
+    assert analyse_pipeline(pipeline(declared), spark) == []
+    (typo,) = analyse_pipeline(pipeline(declared, customer="nmae"), spark)
+    assert typo.path == ("tables", 0, "columns", 1, "sql_expression") and not typo.notice
+    (notice,) = analyse_pipeline(pipeline(""), spark)
+    assert notice.notice
+    assert notice.path == ("tables", 0, "builder", "joins", 0, "other")
+    assert "reads the catalog table crm.raw.customers" in notice.message

@@ -72,6 +72,7 @@ def analyse_pipeline(
     with _analysis_session(spark, pipeline, landing) as backend:
         schemas, findings = _catalog_schemas(pipeline, spark)
         session: Any = CatalogStandIn(spark, schemas, backend.empty_folder)
+        dlt.spark = session  # joins read their other side with it (restored on exit)
         unanalysed: set[str] = set()
         for index, table in _build_order(pipeline):
             finding = _analyse_table(
