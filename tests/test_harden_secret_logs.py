@@ -45,6 +45,7 @@ from laktory_pulumi.models import Pipeline
 TOKEN = "tok-Zq81-never-in-clear"
 ENV = "LAKTORY_HARDEN_TOKEN"
 VARS = "lakehouse:vars"
+CIPHERTEXT = "v1:Q2lwaGVydGV4dA=="
 
 
 def _files_holding(root: Path, text: str) -> list[Path]:
@@ -77,9 +78,15 @@ def test_a_local_run_writes_and_prints_no_secret(
     text = text.replace(
         "target: hidden\n",
         "target: hidden\nconfiguration:\n  api_token: ${env." + ENV + "}\n"
-        "  scoped: ${secret.kv/token}\n",
+        "  scoped: ${secret.kv/token}\n  encrypted: ${vars.encrypted}\n",
     )
     project = make_project(tmp_path / "project", text, "pl-hidden")
+    # A secret of the stack file: not decrypted outside the Pulumi engine, its ciphertext must
+    # not be written either.
+    stack_file = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"][VARS]["encrypted"] = {"secure": CIPHERTEXT}
+    stack_file.write_text(yaml.safe_dump(document))
     landing, state = tmp_path / "landing", tmp_path / "state"
     land(landing, STOCK_EVENTS, "a.json", stock_lines()[:10])
     try:
@@ -88,14 +95,15 @@ def test_a_local_run_writes_and_prints_no_secret(
         stop_engine(StateLayout.at(state))
     printed = capsys.readouterr()
     assert code == 0, printed.out
-    assert TOKEN not in printed.out and TOKEN not in printed.err
-    assert _files_holding(state, TOKEN) == []
+    for secret in (TOKEN, CIPHERTEXT):
+        assert secret not in printed.out and secret not in printed.err
+        assert _files_holding(state, secret) == []
     # What was searched: the run's log, report, spec and metadata are among the files.
     layout = StateLayout.at(state)
     assert list(layout.logs.glob("*.log")) and layout.spec_file.is_file()
     metadata = next(state.glob("workspace/**/pl-hidden.json"))
     configuration = json.loads(metadata.read_text())["configuration"]
-    assert configuration["api_token"] == "[secret]"
+    assert configuration["api_token"] == configuration["encrypted"] == "[secret]"
     # A secret scope reference is never resolved here: it stays Databricks' reference.
     assert configuration["scoped"] == "{{secrets/kv/token}}"
 
