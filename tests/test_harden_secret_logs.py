@@ -74,13 +74,13 @@ def test_a_local_run_writes_and_prints_no_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(ENV, TOKEN)
-    text = bronze_silver_yaml("pl-hidden", "hidden", "{name: r, expression: symbol IS NOT NULL}")
+    text = bronze_silver_yaml("pl-secret", "hidden", "{name: r, expression: symbol IS NOT NULL}")
     text = text.replace(
         "target: hidden\n",
         "target: hidden\nconfiguration:\n  api_token: ${env." + ENV + "}\n"
         "  scoped: ${secret.kv/token}\n  encrypted: ${vars.encrypted}\n",
     )
-    project = make_project(tmp_path / "project", text, "pl-hidden")
+    project = make_project(tmp_path / "project", text, "pl-secret")
     # A secret of the stack file: not decrypted outside the Pulumi engine, its ciphertext must
     # not be written either.
     stack_file = project / "Pulumi.dev.yaml"
@@ -90,7 +90,7 @@ def test_a_local_run_writes_and_prints_no_secret(
     landing, state = tmp_path / "landing", tmp_path / "state"
     land(landing, STOCK_EVENTS, "a.json", stock_lines()[:10])
     try:
-        code = run(project, "pl-hidden", landing, state)
+        code = run(project, "pl-secret", landing, state)
     finally:
         stop_engine(StateLayout.at(state))
     printed = capsys.readouterr()
@@ -101,7 +101,7 @@ def test_a_local_run_writes_and_prints_no_secret(
     # What was searched: the run's log, report, spec and metadata are among the files.
     layout = StateLayout.at(state)
     assert list(layout.logs.glob("*.log")) and layout.spec_file.is_file()
-    metadata = next(state.glob("workspace/**/pl-hidden.json"))
+    metadata = next(state.glob("workspace/**/pl-secret.json"))
     configuration = json.loads(metadata.read_text())["configuration"]
     assert configuration["api_token"] == configuration["encrypted"] == "[secret]"
     # A secret scope reference is never resolved here: it stays Databricks' reference.
@@ -173,3 +173,19 @@ def test_the_programs_log_never_quotes_a_secret(
     )
     assert logged and all("autoscale.mode" in line for line in logged)
     assert not any("S3cretSuffix" in line for line in logged)
+
+
+def test_the_local_engine_redacts_only_databricks_secret_references(tmp_path: Path) -> None:
+    # Spark Connect answers None for a conf whose key or value matches `spark.redaction.regex`;
+    # with Spark's default, a pipeline named pl-secret could not read its own name (the run
+    # above is named so). The regex is a Java one; these patterns mean the same in Python.
+    import re
+
+    from laktory_pulumi.local.spec import spark_defaults, write_spark_conf
+
+    layout = StateLayout.at(tmp_path / "state")
+    pattern = re.compile(spark_defaults(layout)["spark.redaction.regex"])
+    assert pattern.search("{{secrets/kv/token}}")
+    assert not any(pattern.search(text) for text in ("pl-secret", "api_token", "password"))
+    conf = (write_spark_conf(layout) / "spark-defaults.conf").read_text()
+    assert "\\" not in conf  # `spark-defaults.conf` is a Java properties file: no escapes
