@@ -199,3 +199,19 @@ def test_demo_data_is_landed_once_where_bronze_reads(tmp_path: Path) -> None:
     before = landed[0].stat().st_mtime_ns
     assert land_demo_data(REPO, tmp_path / "landing") == landed
     assert landed[0].stat().st_mtime_ns == before
+
+
+def test_a_local_run_loads_no_pulumi() -> None:
+    # `laktory-pulumi run` starts a CLI process per run: importing Pulumi (gRPC, protobuf) would
+    # add its import time to every run, and a laptop user may not have it configured.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, laktory_pulumi.cli, laktory_pulumi.local.runner, laktory_pulumi.local.workspace;"
+        "print(sorted(m for m in sys.modules if m == 'pulumi' or m.startswith('pulumi.')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

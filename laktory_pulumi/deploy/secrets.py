@@ -28,11 +28,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pulumi
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..loader.errors import LoadError
+
+if TYPE_CHECKING:
+    import pulumi
 
 T = TypeVar("T")
 
@@ -141,6 +142,10 @@ class SecretValues:
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
         """`value` itself, or as a secret output when it holds a secret."""
+        # Imported here: local runs use this class to keep secrets out of their files, and
+        # they load no Pulumi (see `deploy/__init__.py`).
+        import pulumi
+
         return pulumi.Output.secret(value) if self.found_in(value) else value
 
 
