@@ -44,6 +44,9 @@ MODULE_SECONDS = {
     "tests/test_local_watermark.py": 27,
     "tests/test_local_cdc.py": 26,
     "tests/test_local_quarantine_order.py": 25,
+    "tests/test_harden_sequence.py": 45,
+    "tests/test_harden_bronze_quarantine.py": 28,
+    "tests/test_harden_secret_logs.py": 22,
 }
 
 
@@ -51,7 +54,8 @@ def _heaviest_modules_first(items: list[pytest.Item]) -> None:
     """Order modules by their measured time (then by their Spark tests), longest first.
 
     `./dev test` spreads modules over two pytest-xdist workers (`--dist loadfile`), which take
-    them in this order: starting the longest ones first keeps a long module from running
+    them in this order (`--no-loadscope-reorder`: xdist would otherwise start the modules with
+    the most tests first): starting the longest ones first keeps a long module from running
     alone at the end. A module not listed is weighed by its whole-pipeline and Spark tests.
     Tests keep their order within a module.
     """
