@@ -122,33 +122,39 @@ def _declared_output(pipeline: Pipeline, table: Table) -> list[str] | None:
     return None
 
 
-def _read_columns(pipeline: Pipeline, source: TableSource) -> list[str] | None:
-    """The columns a read of another table gives, when known from the YAML."""
+def _read_columns(
+    pipeline: Pipeline, tables: dict[str, Table], source: TableSource
+) -> list[str] | None:
+    """The columns a read of another table gives, when known from the YAML (`tables`: the
+    pipeline's tables by name)."""
     if isinstance(source.selects, list):
         return list(source.selects)
     if isinstance(source.selects, dict):
         return list(source.selects.values())
-    if source.is_external or source.name not in {t.name for t in pipeline.tables}:
+    if source.is_external or source.name not in tables:
         return None
-    return known_columns(pipeline, pipeline.table(source.name))
+    return known_columns(pipeline, tables[source.name])
 
 
 def _join_keys_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
     """A join's `on` columns exist on both sides, where the YAML tells both sides' columns."""
     problems: list[tuple[Path, str]] = []
+    tables = {table.name: table for table in pipeline.tables}
     for index, table in enumerate(pipeline.tables):
         builder = table.builder
+        if not builder.joins:
+            continue
         declared = [column.name for column in table.columns]
         left: list[str] | None = None
         if builder.table_source is not None:
-            left = _read_columns(pipeline, builder.table_source)
+            left = _read_columns(pipeline, tables, builder.table_source)
         elif table.data is not None:
             left = declared
         if left is not None:
             keys = {key for join in builder.joins for key in join.on}
             left = [*left, *(name for name in declared if name in keys)]
         for position, join in enumerate(builder.joins):
-            other = _read_columns(pipeline, join.other)
+            other = _read_columns(pipeline, tables, join.other)
             path: Path = ("tables", index, "builder", "joins", position, "on")
             for side, names in (("the table's source", left), (join.other.name, other)):
                 if names is None:
