@@ -27,7 +27,8 @@ def _validate(args: argparse.Namespace) -> int:
         except ImportError:
             print("validate --deep needs pyspark: install laktory-pulumi[spark]", file=sys.stderr)
             return EXIT_INVALID
-        check_deep(stack, args.project, args.landing)
+        for notice in check_deep(stack, args.project, args.landing):
+            print(f"notice: {notice}")
     tables = sum(len(p.tables) for p in stack.pipelines.values())
     plural = "" if len(stack.pipelines) == 1 else "s"
     clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""

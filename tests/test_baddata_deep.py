@@ -119,15 +119,17 @@ def test_unknown_function_fails_validation_without_spark(
     assert "close names: coalesce" in error
 
 
-def test_a_multi_column_sequence_by_is_refused_at_its_line(
+def test_a_multi_column_sequence_by_naming_a_missing_column_is_refused_at_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cdc = "        cdc: {primary_keys: [symbol], sequence_by: 'ts, seq'}"
+    # DLT-META's comma list is accepted (tests/test_harden_sequence.py); a column it names that
+    # the change feed lacks is refused at the sequence_by line.
+    cdc = "        cdc: {primary_keys: [symbol], sequence_by: 'created_at, seq'}"
     code, text, _ = _validate(tmp_path, None, deep=False, silver_source=cdc)
     assert code == 2
     (error,) = _errors(capsys)
     assert error.startswith(f"stacks/pipelines/pl-deep.yaml:{_line_of(text, 'cdc:')}:")
-    assert "sequence_by is one column, got 'ts, seq'" in error
+    assert "sequence column 'seq' is not a column of the table's change feed" in error
 
 
 @pytest.mark.spark

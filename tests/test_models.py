@@ -193,6 +193,7 @@ def test_lowercase_enums_load_from_yaml(tmp_path: Path) -> None:
         "name: pl-lower\n"
         "edition: pro\n"
         "permissions: [{user_name: jane@example.com, permission_level: is_owner}]\n"
+        "libraries: [{notebook: {path: /pipelines/dlt_brz_template.py}}]\n"
         "tables:\n"
         "  - name: brz_events\n"
         "    builder: {layer: bronze, event_source: {name: e, producer: {name: p}, format: csv}}\n"

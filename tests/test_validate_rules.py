@@ -28,6 +28,10 @@ def only_error(name: str) -> LocatedError:
     return caught.value.errors[0]
 
 
+SILVER_LIBRARY = "libraries: [{notebook: {path: /pipelines/dlt_slv_template.py}}]\n"
+"""The library line of a file whose tables are all silver."""
+
+
 def loads(tmp_path: Path, text: str) -> Pipeline:
     path = tmp_path / "p.yaml"
     path.write_text(text)
@@ -60,7 +64,7 @@ def test_a_table_named_like_a_cdc_change_view_is_refused() -> None:
 def test_the_runtime_and_the_rules_share_one_generated_name(tmp_path: Path) -> None:
     pipeline = loads(
         tmp_path,
-        "name: p\ntables:\n  - name: a\n    builder:\n      layer: SILVER\n"
+        "name: p\n" + SILVER_LIBRARY + "tables:\n  - name: a\n    builder:\n      layer: SILVER\n"
         "      table_source: {name: c.s.t, cdc: {primary_keys: [id], sequence_by: ts}}\n",
     )
     table = pipeline.tables[0]
@@ -68,7 +72,7 @@ def test_the_runtime_and_the_rules_share_one_generated_name(tmp_path: Path) -> N
     assert [name for name, _, _ in table.generated_datasets] == ["a_changes"]
 
 
-@pytest.mark.parametrize("name", ["quarantine_on_bronze.yaml", "quarantine_on_cdc.yaml"])
+@pytest.mark.parametrize("name", ["quarantine_on_gold.yaml", "quarantine_on_cdc.yaml"])
 def test_quarantine_where_no_quarantine_table_is_built_is_refused(name: str) -> None:
     error = only_error(name)
     assert error.field == "tables[0].quarantine"
@@ -78,7 +82,7 @@ def test_quarantine_where_no_quarantine_table_is_built_is_refused(name: str) -> 
 def test_quarantine_on_a_plain_silver_table_still_loads(tmp_path: Path) -> None:
     pipeline = loads(
         tmp_path,
-        "name: p\ntables:\n  - name: a\n    quarantine: true\n    builder:\n"
+        "name: p\n" + SILVER_LIBRARY + "tables:\n  - name: a\n    quarantine: true\n    builder:\n"
         "      layer: SILVER\n      table_source: {name: c.s.t}\n"
         "    expectations: [{name: r, expression: x > 0, action: DROP}]\n",
     )
@@ -135,15 +139,20 @@ def test_names_and_paths_that_leave_their_folder_are_refused(name: str, field: s
     assert only_error(name).field == field
 
 
-def test_a_pipeline_read_back_from_its_metadata_needs_no_libraries_written(tmp_path: Path) -> None:
-    # The metadata file always writes `libraries: []`; only a YAML file that says so is refused.
+def test_a_pipeline_read_back_from_its_metadata_needs_no_libraries_written() -> None:
+    # The metadata file is read without the loader: only a YAML file without libraries (or
+    # with `libraries: []`) is refused, never a model whose list is empty.
     from laktory_pulumi.metadata import metadata_bytes
 
-    pipeline = loads(
-        tmp_path,
-        "name: p\ntables:\n  - name: a\n    builder:\n      layer: SILVER\n"
-        "      table_source: {name: c.s.t}\n",
+    pipeline = Pipeline.model_validate(
+        {
+            "name": "p",
+            "tables": [
+                {"name": "a", "builder": {"layer": "SILVER", "table_source": {"name": "c.s.t"}}}
+            ],
+        }
     )
+    assert pipeline.libraries == []
     assert Pipeline.model_validate_json(metadata_bytes(pipeline)) == pipeline
 
 
@@ -191,3 +200,13 @@ def test_a_template_copy_that_still_names_the_original_fails_at_the_table(tmp_pa
         template.replace('NOTEBOOK = "dlt_slv_template"', 'NOTEBOOK = "my_silver"')
     )
     assert load_stack(project, "dev").pipelines["pl-stock-prices"]
+
+
+def test_tables_without_a_libraries_key_are_refused_naming_the_notebooks() -> None:
+    error = only_error("libraries_omitted_with_tables.yaml")
+    assert (error.line, error.column, error.field) == (2, 1, "tables")
+    assert "/pipelines/dlt_brz_template.py, /pipelines/dlt_slv_template.py" in error.message
+
+
+def test_a_file_without_tables_needs_no_libraries(tmp_path: Path) -> None:
+    assert loads(tmp_path, "name: p\n").tables == []

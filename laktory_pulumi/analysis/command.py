@@ -63,20 +63,35 @@ def deep_errors(
     passes a client of the Spark Connect server the pipeline will run on); by default a small
     classic local session.
     """
+    return deep_findings(stack, project, landing, only, need_inputs=need_inputs, spark=spark)[0]
+
+
+def deep_findings(
+    stack: Stack,
+    project: Path,
+    landing: Path | None,
+    only: list[str] | None = None,
+    *,
+    need_inputs: bool = True,
+    spark: SparkSession | None = None,
+) -> tuple[list[LocatedError], list[LocatedError]]:
+    """(errors, notices) of the deep analysis, located in the pipeline files: a notice names a
+    table left unanalysed, and why (see `deep_errors` for the arguments)."""
     from ..models.udf import MODULES_FOLDER
     from ..runtime.udfs import modules_from_source
     from .deep import analyse_pipeline
 
     spark = spark or analysis_session()
-    located: list[LocatedError] = []
+    errors: list[LocatedError] = []
+    notices: list[LocatedError] = []
     for name, pipeline in stack.pipelines.items():
         if only is not None and name not in only:
             continue
         with modules_from_source(Path(project) / MODULES_FOLDER):
             findings = analyse_pipeline(pipeline, spark, landing, need_inputs=need_inputs)
-        if findings:
-            located += _locate(stack.files[name], project, findings)
-    return located
+        errors += _locate(stack.files[name], project, [f for f in findings if not f.notice])
+        notices += _locate(stack.files[name], project, [f for f in findings if f.notice])
+    return errors, notices
 
 
 def check_deep(
@@ -87,11 +102,15 @@ def check_deep(
     *,
     need_inputs: bool = True,
     spark: SparkSession | None = None,
-) -> None:
-    """Raise `LoadError` with every located finding; return when every plan resolves."""
-    errors = deep_errors(stack, project, landing, only, need_inputs=need_inputs, spark=spark)
+) -> list[LocatedError]:
+    """Raise `LoadError` with every located error; when every plan that could be analysed
+    resolves, return the notices of the tables that could not be."""
+    errors, notices = deep_findings(
+        stack, project, landing, only, need_inputs=need_inputs, spark=spark
+    )
     if errors:
         raise LoadError(errors)
+    return notices
 
 
 def _finding(path: tuple[str | int, ...], message: str) -> Finding:
@@ -102,6 +121,8 @@ def _finding(path: tuple[str | int, ...], message: str) -> Finding:
 
 def _locate(file: Path, project: Path, findings: list[Finding]) -> list[LocatedError]:
     """Findings at the line and column of their field, through the loader's YAML positions."""
+    if not findings:
+        return []
     try:
         shown = str(file.resolve().relative_to(project.resolve()))
     except ValueError:

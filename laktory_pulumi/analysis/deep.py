@@ -8,6 +8,10 @@ inputs are empty frames of the input schema (the declared `schema_ddl`, the samp
 run. When a table fails, the pieces it is built from are analysed one by one to find the YAML
 field at fault (a column, an expectation, a filter, an aggregate, the watermark), and the finding
 carries that field's path for the loader to locate.
+
+A table reading a catalog table is analysed on the columns its source declares (`schema_ddl`,
+see `analysis/catalog.py`); without them it is not analysed, and a notice says so and why, for
+it and for every table reading it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,13 @@ from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError
 from ..runtime.tables import define_table, source_frame
 from ..runtime.udfs import user_functions
 from .backend import AnalysisBackend, StreamingAppendRefused, UpstreamMissing, first_line
+from .catalog import (
+    CatalogStandIn,
+    CatalogTableUnknown,
+    catalog_sources,
+    parse_schema,
+    table_catalog_sources,
+)
 
 FieldPath = tuple[str | int, ...]
 
@@ -42,6 +53,8 @@ class Finding:
 
     path: FieldPath
     message: str
+    notice: bool = False
+    """A table left unanalysed (its input columns are unknown): said, but not a failure."""
 
 
 def analyse_pipeline(
@@ -58,11 +71,48 @@ def analyse_pipeline(
     """
     findings: list[Finding] = []
     with _analysis_session(spark, pipeline, landing) as backend:
+        schemas, findings = _catalog_schemas(pipeline, spark)
+        session: Any = CatalogStandIn(spark, schemas, backend.empty_folder)
+        dlt.spark = session  # joins read their other side with it (restored on exit)
+        unanalysed: set[str] = set()
         for index, table in _build_order(pipeline):
-            finding = _analyse_table(index, table, spark, backend, need_inputs, landing)
+            finding = _analyse_table(
+                index, table, session, backend, need_inputs, landing, unanalysed
+            )
             if finding is not None:
                 findings.append(finding)
     return findings
+
+
+def _catalog_schemas(
+    pipeline: Pipeline, spark: SparkSession
+) -> tuple[dict[str, Any], list[Finding]]:
+    """The declared schema of each catalog table read, and the declarations that are wrong."""
+    schemas: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    findings: list[Finding] = []
+    for path, source in catalog_sources(pipeline):
+        if source.schema_ddl is None:
+            continue
+        at = (*path, "schema_ddl")
+        try:
+            schema = parse_schema(spark, source.schema_ddl)
+        except Exception as error:  # Spark's parse errors differ between versions
+            findings.append(Finding(at, f"schema_ddl of {source.name}: {first_line(error)}"))
+            schemas.setdefault(source.name, None)
+            continue
+        if schemas.get(source.name, schema) != schema:
+            findings.append(
+                Finding(
+                    at,
+                    f"catalog table {source.name} is declared with other columns elsewhere "
+                    f"('{written[source.name]}'); declare it alike everywhere",
+                )
+            )
+            continue
+        schemas[source.name] = schema
+        written[source.name] = source.schema_ddl
+    return schemas, findings
 
 
 @contextmanager
@@ -143,15 +193,36 @@ def _analyse_table(
     backend: AnalysisBackend,
     need_inputs: bool,
     landing: Path | None,
+    unanalysed: set[str],
 ) -> Finding | None:
+    """The problem of one table, or a notice when its inputs' columns are unknown (the table
+    then joins `unanalysed`)."""
     here: FieldPath = ("tables", index)
-    source = table.builder.table_source
-    if source is not None and source.is_external:
-        return None  # a catalog table: its schema is not known here
     try:
         define_table(table, spark)  # as the templates define it
-    except UpstreamMissing:
-        return None  # the upstream table's own finding says what to fix
+    except CatalogTableUnknown as unknown:
+        unanalysed.add(table.name)
+        path = next(
+            (p for p, source in table_catalog_sources(index, table) if source.name == unknown.name),
+            here,
+        )
+        return Finding(
+            path,
+            f"table {table.name} was not analysed: it reads the catalog table {unknown.name}, "
+            "whose columns are not declared; declare them in schema_ddl (e.g. 'id INT, "
+            "ts TIMESTAMP') to analyse it",
+            notice=True,
+        )
+    except UpstreamMissing as missing:
+        upstream = missing.args[0] if missing.args else ""
+        if upstream not in unanalysed:
+            return None  # the upstream table's own finding says what to fix
+        unanalysed.add(table.name)
+        return Finding(
+            here,
+            f"table {table.name} was not analysed: it reads {upstream}, which was not analysed",
+            notice=True,
+        )
     except SourceError as error:
         if not need_inputs:
             return None
@@ -223,6 +294,9 @@ def _blame(
     source = builder.table_source
     if source is not None:
         read = backend.read_stream if source.read_as_stream else backend.read
+        if source.is_external:  # the declared catalog table (`CatalogStandIn`)
+            reader = spark.readStream if source.read_as_stream else spark.read
+            read = reader.table
         at = (*here, "builder", "table_source")
         if source.watermark is not None and source.read_as_stream:
             column, threshold = source.watermark.column, source.watermark.threshold
@@ -281,6 +355,15 @@ def _blame(
     except Exception as error:
         where = (*here, "builder", "selects") if builder.selects is not None else (*here, "builder")
         return where, first_line(error)
+    cdc = source.cdc if source is not None else None
+    if cdc is not None:
+        at = (*here, "builder", "table_source", "cdc", "sequence_by")
+        names = cdc.sequence_by if isinstance(cdc.sequence_by, list) else [cdc.sequence_by]
+        for position, name in enumerate(names):
+            failed = _fails(lambda name=name: output.select(F.expr(name)))
+            if failed is not None:
+                where = (*at, position) if isinstance(cdc.sequence_by, list) else at
+                return where, f"sequence_by '{name}': {failed}"
     for position, rule in enumerate(table.expectations):
         failed = _fails(lambda rule=rule: output.where(F.expr(rule.expression)))
         if failed is not None:

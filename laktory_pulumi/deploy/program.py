@@ -40,24 +40,49 @@ class DeployedStack:
     catalogs: dict[str, CatalogComponent]
 
 
-def read_stack_config(config: pulumi.Config) -> StackConfig:
-    """The stack config as the engine hands it to the program, secrets decrypted."""
+def read_stack_config(config: pulumi.Config, file_config: StackConfig | None = None) -> StackConfig:
+    """The stack config as the engine hands it to the program, secrets decrypted.
+
+    Its secret variables: none unless the engine says `vars` is secret; then those the stack
+    file encrypts (`file_config`) and those it does not write, or every one when the file
+    encrypts none.
+    """
     settings: dict[str, Any] = {}
     for key in _OBJECT_KEYS:
         settings[key] = config.get_object(key)
     for key in _TEXT_KEYS:
         settings[key] = config.get(key)
     present = {key: value for key, value in settings.items() if value is not None}
-    return StackConfig.from_settings(pulumi.get_project(), pulumi.get_stack(), present)
+    secret: frozenset[str] = frozenset()
+    variables = present.get("vars")
+    if pulumi.runtime.is_config_secret(config.full_key("vars")) and isinstance(variables, dict):
+        written = file_config.variables if file_config is not None else {}
+        marked = file_config.secret_variables if file_config is not None else frozenset()
+        # A variable the file does not write came from elsewhere (an environment, another
+        # config source) and may be the encrypted one; with no variable marked, all are.
+        unwritten = frozenset(name for name in variables if name not in written)
+        secret = (marked | unwritten) if marked else frozenset(variables)
+    return StackConfig.from_settings(
+        pulumi.get_project(), pulumi.get_stack(), present, secret_variables=secret
+    )
 
 
-def secret_config_values(config: pulumi.Config) -> SecretValues:
-    """The plain values of the project's config keys that are secret (see `deploy.secrets`)."""
-    secret = [
-        config.get_object(key) if key in _OBJECT_KEYS else config.get(key)
-        for key in (*_OBJECT_KEYS, *_TEXT_KEYS)
-        if pulumi.runtime.is_config_secret(config.full_key(key))
-    ]
+def secret_config_values(
+    config: pulumi.Config, secret_variables: frozenset[str] | None = None
+) -> SecretValues:
+    """The plain values of the project's config keys that are secret (see `deploy.secrets`).
+
+    Of `vars`, only the `secret_variables` when given: a variable the stack file writes in
+    clear is no secret.
+    """
+    secret: list[Any] = []
+    for key in (*_OBJECT_KEYS, *_TEXT_KEYS):
+        if not pulumi.runtime.is_config_secret(config.full_key(key)):
+            continue
+        value = config.get_object(key) if key in _OBJECT_KEYS else config.get(key)
+        if key == "vars" and secret_variables and isinstance(value, dict):
+            value = {name: item for name, item in value.items() if name in secret_variables}
+        secret.append(value)
     return SecretValues.of(value for value in secret if value is not None)
 
 
@@ -68,16 +93,27 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
     workspace lacks; then nothing is created.
     """
     config = pulumi.Config()
+    file_config = None
     if (project_dir / f"Pulumi.{pulumi.get_stack()}.yaml").exists():
         # The file's mistakes (`protect: ture`, an unknown key), located at their line; the
-        # engine's copy of the config says no line.
-        StackConfig.read(project_dir, pulumi.get_stack())
-    stack_config = read_stack_config(config)
-    secrets = secret_config_values(config).merged(env_secret_values(project_dir))
-    stack = load_stack(project_dir, stack_config.stack, config=stack_config)
+        # engine's copy of the config says no line. The file also says which variables are
+        # encrypted.
+        file_config = StackConfig.read(project_dir, pulumi.get_stack())
+    stack_config = read_stack_config(config, file_config)
+    known = secret_config_values(config, stack_config.secret_variables).merged(
+        env_secret_values(project_dir)
+    )
+    # The loader names variables rather than their values; this is a second net for the
+    # program's error text, which the Pulumi CLI prints and keeps in its logs.
+    try:
+        stack = load_stack(project_dir, stack_config.stack, config=stack_config)
+    except LoadError as error:
+        raise known.redact_errors(error) from None
+    secrets = known.merged(SecretValues.of_fields(stack.secret_values))
     missing = missing_groups(stack, group_lookup)
     if missing:
-        raise LoadError(missing)
+        # A group named by a secret variable would be quoted in clear.
+        raise secrets.redact_errors(LoadError(missing))
     # `protect` is decided per child by what it holds (`deploy.protection`); components
     # themselves are never protected, or every child would inherit it.
     protect = stack_config.protect

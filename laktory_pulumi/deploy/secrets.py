@@ -8,12 +8,20 @@ wrapped in `pulumi.Output.secret`.
 
 Pulumi marks a whole config key secret when any value inside it is (`pulumi config set --secret
 --path vars.token ...` makes `lakehouse:vars` secret), and the engine does not say which values
-were encrypted. So every string of a secret key counts as secret: an input holding any of them
-is concealed. That errs on the side of hiding too much, never too little.
+were encrypted. The stack file does (`token: {secure: ...}`): a variable written in clear there
+is no secret. Without the file, every value of a secret key counts as secret: an input holding
+any of them is concealed. That errs on the side of hiding too much, never too little.
+
+Two nets. The first is the fields: the loader records every field that received a secret
+variable (`loader.variables.substitute`), and an input holding such a field's whole value is
+concealed, however short the secret (`retries-${vars.retries}` with a secret `7` gives
+`retries-7`, which hides the 7 among other text). The second is the secret values themselves,
+found as substrings of text, or as numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -23,6 +31,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
+
+from ..loader.errors import LoadError
 
 T = TypeVar("T")
 
@@ -51,6 +61,18 @@ class SecretValues:
         # A number's digits, when it is long enough not to match by chance, count as text too
         # (an integer secret interpolated into a string).
         found.update(str(number) for number in numbers if len(str(number)) >= 4)
+        return cls(frozenset(found), frozenset(numbers))
+
+    @classmethod
+    def of_fields(cls, field_values: Iterable[Any]) -> SecretValues:
+        """The whole values of fields that received a secret: each string as one text to look
+        for (whatever its length, for it is the field's whole value, not a fragment), each
+        number as a number."""
+        found: set[str] = set()
+        numbers: set[int | float] = set()
+        for value in field_values:
+            found.update(text for text in _strings(value) if text)
+            numbers.update(_numbers(value))
         return cls(frozenset(found), frozenset(numbers))
 
     def merged(self, other: SecretValues) -> SecretValues:
@@ -93,6 +115,29 @@ class SecretValues:
             key: REDACTED if key in hidden else value for key, value in configuration.items()
         }
         return json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+
+    def redact_text(self, text: str) -> str:
+        """`text` (a log line, an error message) with every secret text replaced by `[secret]`.
+
+        Longest first, so that a secret holding another is replaced whole. Numbers are not
+        looked for in text: digits match by chance.
+        """
+        for secret in sorted(self.values, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def redact_errors(self, error: LoadError) -> LoadError:
+        """The same located errors, their messages and fields without a secret in clear."""
+        return LoadError(
+            [
+                dataclasses.replace(
+                    located,
+                    field=self.redact_text(located.field),
+                    message=self.redact_text(located.message),
+                )
+                for located in error.errors
+            ]
+        )
 
     def conceal(self, value: T) -> T | pulumi.Output[T]:
         """`value` itself, or as a secret output when it holds a secret."""

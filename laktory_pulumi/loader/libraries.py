@@ -46,8 +46,37 @@ def empty_libraries(source: YamlSource) -> list[LocatedError]:
     ]
 
 
+def omitted_libraries(source: YamlSource, pipeline: Pipeline) -> list[LocatedError]:
+    """A file that declares tables but has no `libraries` key: no notebook would build them.
+
+    The deploy would create a pipeline with no source code, and a local run would build
+    nothing, both without an error. Checked once the file has validated, so that the message
+    can name the notebooks each table needs (its layer's template, or its `template`). Only a
+    key absent from the YAML counts: the metadata file, read back without this loader, always
+    writes the list.
+    """
+    data = source.data
+    if not isinstance(data, dict) or "libraries" in data or not pipeline.tables:
+        return []
+    needed = sorted({table.builder.notebook for table in pipeline.tables})
+    listed = ", ".join(f"{LOCAL_NOTEBOOK_PREFIX}{name}{NOTEBOOK_SUFFIX}" for name in needed)
+    return [
+        source.error(
+            ("tables",),
+            "tables",
+            f"{len(pipeline.tables)} table(s) are declared but the file has no libraries to "
+            f"build them; add libraries with the notebook(s) {listed}",
+            key=True,
+        )
+    ]
+
+
 def with_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path | None) -> Pipeline:
-    """`pipeline`, once its notebooks are found in `notebooks_dir` (unchecked when None)."""
+    """`pipeline`, once its tables have libraries and its notebooks are found in
+    `notebooks_dir` (unchecked when None)."""
+    omitted = omitted_libraries(source, pipeline)
+    if omitted:
+        raise LoadError(omitted)
     if notebooks_dir is not None:
         check_notebooks(source, pipeline, notebooks_dir)
     return pipeline

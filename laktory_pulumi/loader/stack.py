@@ -60,6 +60,9 @@ class StackConfig:
     laktory_root: str = DEFAULT_LAKTORY_ROOT
     name_prefix: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    secret_variables: frozenset[str] = frozenset()
+    """The variables whose value is secret: those the stack file encrypts (`secure:`), or all
+    of them when the engine says `vars` is secret and the file does not say which."""
 
     @classmethod
     def read(cls, project_dir: Path, stack: str) -> StackConfig:
@@ -111,12 +114,14 @@ class StackConfig:
         *,
         raw: dict[str, Any] | None = None,
         locate: Locate | None = None,
+        secret_variables: frozenset[str] | None = None,
     ) -> StackConfig:
         """Build from the project's own keys (`vars`, `pipelines`, `protect`, `laktory_root`,
         `name_prefix`); a wrong key or type is a located error, never a silent default.
 
         One reading of those keys for both callers: `read` (the file) and the Pulumi program
-        (the config the engine hands it, every scalar as text).
+        (the config the engine hands it, every scalar as text). The secret variables are those
+        holding a `secure:` value, unless the caller knows better (`secret_variables`).
         """
         locate = locate or _at_first_line(project, stack)
         errors: list[LocatedError] = []
@@ -142,7 +147,26 @@ class StackConfig:
             laktory_root=values.get("laktory_root", default_laktory_root(stack)),
             name_prefix=values.get("name_prefix", default_name_prefix(stack)),
             raw=dict(raw or {}),
+            secret_variables=(
+                encrypted_variables(values.get("vars", {}))
+                if secret_variables is None
+                else secret_variables
+            ),
         )
+
+
+def encrypted_variables(variables: dict[str, Any]) -> frozenset[str]:
+    """The variables holding a `secure:` value, anywhere inside them, as the stack file writes
+    them (`pulumi config set --secret --path 'vars.NAME' VALUE`)."""
+    return frozenset(name for name, value in variables.items() if _holds_secure(value))
+
+
+def _holds_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {SECURE_KEY} or any(_holds_secure(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secure(item) for item in value)
+    return False
 
 
 Complain = Callable[[str], None]
@@ -247,7 +271,7 @@ def load_pipeline_file(
 
     With `notebooks_dir`, every `/pipelines/...` notebook library must be a file of it.
     """
-    pipeline, source = _load_file(path, Pipeline, variables, display_path or str(path))
+    pipeline, source, _ = _load_file(path, Pipeline, variables, display_path or str(path))
     return with_notebooks(source, pipeline, notebooks_dir)
 
 
@@ -262,12 +286,28 @@ M = TypeVar("M", Pipeline, Cluster)
 
 
 def _load_file(
-    path: Path, model: type[M], variables: dict[str, Any], shown: str
-) -> tuple[M, YamlSource]:
-    """The validated model of one file and its parsed source, which locates its fields."""
+    path: Path,
+    model: type[M],
+    variables: dict[str, Any],
+    shown: str,
+    secret_variables: frozenset[str] = frozenset(),
+) -> tuple[M, YamlSource, list[Any]]:
+    """The validated model of one file, its parsed source (which locates its fields), and the
+    values of its fields that received a secret."""
     source = read_yaml_file(path, shown)
-    substitute(source, variables)
-    return validate(source, model), source
+    secret_paths = substitute(source, variables, secret_variables=secret_variables)
+    model_value = validate(source, model)
+    return (
+        model_value,
+        source,
+        [_value_at(source.data, path) for path in sorted(secret_paths, key=str)],
+    )
+
+
+def _value_at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 @dataclass
@@ -281,6 +321,9 @@ class Stack:
     marks: dict[tuple[str, str], PrincipalMarks] = field(default_factory=dict)
     """Where each definition names its principals, by (`pipeline` or `cluster`, name): what
     locates a problem found after validation (a group missing from the workspace)."""
+    secret_values: tuple[Any, ...] = ()
+    """The whole value of every field that received a secret (`loader.variables`), in every
+    file: the deploy conceals each resource input holding one."""
 
     def locate(
         self, kind: str, name: str, path: tuple[str | int, ...], message: str
@@ -371,7 +414,16 @@ def _load_key(
     files = sorted((project_dir / "stacks").glob("*/*.y*ml"))
     contents = tuple((str(path), _digest(path)) for path in files)
     variables = json.dumps(config.variables, sort_keys=True, default=str)
-    return (str(project_dir), stack, tuple(only or ()), variables, config.pipelines, contents)
+    secret = tuple(sorted(config.secret_variables))
+    return (
+        str(project_dir),
+        stack,
+        tuple(only or ()),
+        variables,
+        secret,
+        config.pipelines,
+        contents,
+    )
 
 
 def _digest(path: Path) -> bytes:
@@ -392,9 +444,12 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
         return str(path.relative_to(project_dir))
 
     marks: dict[tuple[str, str], PrincipalMarks] = {}
+    secret_values: list[Any] = []
     for path in sorted((project_dir / "stacks" / "pipelines").glob("*.y*ml")):
         try:
-            pipeline, source = _load_file(path, Pipeline, config.variables, shown(path))
+            pipeline, source, secret = _load_file(
+                path, Pipeline, config.variables, shown(path), config.secret_variables
+            )
             with_notebooks(source, pipeline, project_dir / "notebooks")
         except LoadError as error:
             errors.extend(error.errors)
@@ -409,12 +464,15 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
             )
             continue
         pipelines[pipeline.name] = pipeline
+        secret_values += secret
         files[pipeline.name] = path
         marks[("pipeline", pipeline.name)] = PrincipalMarks.of(source)
     cluster_files: dict[str, Path] = {}
     for path in sorted((project_dir / "stacks" / "clusters").glob("*.y*ml")):
         try:
-            cluster, source = _load_file(path, Cluster, config.variables, shown(path))
+            cluster, source, secret = _load_file(
+                path, Cluster, config.variables, shown(path), config.secret_variables
+            )
         except LoadError as error:
             errors.extend(error.errors)
             continue
@@ -430,6 +488,7 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
             )
             continue
         clusters[cluster.name] = cluster
+        secret_values += secret
         cluster_files[cluster.name] = path
         marks[("cluster", cluster.name)] = PrincipalMarks.of(source)
     if errors:
@@ -451,4 +510,11 @@ def _load(project_dir: Path, stack: str, only: list[str] | None, config: StackCo
                 ]
             )
         pipelines = {name: pipelines[name] for name in wanted}
-    return Stack(config=config, pipelines=pipelines, clusters=clusters, files=files, marks=marks)
+    return Stack(
+        config=config,
+        pipelines=pipelines,
+        clusters=clusters,
+        files=files,
+        marks=marks,
+        secret_values=tuple(secret_values),
+    )

@@ -13,6 +13,11 @@ so `${vars.a}` holding `${vars.a}` would otherwise end up as literal text).
 
 A `secure:` value of `Pulumi.<stack>.yaml` read from the file (not decrypted by the Pulumi
 engine) is unknown here; it becomes `[secret]`, never the ciphertext's text.
+
+`substitute` returns the paths of the values that received a secret: a secret variable (one
+the stack file encrypts), any `${env.NAME}`, or an undecrypted `secure:` value. The deploy
+conceals every resource input holding such a value whole (`deploy.secrets`), whatever the
+secret's length or type: a secret `7` inside `retries-7` cannot be found by looking for `7`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..models.base import format_path
@@ -59,14 +64,26 @@ def is_undecrypted_secret(value: Any) -> bool:
 
 
 def substitute(
-    source: YamlSource, variables: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> None:
-    """Replace every variable in the parsed data, in place; every problem is a located error."""
+    source: YamlSource,
+    variables: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    secret_variables: Collection[str] = (),
+) -> set[Path]:
+    """Replace every variable in the parsed data, in place; every problem is a located error.
+
+    Returns the paths of the values that received a secret: a variable named in
+    `secret_variables`, any `${env.NAME}` (nothing says which of the environment's values are
+    secret, see `deploy.secrets.env_secret_values`), or an undecrypted `secure:` value.
+    """
     env = os.environ if environ is None else environ
     scopes: dict[str, Mapping[str, Any]] = {"vars": variables, "env": env}
     errors: list[LocatedError] = []
+    secret_paths: set[Path] = set()
+    received_secret = False  # whether the value being replaced has received a secret so far
 
     def resolve(expression: str) -> Any:
+        nonlocal received_secret
         match = NAME.fullmatch(expression)
         if match is None:
             raise _Problem(
@@ -82,6 +99,8 @@ def substitute(
             where = "the stack's config (vars)" if SCOPES[kind] == "vars" else "the environment"
             raise _Problem(f"variable ${{{kind}.{name}}} is not defined in {where}{hint}")
         value = scope[name]
+        if SCOPES[kind] == "env" or name in secret_variables or is_undecrypted_secret(value):
+            received_secret = True
         if is_undecrypted_secret(value):
             return SECRET_PLACEHOLDER
         if isinstance(value, str) and "${" in value:
@@ -165,15 +184,21 @@ def substitute(
         if not isinstance(value, str) or "${" not in value:
             return value
         source.variables[path] = value
+        nonlocal received_secret
+        received_secret = False
         try:
             return replace(value, path, path in source.quoted)
         except _Problem as problem:
             errors.append(source.error(path, format_path(path), str(problem)))
             return None
+        finally:
+            if received_secret:
+                secret_paths.add(path)
 
     source.data = visit(source.data, ())
     if errors:
         raise LoadError(errors)
+    return secret_paths
 
 
 class _Variable:

@@ -32,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Literal
 import pyspark
 
 from ..analysis.command import check_deep
+from ..deploy.secrets import SecretValues
 from ..loader import LoadError, load_stack
 from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
@@ -54,6 +55,7 @@ from .events import Event, parse
 from .layout import StateLayout
 from .report import RunReport
 from .run_lock import hold_run_lock
+from .secret_configuration import driver_environment, split_configuration
 from .spec import pipeline_configuration, write_spark_conf, write_spec
 from .target import RunTarget, remote_from_environment, state_folder_problem
 from .workspace import lay_out_workspace
@@ -114,6 +116,7 @@ def run_command(args: argparse.Namespace) -> int:
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
             project=Path(args.project).resolve(),
+            secrets=SecretValues.of_fields(stack.secret_values),
         )
 
 
@@ -145,12 +148,20 @@ def run_pipeline(
     idle_seconds: float | None = None,
     pipeline_file: Path | None = None,
     project: Path | None = None,
+    secrets: SecretValues | None = None,
 ) -> int:
-    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary."""
+    """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
+
+    Configuration values holding one of `secrets` are written to no file of the state folder
+    (`local.secret_configuration`).
+    """
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
-    workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root)
-    configuration = pipeline_configuration(pipeline, laktory_root, landing, layout)
+    secrets = secrets or SecretValues()
+    workspace = lay_out_workspace(layout.workspace, pipeline, notebooks_dir, laktory_root, secrets)
+    configuration, hidden = split_configuration(
+        pipeline_configuration(pipeline, laktory_root, landing, layout), secrets
+    )
     write_spec(layout, pipeline, workspace.notebooks, configuration, storage=target.storage)
     conf_dir = write_spark_conf(layout)
     layout.logs.mkdir(parents=True, exist_ok=True)
@@ -185,7 +196,13 @@ def run_pipeline(
         mark_connected(layout, idle_seconds)
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
-        command, environment, layout, log_file, report, pipeline.continuous, server_log
+        command,
+        driver_environment(environment, hidden),
+        layout,
+        log_file,
+        report,
+        pipeline.continuous,
+        server_log,
     )
     if not target.remote:
         if ended_itself:

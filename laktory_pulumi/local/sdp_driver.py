@@ -41,6 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from laktory_pulumi.local.events import Event, emit, table_name
+from laktory_pulumi.local.secret_configuration import with_secret_configuration
 from laktory_pulumi.runtime import dlt_sdp
 from laktory_pulumi.runtime.readers import RESCUED_DATA_COLUMN
 
@@ -406,7 +407,7 @@ def _wait_for_change(
 def main(argv: list[str]) -> int:
     args = _parse_args(argv)
     spec_path = args.spec.resolve()
-    spec = load_pipeline_spec(spec_path)
+    spec = with_secret_configuration(load_pipeline_spec(spec_path))
     spark = _open_session(spec, args.remote)
     listener = ProgressListener()
     try:

@@ -36,6 +36,10 @@ logger.hiveconf.level = error
 
 SCHEMA_ROOT_KEY = "laktory_schema_root"
 
+REDACTED_CONF = "[{][{]secrets/"
+"""What Spark redacts in the local engine: Databricks' `{{secrets/scope/key}}` references (a
+Java regex without backslashes, which `spark-defaults.conf` would read as escapes)."""
+
 
 def pipeline_configuration(
     pipeline: Pipeline,
@@ -92,6 +96,12 @@ def spark_defaults(layout: StateLayout) -> dict[str, str]:
         # a full run over 1,000,000 events spent minutes in full GCs (two runs' dedup state).
         "spark.driver.memory": "2g",
         "spark.sql.streaming.stateStore.maintenanceInterval": "10s",
+        # Spark Connect answers None for a conf whose key or value matches the redaction
+        # regex (default `(?i)secret|password|token|access[.]?key`): a pipeline named
+        # `pl-secret` could not read its own name, an `api_token` key read as None. Secret
+        # values never reach this state folder's files (`local.secret_configuration`); only
+        # Databricks' secret references, meaningless here, stay redacted.
+        "spark.redaction.regex": REDACTED_CONF,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..deploy.secrets import SecretValues
 from ..metadata import metadata_workspace_path
 from ..models import Pipeline
 
@@ -19,7 +20,11 @@ class LocalWorkspace:
 
 
 def lay_out_workspace(
-    root: Path, pipeline: Pipeline, notebooks_dir: Path, laktory_root: str
+    root: Path,
+    pipeline: Pipeline,
+    notebooks_dir: Path,
+    laktory_root: str,
+    secrets: SecretValues | None = None,
 ) -> LocalWorkspace:
     """Write the pipeline's notebooks and metadata file where the component deploys them.
 
@@ -44,6 +49,9 @@ def lay_out_workspace(
                 notebooks.append(path)
         elif workspace_path == metadata_path:
             path = metadata = root / workspace_path.lstrip("/")
+            if secrets is not None:
+                _write_if_changed(path, secrets.redact_configuration(artifact.content))
+                continue
         else:
             continue
         _write_if_changed(path, artifact.content)

@@ -28,7 +28,37 @@ def builder_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
         *_join_keys_exist(pipeline),
         *_templates_deployed(pipeline),
         *_columns_computed(pipeline),
+        *_sequence_columns_exist(pipeline),
     ]
+
+
+def _sequence_columns_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
+    """A CDC table's sequence columns are columns of its change feed, when the YAML says
+    which columns the feed has (else `validate --deep` finds them with Spark)."""
+    problems: list[tuple[Path, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        source = table.builder.table_source
+        cdc = source.cdc if source is not None else None
+        if cdc is None or cdc.sequence_columns is None:
+            continue
+        names = known_columns(pipeline, table)
+        if names is None:
+            continue
+        path: Path = ("tables", index, "builder", "table_source", "cdc", "sequence_by")
+        several = isinstance(cdc.sequence_by, list)
+        for position, name in enumerate(cdc.sequence_columns):
+            if name in names:
+                continue
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(
+                (
+                    (*path, position) if several else path,
+                    f"sequence column '{name}' is not a column of the table's change feed{hint}; "
+                    f"it has {', '.join(names)}",
+                )
+            )
+    return problems
 
 
 def _joins_runnable(pipeline: Pipeline) -> list[tuple[Path, str]]:
@@ -145,8 +175,8 @@ def _join_keys_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
 def _templates_deployed(pipeline: Pipeline) -> list[tuple[Path, str]]:
     """Each table's notebook (its template) is one of the pipeline's libraries.
 
-    Checked when the pipeline lists libraries; without any, nothing would build the tables
-    and the deploy side says so.
+    Checked when the pipeline lists libraries; a pipeline file with tables and no libraries
+    is refused by the loader (`loader/libraries.py`), which knows whether the key was written.
     """
     if not pipeline.libraries:
         return []

@@ -157,19 +157,26 @@ def _generated_names(pipeline: Pipeline) -> Problems:
     return problems
 
 
+QUARANTINED_LAYERS = ("BRONZE", "SILVER")
+"""The layers whose template builds `<table>_quarantine`."""
+
+
 def _quarantine_is_built(pipeline: Pipeline) -> Problems:
     """Quarantine is refused where no template builds it: it would silently do nothing.
 
-    Only the silver template defines `<table>_quarantine`, and not for a CDC table, whose rows
-    go through `apply_changes` (`runtime/tables.py`).
+    The bronze and silver templates define `<table>_quarantine` (`runtime.tables.define_table`:
+    on bronze, the failing events keep their `_source_file`); not the gold one, and not for a
+    CDC table, whose rows go through `apply_changes` (`runtime/tables.py`).
     """
     problems: Problems = []
     for index, table in enumerate(pipeline.tables):
         if not table.quarantine:
             continue
         source = table.builder.table_source
-        if table.layer != "SILVER":
-            reason = f"this table is {table.layer}; only SILVER tables get a quarantine table"
+        if table.layer not in QUARANTINED_LAYERS:
+            reason = (
+                f"this table is {table.layer}; only BRONZE and SILVER tables get a quarantine table"
+            )
         elif source is not None and source.cdc is not None:
             reason = "a CDC table applies its changes with apply_changes and gets no quarantine"
         else:

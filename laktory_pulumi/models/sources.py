@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AliasChoices, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
@@ -146,10 +146,11 @@ class Cdc(Model):
     """Change data capture: apply the source as inserts, updates and deletes (DLT apply_changes)."""
 
     primary_keys: list[str] = Field(description="Columns identifying a row.", min_length=1)
-    sequence_by: str = Field(
-        description="The one column ordering the changes of a key. To order by several, declare "
-        "a struct column upstream (`sql_expression: struct(ts, seq)`) and name it here; "
-        "DLT-META's comma list (`ts, seq`) is refused.",
+    sequence_by: str | list[str] = Field(
+        description="What orders the changes of a key: one column (or SQL expression), or "
+        "several columns, as a list or as DLT-META's comma list (`ts, seq`). With several, a "
+        "change is later when its first column is greater, the next column breaking ties (DLT "
+        "orders by the struct of them).",
         min_length=1,
     )
     scd_type: Literal[1, 2] = Field(
@@ -188,16 +189,34 @@ class Cdc(Model):
         "supported (fails validation): every column is tracked.",
     )
 
-    @model_validator(mode="after")
-    def _one_sequence_column(self) -> Cdc:
-        if "," in self.sequence_by or not self.sequence_by.strip():
-            raise FieldError(
-                "sequence_by",
-                f"sequence_by is one column, got '{self.sequence_by}': DLT's apply_changes "
-                "orders by a single column (or struct); declare a column such as "
-                "`sql_expression: struct(ts, seq)` upstream and name it here",
+    @field_validator("sequence_by", mode="after")
+    @classmethod
+    def _sequence_columns(cls, value: str | list[str]) -> str | list[str]:
+        """A comma list of column names becomes the list of them (DLT-META's form); a list of
+        one is its column. Other text is one column or SQL expression, kept as written."""
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            if len(parts) == 1 or not all(_COLUMN_NAME.match(p) or not p for p in parts):
+                if not value.strip():
+                    raise ValueError("sequence_by is empty")
+                return value  # one column, or an expression such as `struct(ts, seq)`
+            value = parts
+        names = [name.strip() for name in value]
+        bad = [name for name in names if not _COLUMN_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"sequence_by lists column names; '{bad[0]}' is not one (letters, digits and _)"
             )
-        return self
+        if len(set(names)) != len(names):
+            raise ValueError(f"sequence_by names a column twice: {', '.join(names)}")
+        return names[0] if len(names) == 1 else names
+
+    @property
+    def sequence_columns(self) -> list[str] | None:
+        """The columns ordering the changes, when they are columns (None for an expression)."""
+        if isinstance(self.sequence_by, list):
+            return list(self.sequence_by)
+        return [self.sequence_by] if _COLUMN_NAME.match(self.sequence_by) else None
 
     @model_validator(mode="after")
     def _laktory_options_with_a_runtime(self) -> Cdc:
@@ -220,6 +239,10 @@ class Cdc(Model):
                     "remove it",
                 )
         return self
+
+
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""A plain column name, which needs no quoting in SQL."""
 
 
 class TableSource(Model):
@@ -260,6 +283,15 @@ class TableSource(Model):
     )
     watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
     cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
+    schema_ddl: str | None = Field(
+        default=None,
+        description="Columns of the catalog table read (a `catalog.schema.table` name), as a "
+        "DDL string such as `id INT, ts TIMESTAMP`: the input schema `validate --deep` analyses "
+        "the table with. The run reads the table's own columns. Without it the deep check "
+        "notes that the table was not analysed. Only for catalog tables: a table of this "
+        "pipeline has its columns from its own definition.",
+        min_length=1,
+    )
 
     @property
     def is_external(self) -> bool:
@@ -278,6 +310,16 @@ class TableSource(Model):
             field = "catalog_name" if self.catalog_name else "schema_name"
             raise FieldError(
                 field, f"name '{self.name}' is already a full name; drop {field} or the dots"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _schema_of_catalog_tables_only(self) -> TableSource:
+        if self.schema_ddl is not None and not self.is_external:
+            raise FieldError(
+                "schema_ddl",
+                f"schema_ddl declares the columns of a catalog table; '{self.name}' is a table "
+                "of this pipeline, whose columns come from its definition",
             )
         return self
 

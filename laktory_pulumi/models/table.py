@@ -107,7 +107,8 @@ class Table(Model):
     quarantine: bool = Field(
         default=False,
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
-        "names of the rules they failed. SILVER tables without `cdc` only.",
+        "names of the rules they failed (bronze rows also keep their `_source_file`). BRONZE "
+        "and SILVER tables with one source and without `cdc` only.",
     )
 
     defined_at: DefinedAt = DEFINED_AT

@@ -7,6 +7,10 @@ feed, recomputed at each run from every change ever landed. The result is the on
 to, late (out-of-sequence) changes included, because nothing here depends on arrival order:
 
 - SCD type 1: per key, the change with the highest `sequence_by`; no row when it is a delete.
+  Several sequence columns are ordered as DLT orders them, by their struct: Spark compares
+  structs field by field, so the first column decides and the next breaks its ties
+  (https://docs.databricks.com/en/delta-live-tables/cdc.html, "sequence_by": to sequence by
+  multiple columns, use a STRUCT).
 - SCD type 2: per key, one row per version, with `__START_AT` (the sequence value that opened
   it) and `__END_AT` (the one that closed it: the next version or a delete; null while
   current). A change equal to the open version in every column but the sequence opens no
@@ -45,10 +49,36 @@ class ChangeSpec:
     """How to apply a change feed: the arguments of DLT's `apply_changes`."""
 
     keys: Sequence[str]
-    sequence_by: str
+    sequence_by: str | Column
+    """A column name or SQL expression, or a Column (the struct of several columns)."""
     stored_as_scd_type: int = 1
     apply_as_deletes: str | None = None
     except_column_list: Sequence[str] = field(default_factory=tuple)
+    track_history_except_column_list: Sequence[str] = field(default_factory=tuple)
+    """SCD type 2: columns whose changes alone open no version."""
+
+
+def sequence_arguments(
+    sequence_by: str | Sequence[str], scd_type: int, except_columns: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The `sequence_by` of `dlt.apply_changes` for a model's `cdc.sequence_by`, with what a
+    sequence of several columns needs.
+
+    Several columns become their struct, DLT's form for ordering by several columns (see the
+    module docstring). For SCD type 2 they are also listed in
+    `track_history_except_column_list`: like a single sequence column, which is never
+    compared, their changes alone must not open a version, and a struct does not tell its
+    fields' names without analysis. Columns left out of the target (`except_columns`) are not
+    listed: the target has no such column to track.
+    """
+    if isinstance(sequence_by, str):
+        return {"sequence_by": sequence_by}
+    arguments: dict[str, Any] = {"sequence_by": F.struct(*sequence_by)}
+    if int(scd_type) == 2:
+        kept = [name for name in sequence_by if name not in except_columns]
+        if kept:
+            arguments["track_history_except_column_list"] = kept
+    return arguments
 
 
 def change_spec(
@@ -58,6 +88,7 @@ def change_spec(
     apply_as_deletes: str | None = None,
     except_column_list: Sequence[str] | None = None,
     stored_as_scd_type: int | str = 1,
+    track_history_except_column_list: Sequence[str] | None = None,
     **_databricks_only: Any,
 ) -> ChangeSpec:
     """A `ChangeSpec` from the arguments of `dlt.apply_changes` (after target and source).
@@ -65,14 +96,13 @@ def change_spec(
     Arguments that only Databricks' DLT implements (`track_history_column_list`, ...) are
     ignored here.
     """
-    if not isinstance(sequence_by, str):
-        raise TypeError("sequence_by must be a column name or SQL expression here")
     return ChangeSpec(
         keys=list(keys),
         sequence_by=sequence_by,
         stored_as_scd_type=int(stored_as_scd_type),
         apply_as_deletes=apply_as_deletes,
         except_column_list=tuple(except_column_list or ()),
+        track_history_except_column_list=tuple(track_history_except_column_list or ()),
     )
 
 
@@ -83,9 +113,10 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
         if spec.apply_as_deletes
         else F.lit(False)
     )
+    sequence = F.expr(spec.sequence_by) if isinstance(spec.sequence_by, str) else spec.sequence_by
     # Sequence and delete flag are computed before `except_column_list` drops their inputs.
     marked = _all_but(
-        changes.select("*", F.expr(spec.sequence_by).alias(_SEQUENCE), is_delete.alias(_IS_DELETE)),
+        changes.select("*", sequence.alias(_SEQUENCE), is_delete.alias(_IS_DELETE)),
         spec.except_column_list,
     )
     if int(spec.stored_as_scd_type) == 1:
@@ -105,8 +136,14 @@ def _history(marked: DataFrame, spec: ChangeSpec) -> DataFrame:
     # The sequence column differs in every change; comparing it would make each change a
     # version of its own.
     untracked = [_SEQUENCE, _IS_DELETE]
-    if _IDENTIFIER.match(spec.sequence_by) and spec.sequence_by not in spec.except_column_list:
-        untracked.append(spec.sequence_by)
+    named = [spec.sequence_by] if isinstance(spec.sequence_by, str) else []
+    for name in [*named, *spec.track_history_except_column_list]:
+        if (
+            _IDENTIFIER.match(name)
+            and name not in spec.except_column_list
+            and name not in untracked
+        ):
+            untracked.append(name)
     values = F.struct("*").dropFields(*untracked)
     with_values = marked.select("*", values.alias(_VALUES))
     previous_values = F.lag(F.col(_VALUES)).over(in_sequence)

@@ -17,6 +17,7 @@ from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import quarantine, rules_of
 from .flows import define_appends
 from .readers import read_source
+from .scd import sequence_arguments
 from .sql_tables import read_sql
 from .static import static_rows
 
@@ -106,7 +107,7 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
         target=table.name,
         source=changes_view_name(table),
         keys=cdc.primary_keys,
-        sequence_by=cdc.sequence_by,
+        **sequence_arguments(cdc.sequence_by, cdc.scd_type, cdc.except_columns),
         stored_as_scd_type=cdc.scd_type,
         apply_as_deletes=cdc.apply_as_deletes,
         except_column_list=cdc.except_columns or None,
