@@ -164,29 +164,33 @@ class Cdc(Model):
     )
     columns: list[str] = Field(
         default_factory=list,
-        description="Laktory v0.0.22's `columns` (DLT's `column_list`): the only source columns "
-        "kept. Only the empty default is accepted: the local change-applier does not "
-        "implement it; use `except_columns` or the source's `selects`.",
+        description="The only source columns kept in the target, primary keys included (DLT's "
+        "`column_list`, Laktory v0.0.22's `columns`); all when empty. Excludes `except_columns`.",
     )
     apply_as_truncates: str | None = Field(
         default=None,
-        description="Laktory v0.0.22's `apply_as_truncates`. Not supported (fails validation): "
-        "DLT applies truncates on SCD type 1 only, and the local change-applier does not.",
+        description="SQL condition marking a change as a truncate: the whole target is emptied "
+        "at that change's sequence, later changes applying to the empty table (DLT's "
+        "`apply_as_truncates`, as in Laktory v0.0.22). SCD type 1 only, as in DLT.",
     )
     ignore_null_updates: bool | None = Field(
         default=None,
-        description="Laktory v0.0.22's `ignore_null_updates`. Only unset or false is accepted: "
-        "the local change-applier always writes every column of an update.",
+        description="True: a null in an update keeps the column's previous value (since the "
+        "key's last delete), as DLT's `ignore_null_updates` and Laktory v0.0.22's. Needs "
+        "`columns`: the local change-applier fills each column by name, and a pipeline query "
+        "may not ask Spark for a frame's columns.",
     )
     track_history_columns: list[str] | None = Field(
         default=None,
-        description="Laktory v0.0.22's `track_history_columns` (SCD type 2). Not supported "
-        "(fails validation): every column is tracked.",
+        description="SCD type 2: only changes of these columns open a new version; changes of "
+        "the others update the open version in place (DLT's `track_history_column_list`, "
+        "Laktory v0.0.22's `track_history_columns`). Excludes `track_history_except_columns`.",
     )
     track_history_except_columns: list[str] | None = Field(
         default=None,
-        description="Laktory v0.0.22's `track_history_except_columns` (SCD type 2). Not "
-        "supported (fails validation): every column is tracked.",
+        description="SCD type 2: changes of these columns alone open no version; they update "
+        "the open version in place (DLT's `track_history_except_column_list`, Laktory "
+        "v0.0.22's `track_history_except_columns`). The sequence columns are never tracked.",
     )
 
     @field_validator("sequence_by", mode="after")
@@ -219,25 +223,38 @@ class Cdc(Model):
         return [self.sequence_by] if _COLUMN_NAME.match(self.sequence_by) else None
 
     @model_validator(mode="after")
-    def _laktory_options_with_a_runtime(self) -> Cdc:
-        # These options of DLT's apply_changes have no counterpart in runtime/scd.py, which
-        # computes what apply_changes keeps on local runs and in eager mode; accepting them would
-        # make the local tables differ from Databricks'.
-        unsupported = {
-            "columns": self.columns,
-            "apply_as_truncates": self.apply_as_truncates,
-            "ignore_null_updates": self.ignore_null_updates,
-            "track_history_columns": self.track_history_columns,
-            "track_history_except_columns": self.track_history_except_columns,
-        }
-        for field, value in unsupported.items():
-            if value:
-                raise FieldError(
-                    field,
-                    f"cdc.{field} is not supported: the local change-applier (runtime/scd.py) "
-                    "does not implement it, so local runs would differ from Databricks'; "
-                    "remove it",
-                )
+    def _apply_changes_options(self) -> Cdc:
+        """The combinations DLT's `apply_changes` refuses, and the one the local
+        change-applier (runtime/scd.py) needs, fail here rather than at run time.
+
+        DLT: `column_list` and `except_column_list` are exclusive (`COLUMNS {columnList | *
+        EXCEPT (exceptColumnList)}`), as are the two track-history lists, and truncates apply to
+        SCD type 1 only (https://learn.microsoft.com/azure/databricks/dlt-ref/
+        dlt-python-ref-apply-changes).
+        """
+        if self.columns and self.except_columns:
+            raise FieldError("except_columns", "set columns or except_columns, not both (DLT)")
+        missing = [key for key in self.primary_keys if self.columns and key not in self.columns]
+        if missing:
+            raise FieldError("columns", f"columns must keep the primary key {missing[0]}")
+        if self.apply_as_truncates and self.scd_type != 1:
+            raise FieldError(
+                "apply_as_truncates", "apply_as_truncates applies to scd_type 1 only, as in DLT"
+            )
+        if self.track_history_columns and self.track_history_except_columns:
+            raise FieldError(
+                "track_history_except_columns",
+                "set track_history_columns or track_history_except_columns, not both (DLT)",
+            )
+        for field in ("track_history_columns", "track_history_except_columns"):
+            if getattr(self, field) and self.scd_type != 2:
+                raise FieldError(field, f"{field} keeps history: it needs scd_type 2")
+        if self.ignore_null_updates and not self.columns:
+            raise FieldError(
+                "ignore_null_updates",
+                "ignore_null_updates needs columns: the local change-applier fills each column "
+                "by its name, and a pipeline query may not ask Spark for a frame's columns",
+            )
         return self
 
 

@@ -107,8 +107,17 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
         target=table.name,
         source=changes_view_name(table),
         keys=cdc.primary_keys,
-        **sequence_arguments(cdc.sequence_by, cdc.scd_type, cdc.except_columns),
+        **sequence_arguments(
+            cdc.sequence_by,
+            cdc.scd_type,
+            cdc.except_columns,
+            track_history_except=cdc.track_history_except_columns or (),
+            track_history_only=cdc.track_history_columns or (),
+        ),
         stored_as_scd_type=cdc.scd_type,
         apply_as_deletes=cdc.apply_as_deletes,
         except_column_list=cdc.except_columns or None,
+        column_list=cdc.columns or None,
+        ignore_null_updates=cdc.ignore_null_updates or None,
+        apply_as_truncates=cdc.apply_as_truncates,
     )
