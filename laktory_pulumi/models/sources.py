@@ -40,18 +40,25 @@ class EventSource(Model):
 
     Laktory v0.0.22's `EventDataSource`, field for field: its reader set `multiLine` and
     `header` from `multiline` and `header`, then `read_options` over them, and read
-    `<events_root><producer>/<name>/` (laktory/models/datasources/eventdatasource.py and
-    dataeventheader.py at tag v0.0.22).
+    `<events_root><producer>/<name>/`, or `<events_root><name>/` without a producer
+    (laktory/models/datasources/eventdatasource.py and dataeventheader.py at tag v0.0.22).
     """
 
     model_config = ConfigDict(json_schema_extra=schema_with_aliases)
 
-    name: str = Field(description="Event name; a folder under the producer's.", min_length=1)
+    name: str = Field(
+        description="Event name; a folder under the producer's (under the root without one).",
+        min_length=1,
+    )
     description: str | None = Field(
         default=None,
         description="What the events are. Recorded in the metadata only, as in Laktory v0.0.22.",
     )
-    producer: Producer = Field(description="Who emits these events.")
+    producer: Producer | None = Field(
+        default=None,
+        description="Who emits these events: a folder between the root and the event name. "
+        "Without one, the events are read from `<events_root>/<name>/`, as in Laktory v0.0.22.",
+    )
     type: Annotated[EventSourceType, UpperCase] = Field(
         default="STORAGE_EVENTS",
         description="How the events arrive. Only `STORAGE_EVENTS` (files landed in storage) is "
@@ -85,7 +92,8 @@ class EventSource(Model):
     events_root: str | None = Field(
         default=None,
         description="Root of the landed events: the files are read from "
-        "`<events_root>/<producer>/<name>/`, as Laktory v0.0.22's `events_root`. Default: "
+        "`<events_root>/<producer>/<name>/` (`<events_root>/<name>/` without a producer), as "
+        "Laktory v0.0.22's `events_root`. Default: "
         "`<landing_root>/events/`, the landing root coming from the pipeline configuration key "
         "`landing_root`.",
     )
@@ -120,15 +128,21 @@ class EventSource(Model):
             for key, value in options.items()
         }
 
+    @property
+    def folder(self) -> str:
+        """The events' folder under the root: `<producer>/<name>`, or `<name>` without a
+        producer (Laktory v0.0.22's `DataEventHeader.event_root`)."""
+        return f"{self.producer.name}/{self.name}" if self.producer else self.name
+
     def events_path(self, landing_root: str | None) -> str:
-        """The folder to read: `<events_root>/<producer>/<name>/`, the root defaulting to
+        """The folder to read: `<events_root>/<folder>/`, the root defaulting to
         `<landing_root>/events/` (None only when `events_root` is set)."""
         root = self.events_root
         if root is None:
             if landing_root is None:
                 raise ValueError("no landing root, and the event source has no events_root")
             root = f"{landing_root.rstrip('/')}/events/"
-        return f"{root.rstrip('/')}/{self.producer.name}/{self.name}/"
+        return f"{root.rstrip('/')}/{self.folder}/"
 
 
 class Watermark(Model):
@@ -350,13 +364,14 @@ class TableSource(Model):
 
 
 def flow_key(source: EventSource | TableSource) -> str:
-    """A source's stable key within its table: `events_<producer>_<name>` or `table_<name>`.
+    """A source's stable key within its table: `events_<producer>_<name>` (`events_<name>`
+    without a producer) or `table_<name>`.
 
     It names the source's append flow, and so its checkpoint: it must not depend on the
     source's position in the list, so that adding or reordering sources reprocesses nothing.
     """
     if isinstance(source, EventSource):
-        text = f"events_{source.producer.name}_{source.name}"
+        text = f"events_{source.folder.replace('/', '_')}"
     else:
         text = f"table_{source.name}"
     return re.sub(r"\W", "_", text)
