@@ -45,7 +45,7 @@ def test_ignore_null_updates_keeps_the_previous_value_until_a_delete(spark: Any)
         (1, "a", "Paris", "U", 1),
         (1, None, "Lyon", "U", 2),  # name stays 'a'
         (2, "b", "Rome", "U", 1),
-        (2, None, None, "D", 2),
+        (2, "b", "Rome", "D", 2),  # a delete with its before-image
         (2, None, "Oslo", "U", 3),  # after the delete nothing is kept: name is null
     ]
     kept = ["id", "name", "city"]

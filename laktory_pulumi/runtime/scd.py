@@ -216,7 +216,10 @@ def _null_updates_ignored(marked: DataFrame, spec: ChangeSpec) -> DataFrame:
     filled = [
         F.col(_quoted(name))
         if name in spec.keys
-        else F.last(F.col(_quoted(name)), ignorenulls=True).over(since_delete).alias(name)
+        # A delete's own values (a before-image) are not an update: never kept.
+        else F.last(F.when(~F.col(_IS_DELETE), F.col(_quoted(name))), ignorenulls=True)
+        .over(since_delete)
+        .alias(name)
         for name in spec.column_list
     ]
     return segmented.select(*filled, _SEQUENCE, _IS_DELETE)
