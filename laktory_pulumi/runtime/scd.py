@@ -15,7 +15,9 @@ to, late (out-of-sequence) changes included, because nothing here depends on arr
   it) and `__END_AT` (the one that closed it: the next version or a delete; null while
   current). A change equal to the open version in every tracked column (every column but the
   sequence, or `track_history_column_list`, or all but `track_history_except_column_list`)
-  opens no version: it updates the open version in place, so a version shows its last change.
+  opens no version: it updates the open version in place, so a version shows its last change
+  (SDP's own SCD 2 coalesces adjacent upserts equal on every tracked column into one record:
+  https://issues.apache.org/jira/browse/SPARK-58452, "how the tracked set is used").
 
 The other options of `apply_changes`, with the meaning of DLT's Python reference
 (https://learn.microsoft.com/azure/databricks/dlt-ref/dlt-python-ref-apply-changes):
