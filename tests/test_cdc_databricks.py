@@ -58,6 +58,11 @@ tables:
           sequence_by: seq
           scd_type: 2
           track_history_columns: [city]
+          ignore_null_updates: true
+    columns:
+      - {name: id, type: int, sql_expression: id}
+      - {name: city, type: string, sql_expression: city}
+      - {name: seq, type: int, sql_expression: seq}
 """
 
 
@@ -100,4 +105,13 @@ def test_cdc_fields_become_apply_changes_arguments(
     assert history["track_history_except_column_list"] == ["name"]
     assert history["except_column_list"] == ["op"]
     assert cities["track_history_column_list"] == ["city"]
+    # Without cdc.columns, every non-key column the table returns (its declared ones and the
+    # silver system columns), which DLT reads as ignore_null_updates.
+    assert cities["ignore_null_updates_column_list"] == [
+        "city",
+        "seq",
+        "_rescued_data",
+        "_silver_at",
+    ]
+    assert "ignore_null_updates" not in cities
     assert "track_history_except_column_list" not in cities

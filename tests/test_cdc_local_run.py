@@ -1,5 +1,6 @@
 """One local SDP run with Laktory v0.0.22's CDC options: `columns`, `ignore_null_updates`,
-`apply_as_truncates` (SCD 1) and `track_history_columns` (SCD 2) give DLT's rows
+`apply_as_truncates` (SCD 1), `track_history_columns` and `ignore_null_updates` without
+`columns` (SCD 2) give DLT's rows
 (https://learn.microsoft.com/azure/databricks/dlt-ref/dlt-python-ref-apply-changes).
 Each option's corner cases are in `test_cdc_options.py`; this run shows they reach SDP."""
 
@@ -59,6 +60,7 @@ tables:
           scd_type: 2
           except_columns: [op]
           track_history_columns: [city]
+          ignore_null_updates: true  # no cdc.columns: the declared ones are filled
     columns: *columns
 """
 
@@ -84,7 +86,7 @@ def test_cdc_options_give_dlts_rows_in_a_local_run(spark: SparkSession, tmp_path
     history = read_table(spark, state, "slv_users_history", "crm")
     assert rows_of(history, ["id", "name", "city", "seq", "__START_AT", "__END_AT"]) == [
         (1, "ann", "Paris", 1, 1, 3),
-        (1, "anne", "Lyon", 4, 3, 5),
-        (1, None, "Nice", 5, 5, None),
+        (1, "anne", "Lyon", 4, 3, 5),  # seq 3 kept ann, then anne in place
+        (1, "anne", "Nice", 5, 5, None),  # the null name of seq 5 keeps anne
         (2, "bob", "Rome", 1, 1, None),
     ]

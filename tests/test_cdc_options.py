@@ -60,6 +60,15 @@ def test_ignore_null_updates_keeps_the_previous_value_until_a_delete(spark: Any)
     ) == [(1, "a", "Lyon", 2, None), (1, "a", "Paris", 1, 2)]
 
 
+def test_ignore_null_updates_column_list_fills_only_its_columns(spark: Any) -> None:
+    """What a table without `cdc.columns` passes (`runtime/cdc_columns.py`): every other
+    column stays as it is, in its place."""
+    rows = [(1, "a", "Paris", "U", 1), (1, None, None, "U", 2)]
+    assert _applied(spark, rows, ignore_null_updates_column_list=["name"]) == [
+        (1, "a", None, "U", 2)
+    ]
+
+
 def test_a_truncate_empties_the_table_at_its_sequence(spark: Any) -> None:
     rows = [
         (1, "a", "Paris", "U", 1),
@@ -122,7 +131,6 @@ def test_several_sequence_columns_join_the_except_list_or_step_aside() -> None:
         ({"columns": ["name"]}, "columns", "primary key id"),
         ({"apply_as_truncates": "op = 'T'", "scd_type": 2}, "apply_as_truncates", "scd_type 1"),
         ({"track_history_columns": ["name"]}, "track_history_columns", "scd_type 2"),
-        ({"ignore_null_updates": True}, "ignore_null_updates", "needs columns"),
         (
             {"scd_type": 2, "track_history_columns": ["a"], "track_history_except_columns": ["b"]},
             "track_history_except_columns",
@@ -136,3 +144,37 @@ def test_combinations_dlt_refuses_fail_validation(
     with pytest.raises(ValueError, match=message) as caught:
         Cdc(primary_keys=["id"], sequence_by="seq", **options)
     assert field in str(caught.value)
+
+
+def test_ignore_null_updates_without_names_fails_at_its_line(tmp_path: Any) -> None:
+    from laktory_pulumi.loader import LoadError, load_pipeline_file
+
+    path = tmp_path / "pl.yaml"
+    path.write_text(
+        """\
+name: pl-nulls
+libraries:
+  - notebook: {path: /pipelines/dlt_brz_template.py}
+  - notebook: {path: /pipelines/dlt_slv_template.py}
+tables:
+  - name: brz
+    builder:
+      layer: BRONZE
+      event_source: {name: e}
+  - name: slv
+    builder:
+      layer: SILVER
+      table_source:
+        name: brz
+        cdc:
+          primary_keys: [id]
+          sequence_by: seq
+          ignore_null_updates: true
+"""
+    )
+    with pytest.raises(LoadError) as caught:
+        load_pipeline_file(path, {})
+    (error,) = caught.value.errors
+    assert error.field == "tables[1].builder.table_source.cdc.ignore_null_updates"
+    assert error.line == 18
+    assert "needs the table's column names" in error.message

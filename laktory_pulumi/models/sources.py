@@ -191,8 +191,9 @@ class Cdc(Model):
         default=None,
         description="True: a null in an update keeps the column's previous value (since the "
         "key's last delete), as DLT's `ignore_null_updates` and Laktory v0.0.22's. Needs "
-        "`columns`: the local change-applier fills each column by name, and a pipeline query "
-        "may not ask Spark for a frame's columns.",
+        "`columns`, or a table whose columns its YAML names (declared `columns` on a layer that "
+        "drops the source's, or `selects`), without transform: the local change-applier fills "
+        "each column by name, and a pipeline query may not ask Spark for a frame's columns.",
     )
     track_history_columns: list[str] | None = Field(
         default=None,
@@ -263,12 +264,6 @@ class Cdc(Model):
         for field in ("track_history_columns", "track_history_except_columns"):
             if getattr(self, field) and self.scd_type != 2:
                 raise FieldError(field, f"{field} keeps history: it needs scd_type 2")
-        if self.ignore_null_updates and not self.columns:
-            raise FieldError(
-                "ignore_null_updates",
-                "ignore_null_updates needs columns: the local change-applier fills each column "
-                "by its name, and a pipeline query may not ask Spark for a frame's columns",
-            )
         return self
 
 

@@ -74,6 +74,8 @@ class ChangeSpec:
     """The only columns kept (all when empty)."""
     ignore_null_updates: bool = False
     """A null in an update keeps the column's previous value (needs `column_list`)."""
+    ignore_null_updates_column_list: Sequence[str] = field(default_factory=tuple)
+    """The columns whose null in an update keeps their previous value."""
     apply_as_truncates: str | None = None
     """SQL condition marking a change as a truncate of the whole table (SCD type 1)."""
     track_history_column_list: Sequence[str] = field(default_factory=tuple)
@@ -138,6 +140,7 @@ def change_spec(
     ignore_null_updates: bool | None = None,
     apply_as_truncates: str | None = None,
     track_history_column_list: Sequence[str] | None = None,
+    ignore_null_updates_column_list: Sequence[str] | None = None,
     **others: Any,
 ) -> ChangeSpec:
     """A `ChangeSpec` from the arguments of `dlt.apply_changes` (after target and source).
@@ -158,6 +161,7 @@ def change_spec(
         ignore_null_updates=bool(ignore_null_updates),
         apply_as_truncates=apply_as_truncates,
         track_history_column_list=tuple(track_history_column_list or ()),
+        ignore_null_updates_column_list=tuple(ignore_null_updates_column_list or ()),
     )
 
 
@@ -177,7 +181,7 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
         marked = marked.select(*kept, _SEQUENCE, _IS_DELETE)
     else:
         marked = _all_but(marked, spec.except_column_list)
-    if spec.ignore_null_updates:
+    if spec.ignore_null_updates or spec.ignore_null_updates_column_list:
         marked = _null_updates_ignored(marked, spec)
     if int(spec.stored_as_scd_type) == 1:
         return _latest_version(marked, spec.keys)
@@ -215,16 +219,18 @@ def _null_updates_ignored(marked: DataFrame, spec: ChangeSpec) -> DataFrame:
         .orderBy(F.col(_SEQUENCE))
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
-    filled = [
-        F.col(_quoted(name))
-        if name in spec.keys
-        # A delete's own values (a before-image) are not an update: never kept.
-        else F.last(F.when(~F.col(_IS_DELETE), F.col(_quoted(name))), ignorenulls=True)
-        .over(since_delete)
-        .alias(name)
-        for name in spec.column_list
+    names = spec.ignore_null_updates_column_list or [
+        name for name in spec.column_list if name not in spec.keys
     ]
-    return segmented.select(*filled, _SEQUENCE, _IS_DELETE)
+    filled = {
+        # A delete's own values (a before-image) are not an update: never kept.
+        name: F.last(F.when(~F.col(_IS_DELETE), F.col(_quoted(name))), ignorenulls=True).over(
+            since_delete
+        )
+        for name in names
+    }
+    # `withColumns` keeps the columns' order; Spark Connect defers its analysis in a pipeline.
+    return _all_but(segmented.withColumns(filled), [_SEGMENT])
 
 
 def _latest_version(marked: DataFrame, keys: Sequence[str]) -> DataFrame:
