@@ -258,7 +258,7 @@ def test_grants_and_unreadable_types_are_refused_with_the_reason(
     assert f"pl.yaml:{line}:" in error
 
 
-def test_laktory_cdc_fields_load_and_unsupported_ones_say_why(tmp_path: Path) -> None:
+def test_laktory_cdc_fields_load_and_misplaced_ones_say_why(tmp_path: Path) -> None:
     cdc = {
         "primary_keys": ["symbol"],
         "sequence_by": "created_at",
@@ -299,7 +299,7 @@ def test_laktory_cdc_fields_load_and_unsupported_ones_say_why(tmp_path: Path) ->
 """,
     )
     assert "pl.yaml:20:11: tables[1].builder.table_source.cdc.track_history_columns:" in error
-    assert "runtime/scd.py" in error
+    assert "needs scd_type 2" in error  # history is kept by SCD type 2 only
 
 
 def test_column_names_of_laktory_dumps_load_when_they_name_the_columns_home(

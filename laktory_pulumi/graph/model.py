@@ -134,9 +134,9 @@ def _read_kind(source: EventSource | TableSource) -> EdgeKind:
 def _add_source(graph: Graph, ids: _Ids, source: EventSource | TableSource) -> str:
     """The id of the node rows come from, adding an event or external node the first time."""
     if isinstance(source, EventSource):
-        node_id, new = ids.get("evt", f"{source.producer.name}/{source.name}")
+        node_id, new = ids.get("evt", source.folder)
         if new:
-            label = f"events: {source.producer.name}/{source.name}"
+            label = f"events: {source.folder}"
             graph.nodes.append(Node(node_id, (label,), "source"))
         return node_id
     if source.is_external:

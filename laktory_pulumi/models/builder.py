@@ -50,12 +50,30 @@ class TimeWindow(Model):
 
 
 class Aggregate(ColumnExpression):
-    """One aggregate of a gold table, e.g. `max(high)` as `high`."""
+    """One aggregate of a gold table, e.g. `max(high)` as `high`.
+
+    Laktory v0.0.22's `agg_expressions` items were full `Column`s, so an aggregate also takes a
+    column's `comment`, `unit` and `pii`, with a column's meaning (see `models/column.py`).
+    """
 
     name: str = Field(description="Output column name.", min_length=1)
     type: SparkType | None = Field(
         default=None,
         description="Spark SQL type the aggregate is cast to; the function's own type when unset.",
+    )
+    comment: str | None = Field(
+        default=None,
+        description="Column comment, as a table column's `comment` (Laktory v0.0.22's "
+        "`agg_expressions` items were columns).",
+    )
+    unit: str | None = Field(
+        default=None, description="Unit of the values, e.g. `USD`, as a table column's `unit`."
+    )
+    pii: bool | None = Field(
+        default=None,
+        description="The aggregate holds personally identifiable information. Recorded only, "
+        "as a table column's `pii`: kept in the deployed metadata "
+        "(`pipelines/<name>.json`); nothing masks or restricts the values.",
     )
 
 

@@ -26,7 +26,10 @@ class LitArg(Model):
 
 
 class ValueArg(Model):
-    """A plain Python value passed as is, for parameters that are not columns (a format, a scale)."""
+    """A plain Python value passed as is, for parameters that are not columns (a format, a scale).
+
+    A text for a column parameter is a SQL expression instead, Laktory v0.0.22's meaning
+    (`runtime/value_args.py`)."""
 
     value: Any = Field(description="Passed to the function unchanged, e.g. `'yyyy-MM-dd'` or `2`.")
 
@@ -114,7 +117,8 @@ FuncArg = Annotated[
 """A plain string names a column (nested fields with dots); anything else must say what it is.
 
 Laktory v0.0.22's `{value, is_column, to_lit}` (recognised by either flag) is loaded as our
-`{lit: X}` or `{sql: EXPR}`. `{value: X}` alone keeps our meaning (X passed as is).
+`{lit: X}` or `{sql: EXPR}`. `{value: X}` alone is a plain value, except a text for a column
+parameter, which the runtime reads as Laktory did, a SQL expression (`runtime/value_args.py`).
 """
 
 
@@ -143,9 +147,11 @@ class ColumnExpression(Model):
         default_factory=list,
         description="Positional arguments. A string is a column reference "
         "(`data.symbol`); `{lit: 0}` is a literal column, `{value: 'yyyy'}` a plain "
-        "Python value, `{sql: 'a + b'}` an expression. Laktory v0.0.22's form "
-        "`{value: X, is_column: true}` is `{sql: X}` and `{value: X, to_lit: true}` is "
-        "`{lit: X}` (recognised by either flag; `{value: X}` alone keeps our meaning).",
+        "Python value for a parameter that is not a column (a format, a separator, a scale), "
+        "`{sql: 'a + b'}` an expression. A text `{value: X}` given to a column parameter "
+        "(pyspark's `ColumnOrName`) is a SQL expression, as Laktory v0.0.22's `F.expr(X)`. "
+        "Laktory v0.0.22's form `{value: X, is_column: true}` is `{sql: X}` and "
+        "`{value: X, to_lit: true}` is `{lit: X}`.",
     )
     spark_func_kwargs: dict[str, FuncArg] = Field(
         default_factory=dict,

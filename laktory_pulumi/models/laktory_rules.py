@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
+    from .table import Table
 
 Path = tuple[str | int, ...]
 
 
 def laktory_name_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
     """Tables' and pipeline table sources' `catalog_name` / `schema_name` against the
-    pipeline's `catalog` / `target`, each problem with the path of the field to blame."""
+    pipeline's `catalog` / `target`, and `cdc.ignore_null_updates` against the names it needs,
+    each problem with the path of the field to blame."""
     expected = {"catalog_name": pipeline.catalog, "schema_name": pipeline.target}
     pipeline_field = {"catalog_name": "catalog", "schema_name": "target"}
     problems: list[tuple[Path, str]] = []
@@ -68,7 +70,34 @@ def laktory_name_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
                             "lives; to read another schema's table set from_pipeline: false",
                         )
                     )
+        problems.extend(_ignore_null_updates_rule(table, index))
     return problems
+
+
+def names_its_columns(table: Table) -> bool:
+    """Whether the table's columns are known from its YAML alone: declared `columns` on a layer
+    that drops the source's, or `selects`; no aggregation, SQL query or transform."""
+    builder = table.builder
+    if builder.aggregation is not None or table.transform is not None or table.sql is not None:
+        return False
+    return builder.selects is not None or (builder.drops_source_columns and bool(table.columns))
+
+
+def _ignore_null_updates_rule(table: Table, index: int) -> list[tuple[Path, str]]:
+    """`cdc.ignore_null_updates` needs the column names: the local change-applier
+    (runtime/scd.py) fills each column by name, and a pipeline query function may not ask Spark
+    for a frame's columns (ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION)."""
+    source = table.builder.table_source
+    cdc = source.cdc if source is not None else None
+    if cdc is None or not cdc.ignore_null_updates or cdc.columns or names_its_columns(table):
+        return []
+    return [
+        (
+            ("tables", index, "builder", "table_source", "cdc", "ignore_null_updates"),
+            "ignore_null_updates needs the table's column names: list them in cdc.columns, or "
+            "declare the table's columns (a layer that drops the source's) or selects",
+        )
+    ]
 
 
 def _shown(value: str | None) -> str:

@@ -56,10 +56,10 @@ def _names(pipeline: Pipeline) -> Problems:
                 )
         events = table.builder.event_source
         if events is not None:
-            for path, value in (
-                (("event_source", "producer", "name"), events.producer.name),
-                (("event_source", "name"), events.name),
-            ):
+            named: list[tuple[tuple[str, ...], str]] = [(("event_source", "name"), events.name)]
+            if events.producer is not None:  # optional, as in Laktory v0.0.22
+                named.insert(0, (("event_source", "producer", "name"), events.producer.name))
+            for path, value in named:
                 problem = segment_problem(value)
                 if problem:
                     problems.append((("tables", index, "builder", *path), f"name {problem}"))

@@ -40,18 +40,25 @@ class EventSource(Model):
 
     Laktory v0.0.22's `EventDataSource`, field for field: its reader set `multiLine` and
     `header` from `multiline` and `header`, then `read_options` over them, and read
-    `<events_root><producer>/<name>/` (laktory/models/datasources/eventdatasource.py and
-    dataeventheader.py at tag v0.0.22).
+    `<events_root><producer>/<name>/`, or `<events_root><name>/` without a producer
+    (laktory/models/datasources/eventdatasource.py and dataeventheader.py at tag v0.0.22).
     """
 
     model_config = ConfigDict(json_schema_extra=schema_with_aliases)
 
-    name: str = Field(description="Event name; a folder under the producer's.", min_length=1)
+    name: str = Field(
+        description="Event name; a folder under the producer's (under the root without one).",
+        min_length=1,
+    )
     description: str | None = Field(
         default=None,
         description="What the events are. Recorded in the metadata only, as in Laktory v0.0.22.",
     )
-    producer: Producer = Field(description="Who emits these events.")
+    producer: Producer | None = Field(
+        default=None,
+        description="Who emits these events: a folder between the root and the event name. "
+        "Without one, the events are read from `<events_root>/<name>/`, as in Laktory v0.0.22.",
+    )
     type: Annotated[EventSourceType, UpperCase] = Field(
         default="STORAGE_EVENTS",
         description="How the events arrive. Only `STORAGE_EVENTS` (files landed in storage) is "
@@ -85,7 +92,8 @@ class EventSource(Model):
     events_root: str | None = Field(
         default=None,
         description="Root of the landed events: the files are read from "
-        "`<events_root>/<producer>/<name>/`, as Laktory v0.0.22's `events_root`. Default: "
+        "`<events_root>/<producer>/<name>/` (`<events_root>/<name>/` without a producer), as "
+        "Laktory v0.0.22's `events_root`. Default: "
         "`<landing_root>/events/`, the landing root coming from the pipeline configuration key "
         "`landing_root`.",
     )
@@ -120,15 +128,21 @@ class EventSource(Model):
             for key, value in options.items()
         }
 
+    @property
+    def folder(self) -> str:
+        """The events' folder under the root: `<producer>/<name>`, or `<name>` without a
+        producer (Laktory v0.0.22's `DataEventHeader.event_root`)."""
+        return f"{self.producer.name}/{self.name}" if self.producer else self.name
+
     def events_path(self, landing_root: str | None) -> str:
-        """The folder to read: `<events_root>/<producer>/<name>/`, the root defaulting to
+        """The folder to read: `<events_root>/<folder>/`, the root defaulting to
         `<landing_root>/events/` (None only when `events_root` is set)."""
         root = self.events_root
         if root is None:
             if landing_root is None:
                 raise ValueError("no landing root, and the event source has no events_root")
             root = f"{landing_root.rstrip('/')}/events/"
-        return f"{root.rstrip('/')}/{self.producer.name}/{self.name}/"
+        return f"{root.rstrip('/')}/{self.folder}/"
 
 
 class Watermark(Model):
@@ -164,29 +178,34 @@ class Cdc(Model):
     )
     columns: list[str] = Field(
         default_factory=list,
-        description="Laktory v0.0.22's `columns` (DLT's `column_list`): the only source columns "
-        "kept. Only the empty default is accepted: the local change-applier does not "
-        "implement it; use `except_columns` or the source's `selects`.",
+        description="The only source columns kept in the target, primary keys included (DLT's "
+        "`column_list`, Laktory v0.0.22's `columns`); all when empty. Excludes `except_columns`.",
     )
     apply_as_truncates: str | None = Field(
         default=None,
-        description="Laktory v0.0.22's `apply_as_truncates`. Not supported (fails validation): "
-        "DLT applies truncates on SCD type 1 only, and the local change-applier does not.",
+        description="SQL condition marking a change as a truncate: the whole target is emptied "
+        "at that change's sequence, later changes applying to the empty table (DLT's "
+        "`apply_as_truncates`, as in Laktory v0.0.22). SCD type 1 only, as in DLT.",
     )
     ignore_null_updates: bool | None = Field(
         default=None,
-        description="Laktory v0.0.22's `ignore_null_updates`. Only unset or false is accepted: "
-        "the local change-applier always writes every column of an update.",
+        description="True: a null in an update keeps the column's previous value (since the "
+        "key's last delete), as DLT's `ignore_null_updates` and Laktory v0.0.22's. Needs "
+        "`columns`, or a table whose columns its YAML names (declared `columns` on a layer that "
+        "drops the source's, or `selects`), without transform: the local change-applier fills "
+        "each column by name, and a pipeline query may not ask Spark for a frame's columns.",
     )
     track_history_columns: list[str] | None = Field(
         default=None,
-        description="Laktory v0.0.22's `track_history_columns` (SCD type 2). Not supported "
-        "(fails validation): every column is tracked.",
+        description="SCD type 2: only changes of these columns open a new version; changes of "
+        "the others update the open version in place (DLT's `track_history_column_list`, "
+        "Laktory v0.0.22's `track_history_columns`). Excludes `track_history_except_columns`.",
     )
     track_history_except_columns: list[str] | None = Field(
         default=None,
-        description="Laktory v0.0.22's `track_history_except_columns` (SCD type 2). Not "
-        "supported (fails validation): every column is tracked.",
+        description="SCD type 2: changes of these columns alone open no version; they update "
+        "the open version in place (DLT's `track_history_except_column_list`, Laktory "
+        "v0.0.22's `track_history_except_columns`). The sequence columns are never tracked.",
     )
 
     @field_validator("sequence_by", mode="after")
@@ -219,25 +238,32 @@ class Cdc(Model):
         return [self.sequence_by] if _COLUMN_NAME.match(self.sequence_by) else None
 
     @model_validator(mode="after")
-    def _laktory_options_with_a_runtime(self) -> Cdc:
-        # These options of DLT's apply_changes have no counterpart in runtime/scd.py, which
-        # computes what apply_changes keeps on local runs and in eager mode; accepting them would
-        # make the local tables differ from Databricks'.
-        unsupported = {
-            "columns": self.columns,
-            "apply_as_truncates": self.apply_as_truncates,
-            "ignore_null_updates": self.ignore_null_updates,
-            "track_history_columns": self.track_history_columns,
-            "track_history_except_columns": self.track_history_except_columns,
-        }
-        for field, value in unsupported.items():
-            if value:
-                raise FieldError(
-                    field,
-                    f"cdc.{field} is not supported: the local change-applier (runtime/scd.py) "
-                    "does not implement it, so local runs would differ from Databricks'; "
-                    "remove it",
-                )
+    def _apply_changes_options(self) -> Cdc:
+        """The combinations DLT's `apply_changes` refuses, and the one the local
+        change-applier (runtime/scd.py) needs, fail here rather than at run time.
+
+        DLT: `column_list` and `except_column_list` are exclusive (`COLUMNS {columnList | *
+        EXCEPT (exceptColumnList)}`), as are the two track-history lists, and truncates apply to
+        SCD type 1 only (https://learn.microsoft.com/azure/databricks/dlt-ref/
+        dlt-python-ref-apply-changes).
+        """
+        if self.columns and self.except_columns:
+            raise FieldError("except_columns", "set columns or except_columns, not both (DLT)")
+        missing = [key for key in self.primary_keys if self.columns and key not in self.columns]
+        if missing:
+            raise FieldError("columns", f"columns must keep the primary key {missing[0]}")
+        if self.apply_as_truncates and self.scd_type != 1:
+            raise FieldError(
+                "apply_as_truncates", "apply_as_truncates applies to scd_type 1 only, as in DLT"
+            )
+        if self.track_history_columns and self.track_history_except_columns:
+            raise FieldError(
+                "track_history_except_columns",
+                "set track_history_columns or track_history_except_columns, not both (DLT)",
+            )
+        for field in ("track_history_columns", "track_history_except_columns"):
+            if getattr(self, field) and self.scd_type != 2:
+                raise FieldError(field, f"{field} keeps history: it needs scd_type 2")
         return self
 
 
@@ -333,13 +359,14 @@ class TableSource(Model):
 
 
 def flow_key(source: EventSource | TableSource) -> str:
-    """A source's stable key within its table: `events_<producer>_<name>` or `table_<name>`.
+    """A source's stable key within its table: `events_<producer>_<name>` (`events_<name>`
+    without a producer) or `table_<name>`.
 
     It names the source's append flow, and so its checkpoint: it must not depend on the
     source's position in the list, so that adding or reordering sources reprocesses nothing.
     """
     if isinstance(source, EventSource):
-        text = f"events_{source.producer.name}_{source.name}"
+        text = f"events_{source.folder.replace('/', '_')}"
     else:
         text = f"table_{source.name}"
     return re.sub(r"\W", "_", text)

@@ -22,6 +22,7 @@ from .deduplication import deduplication_deferred, drop_duplicates_on
 from .joins import apply_joins
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
 from .udfs import apply_transform, user_functions
+from .value_args import with_laktory_values
 from .windows import window_filter
 
 if TYPE_CHECKING:
@@ -149,8 +150,10 @@ def expression(
     function = (udfs or {}).get(column.spark_func_name) or getattr(F, column.spark_func_name, None)
     if function is None or not callable(function):
         raise ValueError(f"'{column.spark_func_name}' is not a function of pyspark.sql.functions")
-    args = [_argument(arg) for arg in column.spark_func_args]
-    kwargs = {key: _argument(arg) for key, arg in column.spark_func_kwargs.items()}
+    # A text `{value: X}` for a column parameter is Laktory's SQL expression (`value_args`).
+    given, named = with_laktory_values(function, column.spark_func_args, column.spark_func_kwargs)
+    args = [_argument(arg) for arg in given]
+    kwargs = {key: _argument(arg) for key, arg in named.items()}
     return function(*args, **kwargs)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dlt
 from .builders import process
+from .cdc_columns import filled_columns
 from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import quarantine, rules_of
 from .flows import define_appends
@@ -107,8 +108,29 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
         target=table.name,
         source=changes_view_name(table),
         keys=cdc.primary_keys,
-        **sequence_arguments(cdc.sequence_by, cdc.scd_type, cdc.except_columns),
+        **sequence_arguments(
+            cdc.sequence_by,
+            cdc.scd_type,
+            cdc.except_columns,
+            track_history_except=cdc.track_history_except_columns or (),
+            track_history_only=cdc.track_history_columns or (),
+        ),
         stored_as_scd_type=cdc.scd_type,
         apply_as_deletes=cdc.apply_as_deletes,
         except_column_list=cdc.except_columns or None,
+        column_list=cdc.columns or None,
+        apply_as_truncates=cdc.apply_as_truncates,
+        **_null_updates_arguments(table),
     )
+
+
+def _null_updates_arguments(table: Table) -> dict[str, Any]:
+    """DLT's `ignore_null_updates`, or the same as `ignore_null_updates_column_list` of every
+    non-key column when `cdc.columns` does not name them (see `runtime.cdc_columns`)."""
+    source = table.builder.table_source
+    cdc = source.cdc if source is not None else None
+    if cdc is None or not cdc.ignore_null_updates:
+        return {}
+    if cdc.columns:
+        return {"ignore_null_updates": True}
+    return {"ignore_null_updates_column_list": filled_columns(table)}
