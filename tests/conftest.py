@@ -46,6 +46,7 @@ MODULE_SECONDS = {
     "tests/test_harden_sequence.py": 45,
     "tests/test_harden_bronze_quarantine.py": 28,
     "tests/test_harden_secret_logs.py": 22,
+    "tests/test_cdc_local_run.py": 26,
 }
 
 

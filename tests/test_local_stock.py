@@ -125,6 +125,8 @@ def test_one_run_over_the_real_data(spark: SparkSession, one_run: Path) -> None:
     metadata = read_table(spark, one_run, "slv_stock_metadata", STOCK_DATABASE)
     assert sorted(row.symbol for row in metadata.collect()) == ["AAPL", "AMZN", "GOOGL", "MSFT"]
     assert gold.where("currency = 'USD' AND exchange = 'NasdaqGS'").count() == len(days)
+    # A column's `comment` is in the table's schema, which the catalog shows.
+    assert gold.schema["daily_return"].metadata.get("comment") == "Close over open, minus one."
 
     state = run_state(one_run)
     assert state.status == "COMPLETED"

@@ -265,7 +265,7 @@ def test_debug_apply_changes_keeps_the_latest_version_of_each_key(spark: Any, ea
         sequence_by="seq",
         apply_as_deletes="op = 'D'",
         except_column_list=["op"],
-        track_history_except_column_list=["seq"],  # Databricks only: accepted, ignored here
+        track_history_except_column_list=["seq"],  # a change of seq alone opens no version
     )
     assert [tuple(row) for row in dlt.get_df(latest).collect()] == [(1, "a2", 2)]
 
@@ -292,3 +292,53 @@ def test_read_metadata_finds_its_pipeline_and_root_in_the_pipeline_configuration
         spark.conf.unset("laktory_root")
     with pytest.raises(ValueError, match="no pipeline named"):
         read_metadata(spark=spark)
+
+
+def test_column_and_aggregate_comments_reach_the_schema(bronze: Any) -> None:
+    pipeline = _pipeline(
+        columns=[
+            {"name": "symbol", "sql_expression": "data.symbol", "comment": "Ticker symbol."},
+            {"name": "open", "type": "double", "sql_expression": "data.open"},
+        ]
+    )
+    silver = process(pipeline.table("slv_prices"), bronze)
+    assert silver.schema["symbol"].metadata == {"comment": "Ticker symbol."}
+    assert silver.schema["open"].metadata == {}
+
+    gold = Pipeline.model_validate(
+        {
+            "name": "pl-gold",
+            "tables": [
+                {
+                    "name": "gld_prices",
+                    "builder": {
+                        "layer": "GOLD",
+                        "table_source": {"name": "slv_prices"},
+                        "aggregation": {
+                            "groupby_columns": ["symbol"],
+                            "agg_expressions": [
+                                {
+                                    "name": "top",
+                                    "sql_expression": "max(open)",
+                                    "comment": "Highest open.",
+                                }
+                            ],
+                        },
+                    },
+                },
+                {
+                    "name": "slv_prices",
+                    "builder": {"layer": "SILVER", "table_source": {"name": "brz"}},
+                },
+                {
+                    "name": "brz",
+                    "builder": {
+                        "layer": "BRONZE",
+                        "event_source": {"name": "e", "producer": {"name": "p"}},
+                    },
+                },
+            ],
+        }
+    ).table("gld_prices")
+    aggregated = process(gold, silver)
+    assert aggregated.schema["top"].metadata == {"comment": "Highest open."}

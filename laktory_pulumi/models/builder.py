@@ -63,8 +63,8 @@ class Aggregate(ColumnExpression):
     )
     comment: str | None = Field(
         default=None,
-        description="Column comment, as a table column's `comment` (Laktory v0.0.22's "
-        "`agg_expressions` items were columns).",
+        description="Column comment, as a table column's `comment`: the catalog shows it "
+        "(Laktory v0.0.22's `agg_expressions` items were columns).",
     )
     unit: str | None = Field(
         default=None, description="Unit of the values, e.g. `USD`, as a table column's `unit`."

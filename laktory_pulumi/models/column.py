@@ -196,7 +196,11 @@ class Column(ColumnExpression):
         "keeps the value's own type (no cast), as Laktory's `_any` (not for static `data` "
         "columns, whose values need a type).",
     )
-    comment: str | None = Field(default=None, description="Column comment shown in the catalog.")
+    comment: str | None = Field(
+        default=None,
+        description="Column comment: the column's `comment` metadata in the table's schema, which "
+        "the catalog shows as its comment.",
+    )
     unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
     catalog_name: str | None = Field(
         default=None,

@@ -119,6 +119,7 @@ def project(table: Table, df: DataFrame) -> DataFrame:
             rescue = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
             stamps = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
             projected = df.select(*declared, *rescue, *carried, *stamps)
+        projected = with_comments(projected, {c.name: c.comment for c in table.columns})
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
             projected.schema  # noqa: B018
@@ -130,6 +131,21 @@ def project(table: Table, df: DataFrame) -> DataFrame:
         _blame_a_column(table, df)
         raise
     return projected
+
+
+def with_comments(df: DataFrame, comments: Mapping[str, str | None]) -> DataFrame:
+    """`df`, its columns with a comment carrying it as Spark's `comment` field metadata.
+
+    A table's schema keeps its fields' metadata, so the comment reaches the table: the catalog
+    shows it as the column's comment (Hive locally, Unity Catalog on Databricks), and Parquet
+    and Delta keep it with the schema. `withMetadata` rather than an alias's metadata: Spark
+    Connect's `withColumns` drops the metadata of the columns it is given. Each call only
+    relabels a column, and the optimizer collapses them into the projection before.
+    """
+    for name, comment in comments.items():
+        if comment:
+            df = df.withMetadata(name, {"comment": comment})
+    return df
 
 
 def expression(
@@ -187,7 +203,8 @@ def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFram
     grouped = df.groupBy(*keys).agg(*aggregates)
     groups = [F.col(name) for name in aggregation.groupby_columns]
     results = [F.col(agg.name) for agg in aggregation.aggregates]
-    return grouped.select(*groups, *bounds, *results)
+    selected = grouped.select(*groups, *bounds, *results)
+    return with_comments(selected, {agg.name: agg.comment for agg in aggregation.aggregates})
 
 
 def _argument(arg: Any) -> Any:
