@@ -294,16 +294,18 @@ def test_read_metadata_finds_its_pipeline_and_root_in_the_pipeline_configuration
         read_metadata(spark=spark)
 
 
-def test_column_and_aggregate_comments_reach_the_schema(bronze: Any) -> None:
+def test_column_and_aggregate_comments_and_units_reach_the_schema(bronze: Any) -> None:
     pipeline = _pipeline(
         columns=[
             {"name": "symbol", "sql_expression": "data.symbol", "comment": "Ticker symbol."},
-            {"name": "open", "type": "double", "sql_expression": "data.open"},
+            {"name": "open", "type": "double", "sql_expression": "data.open", "unit": "USD"},
+            {"name": "close", "type": "double", "sql_expression": "data.close"},
         ]
     )
     silver = process(pipeline.table("slv_prices"), bronze)
     assert silver.schema["symbol"].metadata == {"comment": "Ticker symbol."}
-    assert silver.schema["open"].metadata == {}
+    assert silver.schema["open"].metadata == {"unit": "USD"}
+    assert silver.schema["close"].metadata == {}
 
     gold = Pipeline.model_validate(
         {

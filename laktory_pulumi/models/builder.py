@@ -67,7 +67,8 @@ class Aggregate(ColumnExpression):
         "(Laktory v0.0.22's `agg_expressions` items were columns).",
     )
     unit: str | None = Field(
-        default=None, description="Unit of the values, e.g. `USD`, as a table column's `unit`."
+        default=None,
+        description="Unit of the values, e.g. `USD`, as a table column's `unit` (schema metadata).",
     )
     pii: bool | None = Field(
         default=None,

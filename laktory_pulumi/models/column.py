@@ -201,7 +201,11 @@ class Column(ColumnExpression):
         description="Column comment: the column's `comment` metadata in the table's schema, which "
         "the catalog shows as its comment.",
     )
-    unit: str | None = Field(default=None, description="Unit of the values, e.g. `USD`.")
+    unit: str | None = Field(
+        default=None,
+        description="Unit of the values, e.g. `USD`: the column's `unit` metadata in the table's "
+        "schema.",
+    )
     catalog_name: str | None = Field(
         default=None,
         description="Laktory v0.0.22's `catalog_name` of a column, which its pipeline set to "

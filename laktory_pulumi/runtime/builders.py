@@ -26,15 +26,15 @@ from .value_args import with_laktory_values
 from .windows import window_filter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from pyspark.sql import Column as SparkColumn
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
     from ..models import Table
-    from ..models.builder import Aggregation
-    from ..models.column import ColumnExpression
+    from ..models.builder import Aggregate, Aggregation
+    from ..models.column import Column, ColumnExpression
 
 BRONZE_AT, SILVER_AT, GOLD_AT, TSTAMP = "_bronze_at", "_silver_at", "_gold_at", "_tstamp"
 SILVER_STAR_AT = "_silver_star_at"
@@ -119,7 +119,7 @@ def project(table: Table, df: DataFrame) -> DataFrame:
             rescue = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
             stamps = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
             projected = df.select(*declared, *rescue, *carried, *stamps)
-        projected = with_comments(projected, {c.name: c.comment for c in table.columns})
+        projected = with_field_metadata(projected, table.columns)
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
             projected.schema  # noqa: B018
@@ -133,18 +133,23 @@ def project(table: Table, df: DataFrame) -> DataFrame:
     return projected
 
 
-def with_comments(df: DataFrame, comments: Mapping[str, str | None]) -> DataFrame:
-    """`df`, its columns with a comment carrying it as Spark's `comment` field metadata.
+def with_field_metadata(df: DataFrame, columns: Sequence[Column | Aggregate]) -> DataFrame:
+    """`df`, its columns with a `comment` or `unit` carrying them as Spark field metadata.
 
-    A table's schema keeps its fields' metadata, so the comment reaches the table: the catalog
-    shows it as the column's comment (Hive locally, Unity Catalog on Databricks), and Parquet
-    and Delta keep it with the schema. `withMetadata` rather than an alias's metadata: Spark
+    A table's schema keeps its fields' metadata, so both reach the table: the catalog shows the
+    comment as the column's comment (Hive locally, Unity Catalog on Databricks), and Parquet
+    and Delta keep both with the schema. `withMetadata` rather than an alias's metadata: Spark
     Connect's `withColumns` drops the metadata of the columns it is given. Each call only
     relabels a column, and the optimizer collapses them into the projection before.
     """
-    for name, comment in comments.items():
-        if comment:
-            df = df.withMetadata(name, {"comment": comment})
+    for column in columns:
+        metadata = {
+            key: value
+            for key, value in (("comment", column.comment), ("unit", column.unit))
+            if value
+        }
+        if metadata:
+            df = df.withMetadata(column.name, metadata)
     return df
 
 
@@ -204,7 +209,7 @@ def aggregate(table: Table, aggregation: Aggregation, df: DataFrame) -> DataFram
     groups = [F.col(name) for name in aggregation.groupby_columns]
     results = [F.col(agg.name) for agg in aggregation.aggregates]
     selected = grouped.select(*groups, *bounds, *results)
-    return with_comments(selected, {agg.name: agg.comment for agg in aggregation.aggregates})
+    return with_field_metadata(selected, aggregation.aggregates)
 
 
 def _argument(arg: Any) -> Any:
