@@ -46,7 +46,9 @@ from laktory_pulumi.local.spec import spark_defaults
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE = "pl-stock-prices"
 EVENTS = Path("events") / "yahoo-finance" / "stock_price"
+METADATA_EVENTS = Path("events") / "yahoo-finance" / "stock_metadata"
 STOCK = REPO / "data" / "stock_prices" / "stock_prices_hourly.jsonl"
+METADATA = REPO / "data" / "stock_metadata" / "stock_metadata.jsonl"
 SPARK_HOME = Path(pyspark.__file__).parent
 FIRST_FILES = 10
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -73,7 +75,10 @@ class Handwritten:
             "name": "handwritten-stock",
             "storage": (root / "storage").as_uri(),
             "database": "default",  # SDP does not create a missing schema
-            "configuration": {"landing": str(landing / EVENTS)},
+            "configuration": {
+                "landing": str(landing / EVENTS),
+                "metadata_landing": str(landing / METADATA_EVENTS),
+            },
             "libraries": [{"glob": {"include": "pipeline.py"}}],
         }
         self.spec = root / "spec.yml"
@@ -154,6 +159,11 @@ def main() -> None:
         path.with_suffix(".partial").write_text("\n".join(chunks[index]) + "\n")
         path.with_suffix(".partial").replace(path)
         return len(chunks[index])
+
+    # The metadata of the four symbols, which the silver-star table joins, lands once.
+    for folder in landed:
+        (folder / METADATA_EVENTS).mkdir(parents=True)
+        shutil.copy(METADATA, folder / METADATA_EVENTS / METADATA.name)
 
     handwritten = None
     try:
