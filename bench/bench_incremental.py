@@ -32,6 +32,9 @@ from laktory_pulumi.local.run_state import RunState
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE = "pl-stock-prices"
+# The real metadata events of four symbols, which the pipeline's silver-star table joins.
+METADATA = REPO / "data" / "stock_metadata" / "stock_metadata.jsonl"
+METADATA_SUBDIR = Path("events") / "yahoo-finance" / "stock_metadata"
 FILES = 100
 
 
@@ -68,6 +71,8 @@ def main() -> None:
             events.mkdir(parents=True)
             for file in files:
                 (events / file.name).symlink_to(file)
+            (landing / METADATA_SUBDIR).mkdir(parents=True)
+            (landing / METADATA_SUBDIR / METADATA.name).symlink_to(METADATA)
             full_times.append(run(landing, state))
             (events / new_file.name).symlink_to(new_file)
             increment_times.append(run(landing, state))

@@ -53,10 +53,19 @@ def batch_pipeline() -> Pipeline:
     variables = {"catalog": "dev", "development": True, "landing_root": "", "min_workers": 1,
                  "max_workers": 2}  # fmt: skip
     data = load_pipeline_file(path, variables).model_dump(exclude_none=True)
-    bronze, silver, gold = data["tables"]
+    tables = {table["name"]: table for table in data["tables"]}
+    bronze, silver = tables["brz_stock_prices"], tables["slv_stock_prices"]
+    gold = tables["gld_stock_performances"]
     bronze["builder"]["event_source"].update(read_as_stream=False, schema_ddl=EVENT_SCHEMA)
     silver["builder"]["table_source"]["read_as_stream"] = False
-    gold["builder"]["table_source"]["read_as_stream"] = False
+    # The prices' own layers: gold aggregates silver directly, without the silver-star join
+    # with the four symbols' metadata (which the synthetic events' symbols mostly lack).
+    gold["builder"]["table_source"] = {"name": "slv_stock_prices", "read_as_stream": False}
+    gold["builder"]["aggregation"]["groupby_columns"] = ["symbol"]
+    gold["builder"]["selects"] = [
+        name for name in gold["builder"]["selects"] if name not in ("currency", "exchange")
+    ]
+    data["tables"] = [bronze, silver, gold]
     return Pipeline.model_validate(data)
 
 
