@@ -20,7 +20,7 @@ from test_deploy_support import FILE_TYPE, PERMISSIONS_TYPE, PIPELINE_TYPE, by_k
 from laktory_pulumi.cli import main
 from laktory_pulumi.deploy.preview import plan, render_tree
 from laktory_pulumi.deploy.secrets import SecretValues, env_secret_values
-from laktory_pulumi.loader import LoadError, load_pipeline_file
+from laktory_pulumi.loader import LoadError, load_pipeline_file, load_stack
 
 NAME = "pl-stock-prices"
 TOKEN = "s3cr3t-env-token-value"
@@ -142,3 +142,19 @@ def test_principals_from_secret_variables_are_concealed(tmp_path: Path) -> None:
     assert permissions and all(r.secret_inputs == {"accessControls"} for r in permissions)
     for resource in permissions:
         assert "v1:ZW5jcnlwdGVk" not in json.dumps(resource.inputs, default=str)
+
+
+def test_a_name_built_from_a_secret_variable_is_refused_at_its_line(tmp_path: Path) -> None:
+    # Resource names and URNs are never secret in Pulumi: a secret name would reach the state
+    # and every preview in clear.
+    project = copy_project(tmp_path / "project")
+    stack_file = project / "Pulumi.dev.yaml"
+    config = yaml.safe_load(stack_file.read_text())
+    config["config"]["lakehouse:vars"]["suffix"] = {"secure": "v1:ZW5jcnlwdGVk"}
+    stack_file.write_text(yaml.safe_dump(config))
+    add_to_stock(project, "name: pl-stock-prices", "name: pl-stock-${vars.suffix}")
+    with pytest.raises(LoadError) as raised:
+        load_stack(project, "dev")
+    (error,) = raised.value.errors
+    assert str(error).startswith("stacks/pipelines/pl-stock-prices.yaml:4:7: name: ")
+    assert "secret variable" in str(error)

@@ -296,6 +296,20 @@ def _load_file(
     values of its fields that received a secret."""
     source = read_yaml_file(path, shown)
     secret_paths = substitute(source, variables, secret_variables=secret_variables)
+    if ("name",) in secret_paths:
+        # The name keys the Pulumi resources (their names and URNs), which the state and every
+        # preview show in clear: a value that must stay secret cannot be part of it.
+        raise LoadError(
+            [
+                source.error(
+                    ("name",),
+                    "name",
+                    "the name is built from a secret variable, but Pulumi shows resource names "
+                    "and URNs in clear; use a literal or a variable the stack file does not "
+                    "encrypt",
+                )
+            ]
+        )
     model_value = validate(source, model)
     return (
         model_value,
