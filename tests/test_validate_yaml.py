@@ -106,3 +106,19 @@ def test_aliases_that_expand_exponentially_are_a_located_error(tmp_path: Path) -
     path = tmp_path / "p.yaml"
     path.write_text("\n".join(lines) + "\n")
     assert "aliases expand to more than" in only_error(path)
+
+
+def test_an_autoscaling_mode_on_an_all_purpose_cluster_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    # `databricks.Cluster` has no autoscaling mode: accepted, it would do nothing.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "name: c\nspark_version: 16.4.x-scala2.12\nnode_type_id: Standard_DS3_v2\n"
+        "autoscale:\n  min_workers: 1\n  max_workers: 2\n  mode: ENHANCED\n"
+    )
+    with pytest.raises(LoadError) as caught:
+        load_cluster_file(path, {})
+    (error,) = caught.value.errors
+    assert str(error).startswith(f"{path}:4:1: autoscale: ")
+    assert "pipeline cluster's setting" in str(error)

@@ -8,10 +8,8 @@ an empty one and means the same to Databricks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pulumi_databricks as databricks
 
 from ..models import Cluster, ClusterSpec, InitScript, PipelineCluster
@@ -58,18 +56,11 @@ def pipeline_cluster_args(cluster: PipelineCluster) -> databricks.PipelineCluste
     )
 
 
-def standalone_cluster_args(
-    cluster: Cluster, warn: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """Keyword arguments of `databricks.Cluster` for a standalone cluster; `warn` logs (the
-    component passes one that hides secrets)."""
+def standalone_cluster_args(cluster: Cluster) -> dict[str, Any]:
+    """Keyword arguments of `databricks.Cluster` for a standalone cluster (whose model refuses
+    a pipeline cluster's autoscaling mode)."""
     autoscale = None
     if cluster.autoscale is not None:
-        if cluster.autoscale.mode is not None:
-            # Only DLT knows autoscaling modes; an all-purpose cluster has one algorithm.
-            (warn or pulumi.log.warn)(
-                f"cluster {cluster.name}: autoscale.mode is for pipeline clusters; ignored"
-            )
         autoscale = databricks.ClusterAutoscaleArgs(
             min_workers=cluster.autoscale.min_workers,
             max_workers=cluster.autoscale.max_workers,

@@ -33,9 +33,7 @@ class ClusterComponent(pulumi.ComponentResource):
         """The cluster is protected when `protect`; its permissions never are."""
         super().__init__(CLUSTER_TYPE, cluster.name, None, opts)
         secrets = secrets or SecretValues()
-        arguments = standalone_cluster_args(
-            cluster, warn=lambda message: pulumi.log.warn(secrets.redact_text(message))
-        )
+        arguments = standalone_cluster_args(cluster)
         arguments["cluster_name"] = f"{name_prefix}{cluster.name}"
         self.cluster = databricks.Cluster(
             cluster.name,

@@ -125,3 +125,15 @@ class Cluster(ClusterSpec):
         description="Who may attach to, restart or manage the cluster (CAN_ATTACH_TO, "
         "CAN_RESTART, CAN_MANAGE).",
     )
+
+    @model_validator(mode="after")
+    def _no_pipeline_autoscaling_mode(self) -> Cluster:
+        # `databricks.Cluster` has no autoscaling mode (ClusterAutoscaleArgs: min and max
+        # workers only): accepted here, it would do nothing.
+        if self.autoscale is not None and self.autoscale.mode is not None:
+            raise FieldError(
+                "autoscale",
+                "autoscale.mode is a pipeline cluster's setting (DLT's enhanced autoscaling); "
+                "an all-purpose cluster has none: remove it",
+            )
+        return self
