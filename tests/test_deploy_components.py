@@ -57,7 +57,7 @@ FULL_PIPELINE: dict[str, Any] = {
     ],
     "notifications": [{"alerts": ["on-update-failure"], "email_recipients": ["ops@corp.com"]}],
     "permissions": [
-        {"user_name": "me@corp.com", "permission_level": "IS_OWNER"},
+        {"user_name": "me@corp.com", "permission_level": "CAN_MANAGE"},
         {"service_principal_name": "0000-sp", "permission_level": "CAN_MANAGE"},
         {"group_name": "analysts", "permission_level": "CAN_VIEW"},
     ],
@@ -163,7 +163,7 @@ def test_permissions_grant_exactly_what_the_yaml_asks(
     assert permissions["pl-full/permissions"]["accessControls"] == [
         {"servicePrincipalName": "0000-sp", "permissionLevel": "CAN_MANAGE"},
         {"groupName": "analysts", "permissionLevel": "CAN_VIEW"},
-        {"userName": "me@corp.com", "permissionLevel": "IS_OWNER"},
+        {"userName": "me@corp.com", "permissionLevel": "CAN_MANAGE"},
     ]
     assert permissions["pl-full/permissions"]["pipelineId"] == "pl-full-id"
     read_only = [

@@ -135,12 +135,9 @@ def test_the_stock_dev_plan_holds_its_schema_volume_grants_and_job(
         "comment": "Landing files of laktory-pulumi pipelines.",
     }
     grants = {r.name: r.inputs for r in of_type(plans["dev"], GRANT_TYPE)}
+    # Only on the schema the stack creates: nothing on catalog `dev`, which it does not own
+    # (test_deploy_grants.py).
     assert grants == {
-        "dev/readers/role-engineers": {
-            "catalog": "dev",
-            "principal": "role-engineers",
-            "privileges": ["USE_CATALOG"],
-        },
         "dev.finance/readers/role-engineers": {
             "schema": "dev.finance",
             "principal": "role-engineers",
@@ -184,6 +181,7 @@ class WorkspaceWithout(OfflineMocks):
     """A workspace where some groups do not exist; records every group looked up."""
 
     def __init__(self, missing: set[str]) -> None:
+        super().__init__()
         self.missing = missing
         self.looked_up: list[str] = []
 
@@ -216,14 +214,15 @@ def test_a_missing_group_fails_the_preview_at_each_line_naming_it(tmp_path: Path
             f"{pipeline_file}:{reader_line}:17: readers[0].group_name: {message}",
         ]
     )
-    # Built-in groups are never looked up; nothing was registered before the check failed.
-    assert mocks.looked_up == ["role-engineers"]
+    # Only `users` is never looked up (`account users` is, like any group); nothing was
+    # registered before the check failed.
+    assert mocks.looked_up == ["account users", "role-engineers"]
 
 
 def test_the_stock_plan_looks_up_its_groups_and_passes() -> None:
     mocks = WorkspaceWithout(set())
     resources = plan(Path(__file__).resolve().parent.parent, "dev", mocks=mocks)
-    assert mocks.looked_up == ["role-engineers"]
+    assert mocks.looked_up == ["account users", "role-engineers"]
     assert of_type(resources, PIPELINE_TYPE)
 
 
@@ -237,6 +236,7 @@ def test_schema_managed_elsewhere_and_no_landing_volume(tmp_path: Path) -> None:
     )
     resources: dict[Key, PlannedResource] = by_key(plan(project, "dev"))
     assert not [key for key in resources if key[0] in (SCHEMA_TYPE, VOLUME_TYPE)]
-    # The readers are still granted on the schema that someone else manages.
-    assert (GRANT_TYPE, "dev.finance/readers/role-engineers") in resources
+    # Nothing is granted on a schema someone else manages: a grant there would be authoritative
+    # over privileges this stack did not give (test_deploy_grants.py).
+    assert not [key for key in resources if key[0] == GRANT_TYPE]
     assert load_stack(project, "dev").pipelines[NAME].manage_schema is False

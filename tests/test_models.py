@@ -192,7 +192,7 @@ def test_lowercase_enums_load_from_yaml(tmp_path: Path) -> None:
     path.write_text(
         "name: pl-lower\n"
         "edition: pro\n"
-        "permissions: [{user_name: jane@example.com, permission_level: is_owner}]\n"
+        "permissions: [{user_name: jane@example.com, permission_level: can_manage}]\n"
         "libraries: [{notebook: {path: /pipelines/dlt_brz_template.py}}]\n"
         "tables:\n"
         "  - name: brz_events\n"
@@ -201,7 +201,7 @@ def test_lowercase_enums_load_from_yaml(tmp_path: Path) -> None:
     )
     pipeline = load_pipeline_file(path, {})
     assert pipeline.edition == "PRO"
-    assert pipeline.permissions[0].permission_level == "IS_OWNER"
+    assert pipeline.permissions[0].permission_level == "CAN_MANAGE"
     assert pipeline.tables[0].layer == "BRONZE"
     assert pipeline.tables[0].builder.event_source.format == "CSV"
 

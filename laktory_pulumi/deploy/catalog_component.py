@@ -30,7 +30,6 @@ from .protection import child_options
 from .secrets import SecretValues
 
 CATALOG_TYPE = "laktory:databricks:Catalog"
-CATALOG_PRIVILEGES = ["USE_CATALOG"]
 SCHEMA_PRIVILEGES = ["SELECT", "USE_SCHEMA"]
 # UC stores object names in lower case, and compares them so (the provider suppresses a
 # case-only diff); the volume type cannot change without a replacement.
@@ -90,7 +89,8 @@ class CatalogComponent(pulumi.ComponentResource):
                         self, protect=protect, holds_data=True, depends_on=needs_schema
                     ),
                 )
-            for principal in sorted(schema.readers):
+            # Only on a schema this stack creates (`catalog_plan`): nothing to take away there.
+            for principal in sorted(schema.readers) if schema.managed else ():
                 databricks.Grant(
                     named(f"{full_name}/readers/{principal}"),
                     schema=conceal(full_name),
@@ -100,12 +100,12 @@ class CatalogComponent(pulumi.ComponentResource):
                         self, protect=protect, holds_data=False, depends_on=needs_schema
                     ),
                 )
-        for principal in sorted(plan.readers):
+        for principal, grant in sorted(plan.authoritative.items()):
             databricks.Grant(
-                named(f"{catalog}/readers/{principal}"),
+                named(f"{catalog}/authoritative/{principal}"),
                 catalog=conceal(catalog),
                 principal=conceal(principal),
-                privileges=CATALOG_PRIVILEGES,
+                privileges=grant.privileges,
                 opts=child_options(self, protect=protect, holds_data=False),
             )
         self.register_outputs(

@@ -13,6 +13,7 @@ from typing import Any
 import pulumi_databricks as databricks
 
 from ..models import Cluster, ClusterSpec, InitScript, PipelineCluster
+from ..models.cluster import SINGLE_NODE_SPARK_CONF, SINGLE_NODE_TAGS
 
 # Init script destinations -> the argument class of each, for pipeline and standalone clusters.
 _PIPELINE_INIT_SCRIPT_DESTINATIONS: dict[str, Any] = {
@@ -82,14 +83,20 @@ def standalone_cluster_args(cluster: Cluster) -> dict[str, Any]:
 
 
 def _shared_settings(cluster: ClusterSpec) -> dict[str, Any]:
-    """The settings both argument classes name alike."""
+    """The settings both argument classes name alike; a single-node cluster (`num_workers: 0`)
+    carries the profile and tag without which Databricks drops the zero (`models.cluster`)."""
+    spark_conf = dict(cluster.spark_conf)
+    custom_tags = dict(cluster.custom_tags)
+    if cluster.single_node:
+        spark_conf.update(SINGLE_NODE_SPARK_CONF)
+        custom_tags.update(SINGLE_NODE_TAGS)
     return {
         "node_type_id": cluster.node_type_id,
         "driver_node_type_id": cluster.driver_node_type_id,
         "num_workers": cluster.num_workers,
-        "spark_conf": cluster.spark_conf or None,
+        "spark_conf": spark_conf or None,
         "spark_env_vars": cluster.spark_env_vars or None,
-        "custom_tags": cluster.custom_tags or None,
+        "custom_tags": custom_tags or None,
         "policy_id": cluster.policy_id,
         "apply_policy_default_values": cluster.apply_policy_default_values,
         "instance_pool_id": cluster.instance_pool_id,

@@ -5,9 +5,10 @@ resources were created. So the program looks each group up with `databricks.get_
 (an invoke, which `pulumi preview` runs too), and a group that is not found is a located error
 at each line naming it.
 
-Built-in groups are not looked up: `users` and `admins` exist in every workspace, and
-`account users` is the account-level group of all the account's users, which the workspace's
-SCIM API does not list (docs.databricks.com, "Groups": "system groups").
+Only `users` is not looked up: the workspace's system group of all its users exists in every
+workspace. `admins` is refused by validation wherever it is named (an access control list or a
+grant, `models.permission`), and `account users` is looked up like any other group: it is the
+account's group, present in a workspace only once identity federation adds it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from ..loader import LocatedError, Stack
 
-BUILT_IN_GROUPS = frozenset({"users", "admins", "account users"})
+BUILT_IN_GROUPS = frozenset({"users"})
 
 GroupLookup = Callable[[str], Any]
 """Looks a group up by display name; returns something with an `id`, or raises."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import logging
 import runpy
 import sys
 from base64 import b64decode
@@ -64,22 +65,40 @@ class PlannedResource:
 
 
 GET_GROUP = "databricks:index/getGroup:getGroup"
+GET_CATALOG = "databricks:index/getCatalog:getCatalog"
+GET_SCHEMA = "databricks:index/getSchema:getSchema"
+GET_VOLUME = "databricks:index/getVolume:getVolume"
+GET_PIPELINES = "databricks:index/getPipelines:getPipelines"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
     """Resources get a readable placeholder id and their inputs as state.
 
-    Offline, no workspace says which groups exist: a group lookup finds every group (the real
-    `pulumi preview` checks them); other calls return nothing.
+    Offline, no workspace says what exists: a group or catalog lookup finds it, a schema,
+    volume or pipeline name is free (the real `pulumi preview` checks them), and the stack was
+    never deployed unless `previous` gives its last outputs (a stack reference to itself reads
+    them, `deploy.deployed`). Other calls return nothing.
     """
 
+    def __init__(self, previous: Mapping[str, Any] | None = None) -> None:
+        self.previous = dict(previous or {})
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == STACK_REFERENCE_TYPE:
+            state = {**args.inputs, "outputs": self.previous, "secretOutputNames": []}
+            return f"{args.name}-id", state
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == GET_GROUP:
             name = args.args.get("displayName", "")
             return {"id": f"group-{name}", "displayName": name}
+        if args.token == GET_CATALOG:
+            name = args.args.get("name", "")
+            return {"id": name, "name": name}
+        if args.token == GET_PIPELINES:
+            return {"id": "pipelines", "ids": []}
         return {}
 
 
@@ -122,12 +141,17 @@ class RecordingMonitor(MockMonitor):
 
 
 def plan(
-    project_dir: Path, stack: str, *, mocks: pulumi.runtime.Mocks | None = None
+    project_dir: Path,
+    stack: str,
+    *,
+    mocks: pulumi.runtime.Mocks | None = None,
+    notices: list[str] | None = None,
 ) -> list[PlannedResource]:
     """Every resource `pulumi up --stack <stack>` would register (with the stack itself).
 
     Invalid definitions raise `LoadError` before the program runs; `mocks` replaces
-    `OfflineMocks` (a test's workspace without some group).
+    `OfflineMocks` (a test's workspace without some group); `notices` receives what the
+    program logged (Pulumi's info and warning diagnostics).
     """
     project_dir = Path(project_dir).resolve()
     file_config = StackConfig.read(project_dir, stack)
@@ -156,6 +180,7 @@ def plan(
                 engine_config,
                 secret_keys,
                 mocks or OfflineMocks(),
+                notices,
             )
         except pulumi.RunError as error:
             # `__main__.py` turns the program's located errors (a group missing from the
@@ -213,6 +238,7 @@ def _run_program(
     config: dict[str, str],
     secret_keys: list[str],
     mocks: pulumi.runtime.Mocks,
+    notices: list[str] | None = None,
 ) -> list[PlannedResource]:
     def main() -> None:
         # As the Python language host does: the project folder importable, __name__ "__main__".
@@ -222,7 +248,18 @@ def _run_program(
         finally:
             sys.path.remove(str(project_dir))
 
-    return run_under_mocks(main, project, stack, config, secret_keys, mocks)
+    return run_under_mocks(main, project, stack, config, secret_keys, mocks, notices)
+
+
+class _Notices(logging.Handler):
+    """Collects the program's `pulumi.log` diagnostics, which the mock engine logs."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
 
 
 def run_under_mocks(
@@ -232,15 +269,20 @@ def run_under_mocks(
     config: dict[str, str],
     secret_keys: list[str],
     mocks: pulumi.runtime.Mocks | None = None,
+    notices: list[str] | None = None,
 ) -> list[PlannedResource]:
     """Run a Pulumi program `body` under the offline mocks; what it registered, with outputs.
 
     Call it in a fresh `contextvars.Context`: Pulumi's runtime settings live in context
-    variables, and each run must start clean.
+    variables, and each run must start clean. `notices` receives the program's log messages.
     """
     mocks = mocks or OfflineMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor)
+    logger = logging.getLogger(f"laktory_pulumi.preview.{id(monitor)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.handlers = [_Notices(notices if notices is not None else [])]
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, monitor=monitor, logger=logger)
     pulumi.runtime.set_all_config(config, secret_keys)
     root = get_root_resource()
     exports: dict[str, Any] = {}
@@ -291,7 +333,10 @@ def _plain(value: Any) -> Any:
 
 def preview_command(project_dir: Path, stack: str, *, as_json: bool = False) -> int:
     """Print the plan of `stack`: a tree, or JSON with every input; secrets never shown."""
-    resources = plan(Path(project_dir), stack)
+    notices: list[str] = []
+    resources = plan(Path(project_dir), stack, notices=notices)
+    for notice in notices:
+        print(notice, file=sys.stderr)
     if as_json:
         print(json.dumps([_as_json(resource) for resource in resources], indent=2))
     else:

@@ -18,10 +18,13 @@ import pulumi
 from ..loader import LoadError, StackConfig, load_stack
 from ..models import Pipeline
 from .catalog_component import CatalogComponent
-from .catalog_plan import catalog_plans, landing_volume
+from .catalog_plan import catalog_plans, grant_conflicts, landing_volume, reader_notices
 from .cluster_component import ClusterComponent
+from .deployed import DEPLOYED_OUTPUT, PreviousLookup, own_stack_outputs
+from .dropped_tables import dropped_tables
 from .groups import GroupLookup, lookup_group, missing_groups
 from .pipeline_component import PipelineComponent
+from .prerequisites import WorkspaceLookups, provider_lookups, workspace_problems
 from .secrets import SecretValues, env_secret_values
 from .wheel import build_wheel
 
@@ -86,11 +89,19 @@ def secret_config_values(
     return SecretValues.of(value for value in secret if value is not None)
 
 
-def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group) -> DeployedStack:
+def deploy_stack(
+    project_dir: Path,
+    *,
+    group_lookup: GroupLookup = lookup_group,
+    lookups: WorkspaceLookups | None = None,
+    previous_lookup: PreviousLookup = own_stack_outputs,
+) -> DeployedStack:
     """Create the components of every definition of `project_dir/stacks/` and export outputs.
 
-    Raises `LoadError` (located messages) when a definition is invalid or names a group the
-    workspace lacks; then nothing is created.
+    Raises `LoadError` (located messages) when a definition is invalid, names a group or a
+    catalog the workspace lacks, would create a name another owner holds, or would drop a
+    table of a protected stack; then nothing is created. Notices (what readers still need,
+    which tables an update drops) go to Pulumi's log, each at its YAML line.
     """
     config = pulumi.Config()
     file_config = None
@@ -110,17 +121,33 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
     except LoadError as error:
         raise known.redact_errors(error) from None
     secrets = known.merged(SecretValues.of_fields(stack.secret_values))
-    missing = missing_groups(stack, group_lookup)
-    if missing:
-        # A group named by a secret variable would be quoted in clear.
-        raise secrets.redact_errors(LoadError(missing))
     # `protect` is decided per child by what it holds (`deploy.protection`); components
     # themselves are never protected, or every child would inherit it.
     protect = stack_config.protect
+    plans = catalog_plans(stack.pipelines.values())
+    previous = previous_lookup()
+    problems = missing_groups(stack, group_lookup) + grant_conflicts(stack)
+    if not problems:
+        problems = workspace_problems(
+            stack,
+            plans,
+            lookups or provider_lookups(),
+            previous,
+            name_prefix=stack_config.name_prefix,
+        )
+    refused, drops = dropped_tables(stack, previous, protect=protect)
+    problems += refused
+    if problems:
+        # A group named by a secret variable would be quoted in clear.
+        raise secrets.redact_errors(LoadError(problems))
+    for notice in secrets.redact_errors(LoadError(reader_notices(stack))).errors:
+        pulumi.log.info(f"notice: {notice}")
+    for notice in secrets.redact_errors(LoadError(drops)).errors:
+        pulumi.log.warn(f"notice: {notice}")
 
     catalogs = {
         name: CatalogComponent(plan, protect=protect, secrets=secrets)
-        for name, plan in catalog_plans(stack.pipelines.values()).items()
+        for name, plan in plans.items()
     }
 
     def needed_by(pipeline: Pipeline) -> list[pulumi.Resource]:
@@ -151,6 +178,7 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
             cluster, name_prefix=stack_config.name_prefix, protect=protect, secrets=secrets
         )
         for name, cluster in stack.clusters.items()
+        if not cluster.stacks or stack_config.stack in cluster.stacks
     }
 
     pulumi.export(
@@ -171,6 +199,23 @@ def deploy_stack(project_dir: Path, *, group_lookup: GroupLookup = lookup_group)
         {
             name: {"id": component.cluster_id, "url": component.cluster_url}
             for name, component in clusters.items()
+        },
+    )
+    # Read back by the next run (`deploy.deployed`): what this update leaves deployed.
+    pulumi.export(
+        DEPLOYED_OUTPUT,
+        {
+            "tables": {
+                name: sorted(table.name for table in pipeline.tables)
+                for name, pipeline in sorted(stack.pipelines.items())
+            },
+            "pipeline_ids": {name: component.pipeline_id for name, component in pipelines.items()},
+            "schemas": secrets.conceal(
+                sorted(f"{c.catalog}.{schema}" for c in catalogs.values() for schema in c.schemas)
+            ),
+            "volumes": secrets.conceal(
+                sorted(f"{c.catalog}.{s}.{v}" for c in catalogs.values() for s, v in c.volumes)
+            ),
         },
     )
     return DeployedStack(pipelines=pipelines, clusters=clusters, catalogs=catalogs)

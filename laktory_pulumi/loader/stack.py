@@ -349,6 +349,9 @@ class Stack:
 
 
 PRINCIPAL_FIELDS = ("group_name", "user_name", "service_principal_name")
+LOCATED_FIELDS = ("name", "catalog", "target", "tables", "configuration")
+"""Fields the deploy's workspace checks blame (a missing catalog, a name taken, a table
+dropped), located like principals."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +369,8 @@ class PrincipalMarks:
             {
                 path: mark
                 for path, mark in source.value_marks.items()
-                if path and path[-1] in PRINCIPAL_FIELDS
+                if path
+                and (path[-1] in PRINCIPAL_FIELDS or (path[0] in LOCATED_FIELDS and len(path) <= 3))
             },
         )
 

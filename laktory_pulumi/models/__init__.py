@@ -4,7 +4,7 @@ from .base import Model, RuleViolation
 from .builder import Aggregate, Aggregation, TableBuilder, TimeWindow
 from .cluster import Autoscale, Cluster, ClusterSpec, InitScript, PipelineCluster
 from .column import Column, ColumnExpression, LitArg, SqlArg, ValueArg
-from .permission import ClusterPermission, PipelinePermission
+from .permission import CatalogGrant, ClusterPermission, PipelinePermission
 from .pipeline import FileLibrary, Library, NotebookLibrary, Notification, Pipeline
 from .sources import Cdc, EventSource, Producer, TableSource, Watermark
 from .table import Expectation, Table
@@ -13,6 +13,7 @@ __all__ = [
     "Aggregate",
     "Aggregation",
     "Autoscale",
+    "CatalogGrant",
     "Cdc",
     "Cluster",
     "ClusterPermission",

@@ -1,4 +1,14 @@
-"""Clusters: the compute of a pipeline, and standalone clusters."""
+"""Clusters: the compute of a pipeline, and standalone clusters.
+
+`num_workers: 0` is a single-node cluster, which Databricks recognises by its Spark profile,
+not by the count: the provider sends `num_workers: 0` for a pipeline cluster only when its
+`spark_conf` says `spark.databricks.cluster.profile: singleNode` (terraform-provider-databricks
+`pipelines/resource_pipeline.go`, `adjustForceSendFields`, line 32); without it the zero is
+dropped and DLT autoscales (1 to 5 workers). A standalone cluster needs the profile,
+`spark.master: local[*]` and the `ResourceClass: SingleNode` tag ("Single node compute",
+docs.databricks.com/compute/single-node.html). The deploy adds them (`SINGLE_NODE_SPARK_CONF`,
+`SINGLE_NODE_TAGS`); a conflicting value in the YAML fails validation.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,10 @@ from pydantic import Field, model_validator
 
 from .base import FieldError, Model, UpperCase, exactly_one
 from .permission import ClusterPermission
+
+SINGLE_NODE_PROFILE = "spark.databricks.cluster.profile"
+SINGLE_NODE_SPARK_CONF = {SINGLE_NODE_PROFILE: "singleNode", "spark.master": "local[*]"}
+SINGLE_NODE_TAGS = {"ResourceClass": "SingleNode"}
 
 
 class Autoscale(Model):
@@ -91,7 +105,26 @@ class ClusterSpec(Model):
     def _size_once(self) -> ClusterSpec:
         if self.num_workers is not None and self.autoscale is not None:
             raise FieldError("num_workers", "num_workers and autoscale exclude each other")
+        single_node = self.num_workers == 0
+        for key, value in SINGLE_NODE_SPARK_CONF.items():
+            given = self.spark_conf.get(key)
+            if single_node and given is not None and given != value:
+                raise FieldError(
+                    "spark_conf",
+                    f"num_workers: 0 is a single-node cluster, which needs {key}: {value} "
+                    f"(not {given}); the deploy sets it",
+                )
+        if not single_node and self.spark_conf.get(SINGLE_NODE_PROFILE) == "singleNode":
+            raise FieldError(
+                "spark_conf",
+                "the singleNode profile is for num_workers: 0 (set it, or remove the profile)",
+            )
         return self
+
+    @property
+    def single_node(self) -> bool:
+        """Driver only: the deploy adds the single-node profile and tag."""
+        return self.num_workers == 0
 
 
 class PipelineCluster(ClusterSpec):
@@ -124,6 +157,11 @@ class Cluster(ClusterSpec):
         default_factory=list,
         description="Who may attach to, restart or manage the cluster (CAN_ATTACH_TO, "
         "CAN_RESTART, CAN_MANAGE).",
+    )
+    stacks: list[str] = Field(
+        default_factory=list,
+        description="The stacks that deploy this cluster (e.g. `[dev]` for a debugging "
+        "cluster); every stack when empty.",
     )
 
     @model_validator(mode="after")

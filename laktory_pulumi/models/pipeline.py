@@ -10,9 +10,10 @@ from pydantic import Field, model_validator
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .builder_rules import builder_rules
 from .cluster import PipelineCluster
+from .deploy_rules import deploy_rules
 from .function_rules import functions_exist
 from .laktory_rules import laktory_name_rules
-from .permission import PipelinePermission
+from .permission import CatalogGrant, PipelinePermission
 from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
@@ -130,8 +131,22 @@ class Pipeline(Model):
     )
     readers: list[Reader] = Field(
         default_factory=list,
-        description="Who may query the pipeline's tables: USE CATALOG on `catalog`, USE SCHEMA "
-        "and SELECT on `target`, granted in Unity Catalog.",
+        description="Who may query the pipeline's tables: USE SCHEMA and SELECT on `target` "
+        "when this stack creates it, granted in Unity Catalog. USE CATALOG on `catalog` is "
+        "granted by the catalog's admins (the deploy says what to grant) or through "
+        "`authoritative_catalog_grants`.",
+    )
+    authoritative_catalog_grants: list[CatalogGrant] = Field(
+        default_factory=list,
+        description="Opt-in grants on `catalog`, which the stack does not create: each entry is "
+        "the principal's COMPLETE privilege list there. Deploying it removes every other "
+        "privilege the principal had on the catalog; destroying the stack revokes them all.",
+    )
+    allow_dropping_tables: list[str] = Field(
+        default_factory=list,
+        description="Tables removed from this file that the next update may drop on a "
+        "protected stack (DLT drops a table its pipeline no longer defines); without them, "
+        "`pulumi preview` refuses the update.",
     )
     manage_schema: bool = Field(
         default=True,
@@ -204,6 +219,7 @@ class Pipeline(Model):
             *self._keys_declared(),
             *self._editions_and_storage(),
             *self._schedule_and_readers(),
+            *deploy_rules(self),
             *pipeline_rules(self),
             *functions_exist(self),
             *self._appends(),
