@@ -4,7 +4,7 @@ Checked by the program at `pulumi preview` with data-source lookups (invokes, wh
 so that a missing catalog or a name another stack holds fails with the YAML line, instead of
 failing half-way through `up` after notebooks, the wheel and clusters were created:
 
-- each catalog a pipeline names exists (`databricks.get_catalog`); the stack never creates one;
+- each catalog a pipeline names exists (`databricks.get_catalogs`); the stack never creates one;
 - each schema and volume the stack would create is absent, or this stack created it (the last
   deployment's record, `deploy.deployed`): Unity Catalog refuses to create an object that
   exists ("already exists"), and adopting another stack's schema would make this stack delete
@@ -28,35 +28,32 @@ from .deployed import Deployment
 
 @dataclass(frozen=True)
 class WorkspaceLookups:
-    """Each returns whether the named object exists (pipelines: their ids)."""
+    """What the workspace holds, by listing: a lookup of one missing object would fail the
+    invoke, which Pulumi reports as the program's error however the program handles it
+    (`pulumi.runtime.rpc_manager`: a failed RPC is the run's unhandled exception)."""
 
-    catalog_exists: Callable[[str], bool]
-    schema_exists: Callable[[str], bool]
-    volume_exists: Callable[[str], bool]
-    pipeline_ids: Callable[[str], list[str]]
-
-
-def _found(lookup: Callable[[], Any]) -> bool:
-    # The provider's data sources fail when the object is not found (or not visible to the
-    # deploying identity, which then could not use it either).
-    try:
-        return bool(getattr(lookup(), "id", None))
-    except Exception:
-        return False
+    catalogs: Callable[[], set[str]]
+    """The metastore's catalog names (`databricks.get_catalogs`, catalog/data_catalogs.go)."""
+    schemas: Callable[[str], set[str]]
+    """A catalog's schemas, `catalog.schema` (`databricks.get_schemas`)."""
+    volumes: Callable[[str, str], set[str]]
+    """A schema's volumes, `catalog.schema.volume` (`databricks.get_volumes`)."""
+    pipeline_ids: Callable[[str], set[str]]
+    """Pipelines whose name is LIKE the given one (`databricks.get_pipelines`,
+    pipelines/data_pipelines.go: `name LIKE '<name>'`)."""
 
 
 def provider_lookups() -> WorkspaceLookups:
     """The provider's data sources, imported here so the local side never loads the provider."""
     import pulumi_databricks as databricks
 
-    def pipeline_ids(name: str) -> list[str]:
-        return list(databricks.get_pipelines(pipeline_name=name).ids or [])
-
     return WorkspaceLookups(
-        catalog_exists=lambda name: _found(lambda: databricks.get_catalog(name=name)),
-        schema_exists=lambda name: _found(lambda: databricks.get_schema(name=name)),
-        volume_exists=lambda name: _found(lambda: databricks.get_volume(name=name)),
-        pipeline_ids=pipeline_ids,
+        catalogs=lambda: set(databricks.get_catalogs().ids or ()),
+        schemas=lambda catalog: set(databricks.get_schemas(catalog_name=catalog).ids or ()),
+        volumes=lambda catalog, schema: set(
+            databricks.get_volumes(catalog_name=catalog, schema_name=schema).ids or ()
+        ),
+        pipeline_ids=lambda name: set(databricks.get_pipelines(pipeline_name=name).ids or ()),
     )
 
 
@@ -71,8 +68,9 @@ def workspace_problems(
     """A located error for each missing catalog and each name another owner holds."""
     errors: list[LocatedError] = []
     missing_catalogs: set[str] = set()
+    existing = lookups.catalogs()
     for catalog in sorted({p.catalog for p in stack.pipelines.values() if p.catalog}):
-        if lookups.catalog_exists(catalog):
+        if catalog in existing:
             continue
         missing_catalogs.add(catalog)
         for name, pipeline in sorted(stack.pipelines.items()):
@@ -88,23 +86,26 @@ def workspace_problems(
                     )
                 )
     for catalog, plan in plans.items():
-        if catalog in missing_catalogs:
+        if catalog in missing_catalogs or catalog not in existing:
             continue
+        schemas = lookups.schemas(catalog)
         for schema in plan.schemas.values():
             full = f"{catalog}.{schema.name}"
-            if schema.managed and full not in previous.schemas and lookups.schema_exists(full):
-                errors += _taken(
-                    stack, "schema", full, _schema_mentions(stack, catalog, schema.name)
-                )
+            if full not in schemas:
+                continue  # nothing in it can exist yet
+            if schema.managed and full not in previous.schemas:
+                mentions = _schema_mentions(stack, catalog, schema.name)
+                errors += _taken(stack, "schema", full, mentions)
+            volumes = lookups.volumes(catalog, schema.name) if schema.volumes else set()
             for volume in sorted(schema.volumes):
                 path = f"{full}.{volume}"
-                if path not in previous.volumes and lookups.volume_exists(path):
+                if path in volumes and path not in previous.volumes:
                     errors += _taken(stack, "volume", path, _volume_mentions(stack, path))
     for name, pipeline in sorted(stack.pipelines.items()):
         if pipeline.allow_duplicate_names:
             continue
         display = f"{name_prefix}{name}"
-        others = set(lookups.pipeline_ids(display)) - set(previous.pipeline_ids.values())
+        others = lookups.pipeline_ids(display) - set(previous.pipeline_ids.values())
         if others:
             errors.append(
                 stack.locate(

@@ -65,9 +65,9 @@ class PlannedResource:
 
 
 GET_GROUP = "databricks:index/getGroup:getGroup"
-GET_CATALOG = "databricks:index/getCatalog:getCatalog"
-GET_SCHEMA = "databricks:index/getSchema:getSchema"
-GET_VOLUME = "databricks:index/getVolume:getVolume"
+GET_CATALOGS = "databricks:index/getCatalogs:getCatalogs"
+GET_SCHEMAS = "databricks:index/getSchemas:getSchemas"
+GET_VOLUMES = "databricks:index/getVolumes:getVolumes"
 GET_PIPELINES = "databricks:index/getPipelines:getPipelines"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
@@ -75,14 +75,18 @@ STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 class OfflineMocks(pulumi.runtime.Mocks):
     """Resources get a readable placeholder id and their inputs as state.
 
-    Offline, no workspace says what exists: a group or catalog lookup finds it, a schema,
-    volume or pipeline name is free (the real `pulumi preview` checks them), and the stack was
+    Offline, no workspace says what exists: a group lookup finds it, every catalog the program
+    needs exists (`plan` fills `catalogs` from the definitions), and no schema, volume or pipeline of
+    theirs does (the real `pulumi preview` checks them all); the stack was
     never deployed unless `previous` gives its last outputs (a stack reference to itself reads
     them, `deploy.deployed`). Other calls return nothing.
     """
 
-    def __init__(self, previous: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, previous: Mapping[str, Any] | None = None, catalogs: set[str] | None = None
+    ) -> None:
         self.previous = dict(previous or {})
+        self.catalogs: set[str] | None = catalogs
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         if args.typ == STACK_REFERENCE_TYPE:
@@ -94,11 +98,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
         if args.token == GET_GROUP:
             name = args.args.get("displayName", "")
             return {"id": f"group-{name}", "displayName": name}
-        if args.token == GET_CATALOG:
-            name = args.args.get("name", "")
-            return {"id": name, "name": name}
-        if args.token == GET_PIPELINES:
-            return {"id": "pipelines", "ids": []}
+        if args.token == GET_CATALOGS:
+            return {"id": "catalogs", "ids": sorted(self.catalogs or ())}
+        if args.token in (GET_SCHEMAS, GET_VOLUMES, GET_PIPELINES):
+            return {"id": args.token, "ids": []}
         return {}
 
 
@@ -166,11 +169,15 @@ def plan(
         if key.startswith(own_prefix)
     }
     with loads_reused():
-        load_stack(
+        loaded = load_stack(
             project_dir,
             stack,
             config=StackConfig.from_settings(file_config.project, stack, own, raw=placeholders),
         )
+        mocks = mocks or OfflineMocks()
+        if isinstance(mocks, OfflineMocks) and mocks.catalogs is None:
+            # Offline, the catalogs the definitions name exist (the real preview checks them).
+            mocks.catalogs = {p.catalog for p in loaded.pipelines.values() if p.catalog}
         try:
             return contextvars.Context().run(
                 _run_program,
@@ -179,7 +186,7 @@ def plan(
                 stack,
                 engine_config,
                 secret_keys,
-                mocks or OfflineMocks(),
+                mocks,
                 notices,
             )
         except pulumi.RunError as error:
