@@ -115,7 +115,9 @@ def test_the_stock_dev_plan_grants_only_on_securables_it_creates(
     grants = of_type(resources, GRANT_TYPE)
     assert grants, "the stock YAML has a reader"
     for grant in grants:
-        securables = {key for key in ("catalog", "schema", "volume", "table") if key in grant.inputs}
+        securables = {
+            key for key in ("catalog", "schema", "volume", "table") if key in grant.inputs
+        }
         assert securables == {"schema"}, grant.name
         assert grant.inputs["schema"] in created_schemas
     # What destroying dev revokes: exactly these grants, all on schemas it also deletes.
@@ -309,7 +311,11 @@ def test_two_developer_stacks_plan_disjoint_names_and_paths(tmp_path: Path) -> N
                 parts = [inputs["catalogName"], inputs.get("schemaName"), inputs["name"]]
                 names.add(".".join(part for part in parts if part))
             for key in ("path", "name", "clusterName"):
-                if key in inputs and resource.custom and resource.type not in (SCHEMA_TYPE, VOLUME_TYPE):
+                if (
+                    key in inputs
+                    and resource.custom
+                    and resource.type not in (SCHEMA_TYPE, VOLUME_TYPE)
+                ):
                     names.add(f"{key}:{inputs[key]}")
         return names
 
@@ -346,7 +352,9 @@ def test_a_protected_stack_refuses_an_update_dropping_a_table(tmp_path: Path) ->
     # Listed as allowed to go, it passes, and the preview names it.
     path = project / PIPELINE_FILE
     path.write_text(
-        path.read_text().replace("\ntables:", "\nallow_dropping_tables: [slv_stock_quotes]\ntables:")
+        path.read_text().replace(
+            "\ntables:", "\nallow_dropping_tables: [slv_stock_quotes]\ntables:"
+        )
     )
     notices: list[str] = []
     assert of_type(plan(project, "prod", mocks=mocks, notices=notices), PIPELINE_TYPE)

@@ -19,7 +19,12 @@ from typing import Any
 import yaml
 from test_deploy_support import FILE_TYPE, PIPELINE_TYPE, by_key, copy_project, of_type
 
-from laktory_pulumi.deploy.preview import PlannedResource, engine_config_of, run_under_mocks
+from laktory_pulumi.deploy.preview import (
+    OfflineMocks,
+    PlannedResource,
+    engine_config_of,
+    run_under_mocks,
+)
 from laktory_pulumi.deploy.program import deploy_stack
 from laktory_pulumi.deploy.secrets import SecretValues
 from laktory_pulumi.loader.variables import substitute
@@ -67,7 +72,11 @@ def _deploy(project: Path, file_vars: dict[str, Any], engine_vars: dict[str, Any
     config[VARS] = json.dumps(engine_vars)
 
     def run() -> list[PlannedResource]:
-        return run_under_mocks(lambda: deploy_stack(project), "lakehouse", "dev", config, [VARS])
+        # The workspace holds catalog `dev` (the program looks it up, deploy.prerequisites).
+        mocks = OfflineMocks(catalogs={"dev"})
+        return run_under_mocks(
+            lambda: deploy_stack(project), "lakehouse", "dev", config, [VARS], mocks
+        )
 
     return contextvars.Context().run(run)
 

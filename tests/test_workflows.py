@@ -70,9 +70,9 @@ def test_dev_deploys_from_main_and_prod_only_on_a_tag_or_a_manual_run() -> None:
         (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions")]
         return step["with"]["command"], step["with"]["stack-name"]
 
-    assert pulumi_command(jobs["dev"]) == ("up", "dev")
+    assert pulumi_command(jobs["dev"]) == ("up", "${{ vars.PULUMI_ORG }}/dev")
     assert jobs["dev"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert pulumi_command(jobs["prod"]) == ("up", "prod")
+    assert pulumi_command(jobs["prod"]) == ("up", "${{ vars.PULUMI_ORG }}/prod")
     assert jobs["prod"]["environment"] == "prod"
     prod_condition = " ".join(jobs["prod"]["if"].split())
     assert "startsWith(github.ref, 'refs/tags/v')" in prod_condition
@@ -90,17 +90,17 @@ def stacks_of_the_repository() -> list[str]:
 def test_the_real_preview_runs_per_stack_with_that_stacks_environment_secrets() -> None:
     job = workflow("preview.yml")["jobs"]["pulumi"]
     assert sorted(job["strategy"]["matrix"]["stack"]) == stacks_of_the_repository()
-    # The secrets come from the environment named like the stack (as deploy.yml's jobs do),
-    # not from one repository-wide set: each stack previews against its own workspace.
-    assert job["environment"] == "${{ matrix.stack }}"
+    # The secrets come from a read-only environment per stack (`preview-<stack>`), never the
+    # deploy environments (test_deploy_ci.py): each stack previews against its own workspace.
+    assert job["environment"] == "preview-${{ matrix.stack }}"
     assert job["env"] == {
         "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
         "DATABRICKS_HOST": "${{ secrets.DATABRICKS_HOST }}",
         "DATABRICKS_TOKEN": "${{ secrets.DATABRICKS_TOKEN }}",
+        "PULUMI_ORG": "${{ vars.PULUMI_ORG }}",
     }
     (preview,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions")]
-    assert preview["with"]["stack-name"] == "${{ matrix.stack }}"
-    assert preview["with"]["upsert"] is True  # a stack missing in the backend is created
+    assert preview["with"]["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert ".venv/bin/pip install -r requirements.txt" in runs
 
