@@ -159,6 +159,27 @@ def test_an_authoritative_catalog_grant_is_opt_in_and_complete(tmp_path: Path) -
     assert not [notice for notice in notices if "USE CATALOG" in notice]
 
 
+def test_two_pipelines_giving_one_principal_two_lists_on_a_catalog_fail(tmp_path: Path) -> None:
+    # Each databricks_grant overwrites the principal's list (grant.md line 12): two lists for one
+    # principal on one catalog would undo each other on every deploy.
+    project = copy_project(tmp_path / "project")
+    grants = "authoritative_catalog_grants:\n  - group_name: analysts\n    privileges: [{}]\n"
+    path = project / PIPELINE_FILE
+    path.write_text(
+        path.read_text().replace("\nreaders:", "\n" + grants.format("USE_CATALOG") + "readers:", 1)
+    )
+    (project / "stacks/pipelines/pl-other.yaml").write_text(
+        "name: pl-other\ncatalog: ${vars.catalog}\ntarget: other\n" + grants.format("BROWSE")
+    )
+    (error,) = errors_of(project, "dev", Workspace())
+    line = line_of(project, "authoritative_catalog_grants:") + 1
+    assert error == (
+        f"{PIPELINE_FILE}:{line}:17: authoritative_catalog_grants[0].group_name: "
+        "pipeline pl-other gives 'analysts' another complete list on catalog dev (BROWSE): give "
+        "one list"
+    )
+
+
 # 2. Principals.
 
 
