@@ -50,7 +50,7 @@ def _schema(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     from .deploy.preview import preview_command
 
-    return preview_command(args.project, args.stack, as_json=args.json)
+    return preview_command(args.project, args.stack, as_json=args.json, deployed=args.deployed)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -108,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     preview = command("preview", _preview, "print the resources `pulumi up` would create, offline")
     preview.add_argument("--stack", default="dev", help="Pulumi stack (default: dev)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    preview.add_argument(
+        "--deployed",
+        type=Path,
+        default=None,
+        help="JSON of the `deployed` output of the stack's last update (or of another plan): "
+        "the preview then names the tables this change drops, and refuses it on a protected "
+        "stack unless the YAML allows it",
+    )
 
     run = command("run", _run, "run a pipeline locally with Spark Declarative Pipelines")
     run.add_argument("pipeline", help="pipeline name")

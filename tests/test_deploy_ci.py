@@ -3,9 +3,15 @@ workflow names its stacks with their organization (docs/deploy.md, "CI")."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+from test_deploy_support import STACK_TYPE, copy_project
 from test_workflows import workflow
+
+from laktory_pulumi.cli import EXIT_INVALID, main
 
 
 def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,3 +42,41 @@ def test_every_pulumi_step_names_an_org_qualified_stack() -> None:
         for job in workflow(name)["jobs"].values():
             for step in pulumi_steps(job) if "steps" in job else []:
                 assert step["with"]["stack-name"].startswith("${{ vars.PULUMI_ORG }}/"), name
+
+
+def test_the_offline_pr_preview_names_the_tables_a_change_drops(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The offline job plans the base branch, then the pull request against what the base
+    deploys (`--deployed`), as the workflow's step does."""
+    offline = "\n".join(
+        s.get("run", "") for s in workflow("preview.yml")["jobs"]["offline"]["steps"]
+    )
+    assert "--json) > base-plan.json" in offline
+    assert 'laktory-pulumi preview --stack "$stack" "${deployed[@]}"' in offline
+
+    base = copy_project(tmp_path / "base")
+    head = copy_project(tmp_path / "head")
+    pipeline_file = head / "stacks" / "pipelines" / "pl-stock-prices.yaml"
+    text = pipeline_file.read_text()
+    gold = text.index("  - name: gld_stock_performances")
+    pipeline_file.write_text(text[:gold])  # the pull request removes the gold table
+    tables_line = text.splitlines().index("tables:") + 2
+    for stack in ("prod", "dev"):
+        assert main(["preview", "--project", str(base), "--stack", stack, "--json"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        deployed = next(r["outputs"]["deployed"] for r in plan if r["type"] == STACK_TYPE)
+        (tmp_path / f"{stack}.json").write_text(json.dumps(deployed))
+    arguments = ["preview", "--project", str(head), "--deployed"]
+    # prod is protected: refused at the pipeline's tables, naming the table.
+    assert main([*arguments, str(tmp_path / "prod.json"), "--stack", "prod"]) == EXIT_INVALID
+    assert (
+        f"stacks/pipelines/pl-stock-prices.yaml:{tables_line}:3: tables: the stack is protected "
+        "and this update would drop gld_stock_performances"
+    ) in capsys.readouterr().err
+    # dev is not: the plan passes and names what it drops.
+    assert main([*arguments, str(tmp_path / "dev.json"), "--stack", "dev"]) == 0
+    assert (
+        "tables: this update drops table(s) dev.finance.gld_stock_performances"
+        in capsys.readouterr().err
+    )

@@ -338,10 +338,19 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def preview_command(project_dir: Path, stack: str, *, as_json: bool = False) -> int:
-    """Print the plan of `stack`: a tree, or JSON with every input; secrets never shown."""
+def preview_command(
+    project_dir: Path, stack: str, *, as_json: bool = False, deployed: Path | None = None
+) -> int:
+    """Print the plan of `stack`: a tree, or JSON with every input; secrets never shown.
+
+    `deployed`: a JSON file holding what the stack deployed last (its `deployed` output, or the
+    one of the base branch's plan in a pull request): the plan compares with it as `pulumi
+    preview` compares with the stack's own outputs (`deploy.deployed`).
+    """
     notices: list[str] = []
-    resources = plan(Path(project_dir), stack, notices=notices)
+    previous = {"deployed": json.loads(deployed.read_text())} if deployed is not None else None
+    mocks = OfflineMocks(previous) if previous is not None else None
+    resources = plan(Path(project_dir), stack, mocks=mocks, notices=notices)
     for notice in notices:
         print(notice, file=sys.stderr)
     if as_json:
