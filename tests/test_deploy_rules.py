@@ -209,8 +209,9 @@ def test_admins_cannot_be_a_reader() -> None:
 
 
 def test_serverless_sends_no_photon_flag() -> None:
-    # Serverless pipelines always run Photon (docs.databricks.com, "Configure a serverless
-    # pipeline"); classic compute keeps the YAML's flag.
+    # Serverless compute is Databricks-managed, Photon included (docs.databricks.com, "Configure
+    # a serverless pipeline": "Serverless pipelines remove most configuration options"); classic
+    # compute keeps the YAML's flag.
     from laktory_pulumi.deploy.pipeline_args import pipeline_resource_args
 
     serverless = Pipeline.model_validate({"name": "p", "catalog": "c", "serverless": True})

@@ -45,8 +45,9 @@ def pipeline_resource_args(
         "configuration": pipeline_configuration(pipeline, laktory_root),
         "continuous": pipeline.continuous,
         "development": pipeline.development,
-        # Serverless always runs Photon; the flag is for classic compute only (docs.databricks.com,
-        # "Configure a serverless pipeline": Photon is enabled and cannot be turned off).
+        # Serverless compute is Databricks-managed, Photon included ("Serverless pipelines remove
+        # most configuration options, as Databricks manages all infrastructure",
+        # docs.databricks.com, "Configure a serverless pipeline"): the flag is classic compute's.
         "photon": None if pipeline.serverless else pipeline.photon,
         "allow_duplicate_names": pipeline.allow_duplicate_names,
         "serverless": pipeline.serverless,

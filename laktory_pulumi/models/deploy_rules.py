@@ -32,9 +32,9 @@ def _serverless(pipeline: Pipeline) -> list[tuple[Path, str]]:
         problems.append(
             (("serverless",), "a serverless pipeline publishes to Unity Catalog: set catalog")
         )
-    # Serverless pipelines run the ADVANCED edition's features (expectations, CDC); the API
-    # refuses another edition (pipeline.md line 98: edition is "Not required when serverless",
-    # i.e. the platform chooses it).
+    # The platform chooses a serverless pipeline's edition (pipeline.md line 98: edition "Not
+    # required when `serverless` is set to `true`"), and it is ADVANCED: another edition set
+    # explicitly passes `preview` and fails at `up` (reproduced in issue 17).
     if pipeline.edition != "ADVANCED":
         problems.append(
             (
