@@ -401,6 +401,16 @@ def test_an_unprotected_stack_names_the_tables_an_update_drops(tmp_path: Path) -
     ]
 
 
+def test_a_pipeline_no_longer_deployed_is_named_with_its_tables() -> None:
+    mocks = Workspace(previous={"tables": {NAME: STOCK_TABLES, "pl-gone": ["gld_x"]}})
+    notices: list[str] = []
+    plan(REPO, "prod", mocks=mocks, notices=notices)
+    assert [notice for notice in notices if "pl-gone" in notice] == [
+        "notice: Pulumi.prod.yaml:1:1: pipelines: pipeline pl-gone is no longer deployed: "
+        "deleting it drops its tables (gld_x) (the stack is protected: pulumi up refuses it)"
+    ]
+
+
 def test_the_plan_records_what_the_next_run_compares_with(
     dev: tuple[list[PlannedResource], list[str]],
 ) -> None:

@@ -46,4 +46,18 @@ def dropped_tables(
                     "list it under allow_dropping_tables",
                 )
             )
+    for name in sorted(set(previous.tables) - set(stack.pipelines)):
+        # Deleting the pipeline deletes its tables; `protect` makes `pulumi up` refuse it.
+        tables = ", ".join(previous.tables[name]) or "none"
+        guard = " (the stack is protected: pulumi up refuses it)" if protect else ""
+        notices.append(
+            LocatedError(
+                f"Pulumi.{stack.config.stack}.yaml",
+                1,
+                1,
+                "pipelines",
+                f"pipeline {name} is no longer deployed: deleting it drops its tables "
+                f"({tables}){guard}",
+            )
+        )
     return errors, notices

@@ -41,6 +41,9 @@ def named_groups(stack: Stack) -> dict[str, list[Where]]:
     for name, pipeline in stack.pipelines.items():
         note("pipeline", name, "permissions", pipeline.permissions)
         note("pipeline", name, "readers", pipeline.readers)
+        note(
+            "pipeline", name, "authoritative_catalog_grants", pipeline.authoritative_catalog_grants
+        )
     for name, cluster in stack.clusters.items():
         note("cluster", name, "permissions", cluster.permissions)
     return found
