@@ -1,0 +1,128 @@
+"""The models as a notebook sees them: `read_metadata` validates the metadata into these.
+
+The design document's templates, and every Laktory v0.0.22 notebook, call the builder:
+`table.builder.read_source(spark)`, then `table.builder.process(df, spark=spark)`, and select
+tables with `table.builder.template == "SILVER"` (Laktory fills the tag with the layer). The
+models only describe, so the acting lives here: these subclasses add the methods, and delegate
+them to the functions the generic templates use (`runtime.tables.source_frame`,
+`runtime.builders.process`), so a hand-written notebook builds what `define_table` builds.
+The arrow points one way: this module imports the models, the models import nothing of it.
+
+The metadata file is written from a pipeline the loader has validated (`metadata_bytes`), so
+reading it back checks the shape of every field (pydantic's JSON validation, in one pass) but
+not the rules across tables again: they held when it was written, and `read_metadata` is what
+every notebook of every update pays for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from ..models.base import BackRef
+from ..models.builder import TableBuilder
+from ..models.pipeline import Pipeline
+from ..models.table import Table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def _equal_as(self: BaseModel, other: object, base: type[BaseModel], **same: Any) -> bool:
+    """Equality with the model read back or the one it was written from: the same fields,
+    `defined_at` aside (as the models compare), whichever of the two classes each side is.
+    `same` holds this side's values to compare instead of its own (a filled-in default)."""
+    if not isinstance(other, base):
+        return NotImplemented
+    mine = {**self.__dict__, **same}
+    theirs = dict(other.__dict__)
+    for fields in (mine, theirs):
+        fields.pop("defined_at", None)
+    return mine == theirs and self.__pydantic_private__ == other.__pydantic_private__
+
+
+class RuntimeTableBuilder(TableBuilder):
+    """A table's builder, able to read and build its table (Laktory v0.0.22's methods)."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TableBuilder):
+            return NotImplemented
+        return self.tag == other.tag and _equal_as(
+            self, other, TableBuilder, template=other.template
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _laktory_tag(self) -> RuntimeTableBuilder:
+        # Laktory v0.0.22's `TableBuilder.default_options`: an unset template is the layer, so a
+        # notebook written for Laktory selects `builder.template == "SILVER"`.
+        if self.template is None:
+            self.__dict__["template"] = self.layer
+        return self
+
+    def read_source(self, spark: SparkSession) -> DataFrame:
+        """What the table is built from: its source read (a stream when it streams), its SQL
+        query, or its static rows; the frame the generic templates pass to `process`."""
+        from .tables import source_frame
+
+        return source_frame(self.table, spark)
+
+    def process(
+        self,
+        df: DataFrame,
+        udfs: Sequence[Callable[..., Any]] | None = None,
+        spark: SparkSession | None = None,
+    ) -> DataFrame:
+        """The table built from `df` (what `read_source` returned), as the generic templates
+        build it: joins, declared and system columns, window filter or aggregation, filter,
+        deduplication, selects, drop_columns.
+
+        `udfs` and `spark` are Laktory's parameters, accepted so its notebooks run as written:
+        the functions a column calls are the pipeline's own `udfs`, imported from where the
+        deploy put them (`runtime.udfs`), and the session is the frame's.
+        """
+        from .builders import process
+
+        del udfs, spark
+        return process(self.table, df)
+
+
+class RuntimeTable(Table):
+    """A table of the deployed metadata; its builder reads and builds it."""
+
+    builder: RuntimeTableBuilder = Field(description="Source and transformations.")
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_as(self, other, Table)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class RuntimePipeline(Pipeline):
+    """A pipeline read back from its deployed metadata file."""
+
+    tables: list[RuntimeTable] = Field(  # type: ignore[assignment]
+        default_factory=list, description="Tables the pipeline builds."
+    )
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_as(self, other, Pipeline)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _rules_across_fields(self) -> RuntimePipeline:  # type: ignore[override]
+        # Not a validator here: the rules held when the loader validated the file the metadata
+        # was written from. What the runtime needs of it is each table's link to the pipeline.
+        for table in self.tables:
+            table._pipeline = BackRef(self)
+        return self
+
+    @model_validator(mode="after")
+    def _link_tables(self) -> RuntimePipeline:
+        for table in self.tables:
+            table._pipeline = BackRef(self)
+        return self
