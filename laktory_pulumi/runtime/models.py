@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, TypeAdapter, model_validator
 
 from ..models.base import BackRef
 from ..models.builder import TableBuilder
+from ..models.column import Column, LitArg, SqlArg, ValueArg
 from ..models.pipeline import Pipeline
 from ..models.table import Table
 
@@ -41,7 +42,8 @@ def _equal_as(self: BaseModel, other: object, base: type[BaseModel], **same: Any
     theirs = dict(other.__dict__)
     for fields in (mine, theirs):
         fields.pop("defined_at", None)
-    return mine == theirs and self.__pydantic_private__ == other.__pydantic_private__
+    own = {k: v for k, v in (self.__pydantic_private__ or {}).items() if not k.startswith("_raw")}
+    return mine == theirs and own == (other.__pydantic_private__ or {})
 
 
 class RuntimeTableBuilder(TableBuilder):
@@ -91,12 +93,76 @@ class RuntimeTableBuilder(TableBuilder):
         return process(self.table, df)
 
 
-class RuntimeTable(Table):
-    """A table of the deployed metadata; its builder reads and builds it."""
+Argument = str | LitArg | ValueArg | SqlArg
+"""A column's argument as the metadata writes it: Laktory's forms were turned into ours when
+the file was loaded, so the four forms are told apart by their one key, in pydantic's core."""
 
-    builder: RuntimeTableBuilder = Field(description="Source and transformations.")
+
+class RuntimeColumn(Column):
+    """A column read back from the metadata: its shape validated, its rules not again (its type
+    and its way to compute held when the file was written)."""
+
+    type: str = Field(default="string", description="Spark SQL type the value is cast to.")
+    spark_func_args: list[Argument] = Field(  # type: ignore[assignment]
+        default_factory=list, description="Positional arguments."
+    )
+    spark_func_kwargs: dict[str, Argument] = Field(  # type: ignore[assignment]
+        default_factory=dict, description="Keyword arguments."
+    )
+
+    def _one_way_to_compute(self) -> RuntimeColumn:  # type: ignore[override]
+        return self
 
     def __eq__(self, other: object) -> bool:
+        return _equal_as(self, other, Column)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_COLUMNS: TypeAdapter[list[RuntimeColumn]] = TypeAdapter(list[RuntimeColumn])
+
+
+class RuntimeTable(Table):
+    """A table of the deployed metadata; its builder reads and builds it.
+
+    Its columns are validated when first used: a notebook builds the tables of its template
+    only, and a pipeline's columns are most of its metadata (a table's other fields are
+    validated as the file is read).
+    """
+
+    builder: RuntimeTableBuilder = Field(description="Source and transformations.")
+    columns: list[Any] = Field(  # type: ignore[assignment]
+        default_factory=list, description="Columns to build; validated on first use."
+    )
+    _raw_columns: list[Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _columns_on_first_use(self) -> RuntimeTable:
+        self._raw_columns = self.__dict__.pop("columns")
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "columns":
+            return super().__getattr__(name)  # type: ignore[misc]
+        raw = self.__pydantic_private__["_raw_columns"]
+        columns = _COLUMNS.validate_python(raw or [])
+        self.__dict__["columns"] = columns
+        self.__pydantic_private__["_raw_columns"] = None
+        return columns
+
+    # The rules of a table held when the file was written (`RuntimePipeline`); these are
+    # plain methods here, so that pydantic no longer runs them.
+    def _source_or_data(self) -> RuntimeTable:  # type: ignore[override]
+        return self
+
+    def _grants_cannot_be_deployed(self) -> RuntimeTable:  # type: ignore[override]
+        return self
+
+    def _quarantine_needs_a_drop_rule(self) -> RuntimeTable:  # type: ignore[override]
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        self.columns  # noqa: B018  (validated before comparing)
         return _equal_as(self, other, Table)
 
     __hash__ = None  # type: ignore[assignment]
