@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -256,6 +257,11 @@ def test_read_metadata_gives_laktorys_notebook_api(
     assert read.table("gld_stock_performances").builder.template == "STOCK_PERFORMANCES"
     # The metadata file is unchanged by the read: an unset template stays unset there.
     assert b'"template": "SILVER"' not in metadata_bytes(pipeline)
+    # Columns are validated on first use; a dump of a fresh read still holds every one.
+    fresh = read_metadata(pipeline="pl-stock-prices")
+    dumped = json.loads(fresh.model_dump_json())["tables"]
+    assert [len(t["columns"]) for t in dumped] == [len(t.columns) for t in pipeline.tables]
+    assert fresh.table("slv_stock_prices").columns == pipeline.table("slv_stock_prices").columns
 
 
 def test_the_models_import_nothing_of_the_runtime() -> None:

@@ -59,7 +59,16 @@ def omitted_libraries(source: YamlSource, pipeline: Pipeline) -> list[LocatedErr
     data = source.data
     if not isinstance(data, dict) or "libraries" in data or not pipeline.tables:
         return []
-    needed = sorted({t.builder.notebook for t in pipeline.tables if t.builder.notebook is not None})
+    needed = sorted(
+        {
+            t.builder.notebook
+            for t in pipeline.tables
+            if t.builder.notebook is not None
+            and (
+                (t.builder.tag or "").upper() in LAYER_TEMPLATES or t.builder.names_a_notebook_file
+            )
+        }
+    )
     listed = ", ".join(f"{LOCAL_NOTEBOOK_PREFIX}{name}{NOTEBOOK_SUFFIX}" for name in needed)
     return [
         source.error(

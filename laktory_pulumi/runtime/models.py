@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, PrivateAttr, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 
 from ..models.base import BackRef
 from ..models.builder import TableBuilder
@@ -149,6 +157,11 @@ class RuntimeTable(Table):
         self.__dict__["columns"] = columns
         self.__pydantic_private__["_raw_columns"] = None
         return columns
+
+    @model_serializer(mode="wrap")
+    def _dumped_with_columns(self, handler: SerializerFunctionWrapHandler) -> Any:
+        self.columns  # noqa: B018  (validated, so that a dump holds them)
+        return handler(self)
 
     # The rules of a table held when the file was written (`RuntimePipeline`); these are
     # plain methods here, so that pydantic no longer runs them.
