@@ -146,7 +146,13 @@ class RuntimeTable(Table):
 
     @model_validator(mode="after")
     def _columns_on_first_use(self) -> RuntimeTable:
-        self._raw_columns = self.__dict__.pop("columns")
+        # Private attributes are written to their dict: pydantic's `__setattr__` costs more
+        # than the rest of a table's validation.
+        self.__pydantic_private__["_raw_columns"] = self.__dict__.pop("columns")  # type: ignore[index]
+        return self
+
+    def _attach_builder(self) -> RuntimeTable:  # type: ignore[override]
+        self.builder.__pydantic_private__["_table"] = BackRef(self)  # type: ignore[index]
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -163,8 +169,8 @@ class RuntimeTable(Table):
         self.columns  # noqa: B018  (validated, so that a dump holds them)
         return handler(self)
 
-    # The rules of a table held when the file was written (`RuntimePipeline`); these are
-    # plain methods here, so that pydantic no longer runs them.
+    # The rules of a table held when the file was written (`RuntimePipeline`). Pydantic calls
+    # a validator by its name on the subclass, so these bodies replace the models' checks.
     def _source_or_data(self) -> RuntimeTable:  # type: ignore[override]
         return self
 
@@ -194,14 +200,9 @@ class RuntimePipeline(Pipeline):
     __hash__ = None  # type: ignore[assignment]
 
     def _rules_across_fields(self) -> RuntimePipeline:  # type: ignore[override]
-        # Not a validator here: the rules held when the loader validated the file the metadata
-        # was written from. What the runtime needs of it is each table's link to the pipeline.
+        # The rules held when the loader validated the file the metadata was written from; what
+        # the runtime needs of this validator is each table's link to the pipeline.
+        link = BackRef(self)
         for table in self.tables:
-            table._pipeline = BackRef(self)
-        return self
-
-    @model_validator(mode="after")
-    def _link_tables(self) -> RuntimePipeline:
-        for table in self.tables:
-            table._pipeline = BackRef(self)
+            table.__pydantic_private__["_pipeline"] = link  # type: ignore[index]
         return self
