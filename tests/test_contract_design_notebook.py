@@ -147,6 +147,7 @@ def test_the_design_documents_template_builds_silver_on_databricks_dlt(
     assert sorted(row.symbol for row in metadata.collect()) == ["AAPL", "AMZN", "GOOGL", "MSFT"]
 
 
+@pytest.mark.slow
 def test_lakehouse_as_code_runs_locally_with_the_design_documents_template(
     tmp_path: Path, landing: Path, spark: SparkSession
 ) -> None:
