@@ -1,7 +1,10 @@
-"""read_metadata of a pipeline with 500 tables of 20 columns: target under 100 ms.
+"""read_metadata of a pipeline with 500 tables of 20 columns: target <= 2x `json.loads`.
 
 Baseline: parsing the same bytes with `json.loads` alone, so the ratio shows what
-validation into models costs on top of reading the JSON.
+validation into models costs on top of reading the JSON. Both are read alternately, so that
+they see the same machine load. `read_metadata` validates every table eagerly and a table's
+columns when a notebook first uses them (`runtime/models.py`): the figure after the ratio is
+what a notebook then pays to use the columns of every table.
 
 Run: .venv/bin/python bench/bench_read_metadata.py
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _timing import machine, median_seconds, report
+from _timing import machine, median_seconds, paired_median_seconds, report
 
 from laktory_pulumi.metadata import metadata_bytes, metadata_workspace_path, read_metadata
 from laktory_pulumi.models import Pipeline
@@ -68,13 +71,16 @@ def main() -> None:
         os.environ["LAKTORY_WORKSPACE_ROOT"] = root
         loaded = read_metadata(pipeline.name)
         assert loaded == pipeline and len(loaded.tables) == TABLES
-        ours = median_seconds(lambda: read_metadata(pipeline.name), repeat=9)
-        baseline = median_seconds(lambda: json.loads(path.read_bytes()), repeat=9)
+        ours, baseline = paired_median_seconds(
+            lambda: read_metadata(pipeline.name), lambda: json.loads(path.read_bytes()), repeat=15
+        )
+        every_column = median_seconds(
+            lambda: [table.columns for table in read_metadata(pipeline.name).tables], repeat=5
+        )
     size_kib = len(metadata_bytes(pipeline)) // 1024
     print(f"machine: {machine()}; {TABLES} tables x {COLUMNS} columns, {size_kib} KiB")
-    report("read_metadata vs json.loads", ours, baseline)
-    verdict = "met" if ours < 0.100 else "MISSED"
-    print(f"read_metadata absolute: {ours * 1000:.1f} ms (target < 100 ms: {verdict})")
+    report("read_metadata vs json.loads", ours, baseline, target=2.0)
+    print(f"read_metadata, then every table's columns: {every_column * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

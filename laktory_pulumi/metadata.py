@@ -12,6 +12,8 @@ from .models import Pipeline
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from .runtime.models import RuntimePipeline
+
 DATABRICKS_WORKSPACE = "/Workspace"
 WORKSPACE_ROOT_ENV = "LAKTORY_WORKSPACE_ROOT"
 LAKTORY_ROOT_ENV = "LAKTORY_ROOT"
@@ -68,8 +70,14 @@ def read_metadata(
     laktory_root: str | None = None,
     *,
     spark: SparkSession | None = None,
-) -> Pipeline:
-    """Read a deployed pipeline's metadata into a validated `Pipeline`.
+) -> RuntimePipeline:
+    """Read a deployed pipeline's metadata into a `Pipeline` a notebook can build tables with.
+
+    The result is the runtime's subclass (`runtime.models.RuntimePipeline`): each table's
+    builder has Laktory's `read_source(spark)` and `process(df, spark=spark)`, and an unset
+    `template` reads as the layer, as in Laktory v0.0.22. The file is parsed and validated by
+    pydantic in one pass; the rules across tables, checked when the file was written, are not
+    checked again.
 
     The file is `<laktory root>pipelines/<pipeline>.json`, under `/Workspace` on Databricks and
     under `$LAKTORY_WORKSPACE_ROOT` elsewhere. The pipeline and the root default to the running
@@ -100,8 +108,10 @@ def read_metadata(
         raise FileNotFoundError(
             f"no metadata for pipeline '{name}' at {path}; pipelines there: {listing}"
         ) from None
+    from .runtime.models import RuntimePipeline  # the runtime's subclass; no pyspark import
+
     with collector_paused():
-        return Pipeline.model_validate_json(data)
+        return RuntimePipeline.model_validate_json(data)
 
 
 def _pipeline_configuration(spark: SparkSession | None) -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..models import Pipeline
 from ..models.base import format_path
+from ..models.builder import LAYER_TEMPLATES
 from .errors import LoadError, LocatedError
 from .yaml_source import YamlSource
 
@@ -58,7 +59,16 @@ def omitted_libraries(source: YamlSource, pipeline: Pipeline) -> list[LocatedErr
     data = source.data
     if not isinstance(data, dict) or "libraries" in data or not pipeline.tables:
         return []
-    needed = sorted({table.builder.notebook for table in pipeline.tables})
+    needed = sorted(
+        {
+            t.builder.notebook
+            for t in pipeline.tables
+            if t.builder.notebook is not None
+            and (
+                (t.builder.tag or "").upper() in LAYER_TEMPLATES or t.builder.names_a_notebook_file
+            )
+        }
+    )
     listed = ", ".join(f"{LOCAL_NOTEBOOK_PREFIX}{name}{NOTEBOOK_SUFFIX}" for name in needed)
     return [
         source.error(
@@ -110,6 +120,8 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
             )
         )
     errors += _template_copies_name_themselves(source, pipeline, root)
+    errors += _copies_listed_but_unused(source, pipeline, root)
+    errors += _tags_selected(source, pipeline, root)
     if errors:
         raise LoadError(errors)
 
@@ -131,6 +143,8 @@ def _template_copies_name_themselves(
     errors: list[LocatedError] = []
     for index, table in enumerate(pipeline.tables):
         notebook = table.builder.notebook
+        if notebook is None:
+            continue
         declared = _declared_notebook_name(root / f"{notebook}{NOTEBOOK_SUFFIX}")
         if declared is None or declared == notebook:
             continue
@@ -148,22 +162,145 @@ def _template_copies_name_themselves(
     return errors
 
 
-def _declared_notebook_name(path: Path) -> str | None:
-    """The string a notebook assigns to `NOTEBOOK` at top level, if it is a readable file."""
+def _copies_listed_but_unused(
+    source: YamlSource, pipeline: Pipeline, root: Path
+) -> list[LocatedError]:
+    """A library notebook whose `NOTEBOOK` names another notebook, and no table names it.
+
+    It defines the tables of that other notebook a second time, which DLT refuses
+    (PIPELINE_DUPLICATE_IDENTIFIERS) when both are libraries; located at the library, since
+    no table points at the copy (`_template_copies_name_themselves` covers those that do).
+    """
+    named = {table.builder.notebook for table in pipeline.tables}
+    errors: list[LocatedError] = []
+    for index, library, file in _local_notebooks(pipeline, root):
+        declared = _declared_notebook_name(file)
+        if declared is None or declared == file.stem or file.stem in named:
+            continue
+        path = ("libraries", index, "notebook", "path")
+        errors.append(
+            source.error(
+                path,
+                format_path(path),
+                f"notebook '{library}' sets {TEMPLATE_NAME_VARIABLE} = '{declared}', so it "
+                f"defines the tables of '{declared}' a second time (DLT fails the update: "
+                f"PIPELINE_DUPLICATE_IDENTIFIERS); set {TEMPLATE_NAME_VARIABLE} = "
+                f"'{file.stem}' in the copy, or remove it from libraries",
+            )
+        )
+    return errors
+
+
+def _tags_selected(source: YamlSource, pipeline: Pipeline, root: Path) -> list[LocatedError]:
+    """Every table a generic template does not build is selected by a library notebook.
+
+    Laktory's way: a free-form `template` tag (`STOCK_PERFORMANCES`) and a notebook of the
+    pipeline's own that builds the tables of that tag (`if table.builder.template ==
+    "STOCK_PERFORMANCES"`). What a notebook selects is not knowable without running it, so the
+    evidence asked for is the tag as a string constant in the notebook's code (for `template:
+    false`, the table's name); without it, the table would validate, deploy and never be built.
+    """
+    libraries = {file.stem for _, _, file in _local_notebooks(pipeline, root)}
+    listed = {
+        library.path.rsplit("/", 1)[-1].removesuffix(NOTEBOOK_SUFFIX)
+        for library in pipeline.libraries
+        if library.notebook is not None
+    }
+    constants: dict[str, set[str]] | None = None
+    errors: list[LocatedError] = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        tag = builder.tag
+        if builder.names_a_notebook_file or builder.notebook in listed:
+            continue  # a generic template or a notebook by name (the models check it is listed)
+        if constants is None:
+            constants = {
+                file.stem: _string_constants(file)
+                for _, _, file in _local_notebooks(pipeline, root)
+            }
+        wanted = {table.name} if tag is None else {tag, table.name}
+        if any(wanted & found for found in constants.values()):
+            continue
+        searched = ", ".join(sorted(libraries)) or "none"
+        if tag is None:
+            field = "template"
+            what = (
+                f"template: false, and no notebook of the pipeline's libraries ({searched}) "
+                f"names '{table.name}' in its code, so the table would never be built; add the "
+                "notebook that builds it to libraries"
+            )
+        elif tag.upper() in LAYER_TEMPLATES:
+            field = "template" if builder.template is not None else "layer"
+            what = (
+                f"table {table.name} is built by notebook '{builder.notebook}', which is not "
+                f"among the pipeline's libraries ({', '.join(sorted(listed))}), and no library "
+                f"notebook names the table in its code; add /pipelines/{builder.notebook}.py to "
+                "libraries"
+            )
+        else:
+            field = "template"
+            what = (
+                f"template '{tag}': no notebook of the pipeline's libraries ({searched}) selects "
+                f"that tag, so table {table.name} would never be built; add the notebook that "
+                f"builds it (one whose code compares table.builder.template with '{tag}') to "
+                "libraries, or use a layer or a library notebook's name"
+            )
+        path = ("tables", index, "builder", field)
+        errors.append(source.error(path, format_path(path), what))
+    return errors
+
+
+def _local_notebooks(pipeline: Pipeline, root: Path) -> list[tuple[int, str, Path]]:
+    """(index, path, file) of each notebook library found in the project's notebooks folder."""
+    found: list[tuple[int, str, Path]] = []
+    for index, library in enumerate(pipeline.libraries):
+        if library.notebook is None or not library.path.startswith(LOCAL_NOTEBOOK_PREFIX):
+            continue
+        relative = library.path.removeprefix(LOCAL_NOTEBOOK_PREFIX).removesuffix(NOTEBOOK_SUFFIX)
+        file = (root / (relative + NOTEBOOK_SUFFIX)).resolve()
+        if file.is_file() and file.is_relative_to(root):
+            found.append((index, library.path, file))
+    return found
+
+
+def _parsed(path: Path) -> ast.Module | None:
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _string_constants(path: Path) -> set[str]:
+    """Every string constant of a notebook's code (comments and docstrings' words aside)."""
+    tree = _parsed(path)
+    if tree is None:
+        return set()
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def _declared_notebook_name(path: Path) -> str | None:
+    """The string a notebook assigns to `NOTEBOOK` at top level (`NOTEBOOK = "x"`, or annotated:
+    `NOTEBOOK: str = "x"`), if it is a readable file."""
+    tree = _parsed(path)
+    if tree is None:
         return None
     for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         if (
-            isinstance(node, ast.Assign)
-            and any(
-                isinstance(t, ast.Name) and t.id == TEMPLATE_NAME_VARIABLE for t in node.targets
-            )
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
+            any(isinstance(t, ast.Name) and t.id == TEMPLATE_NAME_VARIABLE for t in targets)
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
         ):
-            return node.value.value
+            return value.value
     return None
 
 

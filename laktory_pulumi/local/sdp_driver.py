@@ -40,6 +40,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
+from laktory_pulumi.local import notebook_globals
 from laktory_pulumi.local.events import Event, emit, table_name
 from laktory_pulumi.local.secret_configuration import with_secret_configuration
 from laktory_pulumi.runtime import dlt_sdp
@@ -409,6 +410,7 @@ def main(argv: list[str]) -> int:
     spec_path = args.spec.resolve()
     spec = with_secret_configuration(load_pipeline_spec(spec_path))
     spark = _open_session(spec, args.remote)
+    notebook_globals.install()  # `display`, and `spark.conf.set` as DLT means it
     listener = ProgressListener()
     try:
         database = spec.database or "default"

@@ -175,14 +175,17 @@ class TableBuilder(Model):
     drop_columns: list[str] = Field(
         default_factory=list, description="Columns removed at the very end."
     )
-    template: str | None = Field(
+    template: Annotated[str, Field(min_length=1)] | Literal[False] | None = Field(
         default=None,
-        description="The notebook that builds this table: a layer name (`SILVER` -> "
-        "`dlt_slv_template`) or a notebook of `notebooks/` by its name (`my_notebook` or "
-        "`my_notebook.py`). Default: the layer's generic template (`dlt_brz_template`, "
-        "`dlt_slv_template`, `dlt_slv_star_template`, `dlt_gld_template`). The notebook must be "
-        "among the pipeline's libraries.",
-        min_length=1,
+        description="Laktory v0.0.22's tag saying what builds this table; default: the layer. "
+        "The layer's generic template builds the tables tagged with its layer (`SILVER` -> "
+        "`dlt_slv_template`, `BRONZE`, `SILVER_STAR`, `GOLD` alike). Any other tag is selected "
+        "by a notebook of the pipeline's libraries: one named by it (`my_notebook` or "
+        "`my_notebook.py`, e.g. a copy of a generic template that sets `NOTEBOOK` to its own "
+        "name), or one whose code holds the tag as a string (Laktory's `if "
+        "table.builder.template == 'STOCK_PERFORMANCES'`); a tag no library notebook selects "
+        "fails validation. `false`: no template builds it; a library notebook must name the "
+        "table in its code.",
     )
     pipeline_name: str | None = Field(
         default=None,
@@ -242,12 +245,32 @@ class TableBuilder(Model):
         return self.has_source and all(source.read_as_stream for source in self.sources)
 
     @property
-    def notebook(self) -> str:
-        """The name (no `.py`) of the notebook that builds this table."""
-        template = self.template or self.layer
-        if template.upper() in LAYER_TEMPLATES:
-            return LAYER_TEMPLATES[template.upper()]
-        return template.rsplit("/", 1)[-1].removesuffix(".py")
+    def tag(self) -> str | None:
+        """The tag notebooks select this table by (Laktory's `template`): the layer when unset,
+        None when `template: false`."""
+        if self.template is False:
+            return None
+        return self.template or self.layer
+
+    @property
+    def notebook(self) -> str | None:
+        """The name (no `.py`) of the notebook the tag names: a layer's generic template, or the
+        tag as a notebook name (a free-form tag names none: a notebook selects it by value).
+        None when `template: false`."""
+        tag = self.tag
+        if tag is None:
+            return None
+        if tag.upper() in LAYER_TEMPLATES:
+            return LAYER_TEMPLATES[tag.upper()]
+        return tag.rsplit("/", 1)[-1].removesuffix(".py")
+
+    @property
+    def names_a_notebook_file(self) -> bool:
+        """The template is written as a notebook path or file (`x.py`, `/pipelines/x`), not a
+        tag: only a notebook of that name can build the table."""
+        return isinstance(self.template, str) and (
+            self.template.endswith(".py") or "/" in self.template
+        )
 
     @property
     def table_reads(self) -> list[tuple[tuple[str | int, ...], TableSource]]:

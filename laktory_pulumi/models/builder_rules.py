@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from .builder import LAYER_SYSTEM_COLUMNS
+from .builder import LAYER_SYSTEM_COLUMNS, LAYER_TEMPLATES
 from .joins import STREAM_STATIC_HOW, STREAM_STREAM_HOW, TableJoin
 
 if TYPE_CHECKING:
@@ -179,10 +179,14 @@ def _join_keys_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
 
 
 def _templates_deployed(pipeline: Pipeline) -> list[tuple[Path, str]]:
-    """Each table's notebook (its template) is one of the pipeline's libraries.
+    """Each table's template names a notebook among the pipeline's libraries, when it names one.
 
-    Checked when the pipeline lists libraries; a pipeline file with tables and no libraries
-    is refused by the loader (`loader/libraries.py`), which knows whether the key was written.
+    A template written as a notebook file (`x.py`) needs that notebook; a layer tag needs the
+    layer's generic template, unless another notebook of the pipeline's own may build the table
+    (a file from before templates: a gold table built by its own notebook). A free-form tag (Laktory's `STOCK_PERFORMANCES`) or `false` is
+    selected by what a library notebook's code says, which only the loader can read
+    (`loader/libraries.py`). Checked when the pipeline lists libraries; a pipeline file with
+    tables and no libraries is refused by the loader, which knows whether the key was written.
     """
     if not pipeline.libraries:
         return []
@@ -191,12 +195,20 @@ def _templates_deployed(pipeline: Pipeline) -> list[tuple[Path, str]]:
         for library in pipeline.libraries
         if library.notebook is not None
     }
+    # Notebooks other than the generic templates: what they build only their code says.
+    own_notebooks = notebooks - set(LAYER_TEMPLATES.values())
     problems: list[tuple[Path, str]] = []
     for index, table in enumerate(pipeline.tables):
-        notebook = table.builder.notebook
-        if notebook in notebooks:
+        builder = table.builder
+        notebook = builder.notebook
+        if notebook is None or notebook in notebooks:
             continue
-        field = "template" if table.builder.template is not None else "layer"
+        tag = builder.tag or ""
+        if tag.upper() not in LAYER_TEMPLATES and not builder.names_a_notebook_file:
+            continue  # a free-form tag: a library notebook selects it (the loader checks)
+        if not builder.names_a_notebook_file and own_notebooks:
+            continue  # a notebook of the pipeline's own may build it by name (the loader checks)
+        field = "template" if builder.template is not None else "layer"
         problems.append(
             (
                 ("tables", index, "builder", field),

@@ -209,14 +209,13 @@ def display(frame: DataFrame) -> None:
         notebook_display(frame)
 
 
-def get_df(dataset: Any) -> DataFrame:
-    """The DataFrame of a dataset defined in debug mode (the wrapper `@dlt.table` returned)."""
+def get_df(dataset: Any) -> DataFrame | None:
+    """The DataFrame of a dataset defined in debug mode (the wrapper `@dlt.table` returned);
+    None inside a pipeline, where nothing runs while the notebook defines its datasets
+    (Laktory v0.0.22's `dlt.get_df`, which its templates call whatever the mode)."""
     chosen = backend()
     if not hasattr(chosen, "get_df"):
-        raise RuntimeError(
-            f"dlt.get_df works in debug mode only (outside pipelines); the backend is "
-            f"{backend_name()}"
-        )
+        return None
     return chosen.get_df(dataset)
 
 

@@ -73,6 +73,20 @@ class DatasetRecord:
     query: QueryFunction | None = None
 
 
+NOTEBOOK_CONF: dict[str, str] = {}
+"""What the notebook being imported set with `spark.conf.set`: applied to the datasets it
+defines after that, as `spark_conf` (a Lakeflow pipeline applies a Python source file's
+`spark.conf.set` to the datasets that follow it, as a SQL file's SET: learn.microsoft.com/
+azure/databricks/ldp/properties, "How to set properties"). SDP refuses the call itself
+(SESSION_MUTATION_IN_DECLARATIVE_PIPELINE); the local driver records it here instead."""
+
+
+def with_notebook_conf(spark_conf: dict[str, str] | None) -> dict[str, str] | None:
+    """A dataset's `spark_conf`, over what its notebook set before defining it."""
+    merged = {**NOTEBOOK_CONF, **(spark_conf or {})}
+    return merged or None
+
+
 REGISTRY: dict[str, DatasetRecord] = {}
 # Query functions of the views defined here, to recompute a CDC source as a whole.
 VIEW_QUERIES: dict[str, QueryFunction] = {}
@@ -167,8 +181,11 @@ def _build(name: str, query: QueryFunction) -> DataFrame:
         reads: dict[str, QueryFunction] = {}
         token = _view_reads.set(reads)
         try:
-            with add_pipeline_analysis_context(
-                spark=spark, dataflow_graph_id=graph_id, flow_name=name
+            with (
+                add_pipeline_analysis_context(
+                    spark=spark, dataflow_graph_id=graph_id, flow_name=name
+                ),
+                _schema_printed_later(name),
             ):
                 frame = query()
         finally:
@@ -178,6 +195,31 @@ def _build(name: str, query: QueryFunction) -> DataFrame:
             READ_VIEWS.add(view)
             dp.temporary_view(name=view)(read)
     return frame
+
+
+@contextmanager
+def _schema_printed_later(name: str) -> Iterator[None]:
+    """`df.printSchema()` inside a query function says the schema is not known yet.
+
+    Laktory's templates (and the design document's) print the source's schema while building
+    a table; DLT analyses there, SDP refuses any analysis inside a query function
+    (ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION), and printing is all the call does.
+    """
+    from pyspark.sql.connect.dataframe import DataFrame as ConnectDataFrame
+
+    printing = ConnectDataFrame.printSchema
+
+    def later(self: ConnectDataFrame, level: int | None = None) -> None:
+        print(
+            f"{name}: schema not printed (known once the flow runs; SDP analyses no query "
+            "while it is defined)"
+        )
+
+    ConnectDataFrame.printSchema = later  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ConnectDataFrame.printSchema = printing  # type: ignore[method-assign]
 
 
 def _source_name(name: str, stream: bool) -> str:
@@ -274,7 +316,7 @@ class SdpBackend(ExpectationDecorators):
             options: dict[str, Any] = {
                 "name": table,
                 "comment": comment,
-                "spark_conf": spark_conf,
+                "spark_conf": with_notebook_conf(spark_conf),
                 "table_properties": table_properties,
                 "partition_cols": partition_cols,
                 "schema": schema,
@@ -372,7 +414,7 @@ class SdpBackend(ExpectationDecorators):
             rules = self._append_targets.get(target, [])
             flow = name or function.__name__
             frame = _apply_rules(_build(flow, function), flow, rules, streaming=True)
-            dp.table(name=flow, spark_conf=spark_conf)(lambda: frame)
+            dp.table(name=flow, spark_conf=with_notebook_conf(spark_conf))(lambda: frame)
             REGISTRY[flow] = DatasetRecord(name=flow, materialized_view=False, expectations=rules)
             self._append_flows.setdefault(target, []).append(flow)
 

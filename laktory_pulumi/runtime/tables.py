@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 def tables_of(pipeline: Pipeline, notebook: str) -> list[Table]:
-    """The tables `notebook` (a name without `.py`) builds: those whose template names it."""
+    """The tables `notebook` (a name without `.py`) builds: those whose template (tag) names it,
+    or names the layer whose generic template it is."""
     return [table for table in pipeline.tables if table.builder.notebook == notebook]
 
 
