@@ -1,13 +1,19 @@
 """Rules on the functions a pipeline calls: every `spark_func_name` is a function of
-`pyspark.sql.functions` or one of the pipeline's `udfs`, and every UDF and transform module
-and function exists in the project (found with `ast`, never imported)."""
+`pyspark.sql.functions` in the Spark of the pipeline's DLT channel (a name added later fails
+on Databricks with AttributeError) or one of the pipeline's `udfs`, and every UDF and transform
+module and function exists in the project (found with `ast`, never imported)."""
 
 from __future__ import annotations
 
 import difflib
 from typing import TYPE_CHECKING
 
-from .spark_function_names import SPARK_FUNCTIONS
+from .spark_function_names import (
+    CHANNEL_RUNTIMES,
+    CHANNEL_SPARK_VERSIONS,
+    channel_functions,
+    first_version_with,
+)
 from .udf import FunctionRef, missing_function, modules_root
 
 if TYPE_CHECKING:
@@ -39,6 +45,7 @@ def functions_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
         if missing is not None:
             problems.append(((*path, missing[0]), missing[1]))
     udf_names = {udf.function_name for udf in pipeline.udfs}
+    functions = channel_functions(pipeline.channel)
     first: dict[str, int] = {}
     for index, udf in enumerate(pipeline.udfs):
         if udf.function_name in first:
@@ -65,15 +72,30 @@ def functions_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
                 for position, agg in enumerate(aggregation.aggregates)
             ]
         for path, name in calls:
-            if name is None or name in udf_names or name in SPARK_FUNCTIONS:
+            if name is None or name in udf_names or name in functions:
                 continue
-            close = difflib.get_close_matches(name, sorted(SPARK_FUNCTIONS | udf_names), n=3)
-            hint = f"; close names: {', '.join(close)}" if close else ""
-            problems.append(
-                (
-                    (*path, "spark_func_name"),
-                    f"'{name}' is neither a function of pyspark.sql.functions nor one of the "
-                    f"pipeline's udfs{hint}",
-                )
-            )
+            problems.append(((*path, "spark_func_name"), _unknown_function(pipeline, name)))
     return problems
+
+
+def _unknown_function(pipeline: Pipeline, name: str) -> str:
+    """Why `name` cannot be called: a later Spark's function, or no function at all."""
+    channel = pipeline.channel
+    version = CHANNEL_SPARK_VERSIONS[channel]
+    later = first_version_with(name)
+    if later is not None:
+        preview = CHANNEL_SPARK_VERSIONS["PREVIEW"]
+        newer = channel != "PREVIEW" and name in channel_functions("PREVIEW")
+        alternative = f"channel: PREVIEW (Spark {preview}), " if newer else ""
+        return (
+            f"'{name}' is a function of Spark {later}, but channel {channel} runs Databricks "
+            f"Runtime {CHANNEL_RUNTIMES[channel]} (Spark {version}), where calling it fails "
+            f"with AttributeError; use {alternative}another function, or a UDF"
+        )
+    known = channel_functions(channel) | {udf.function_name for udf in pipeline.udfs}
+    close = difflib.get_close_matches(name, sorted(known), n=3)
+    hint = f"; close names: {', '.join(close)}" if close else ""
+    return (
+        f"'{name}' is neither a function of pyspark.sql.functions nor one of the pipeline's "
+        f"udfs{hint}"
+    )
