@@ -146,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command and the error (exit 1).
     """
     args = _parser().parse_args(argv)
+    if args.debug:
+        from .analysis.command import show_spark_output
+
+        show_spark_output(True)
     try:
         return _dispatch(args)
     except BrokenPipeError:  # stdout or stderr read by a program gone away (`| head -1`)
