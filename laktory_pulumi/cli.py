@@ -17,6 +17,7 @@ EXIT_INVALID = 2
 
 def _validate(args: argparse.Namespace) -> int:
     from .analysis.command import check_deep
+    from .analysis.landing import empty_landing_notices
 
     # Unknown function names are already load errors (`Pipeline` checks them against
     # pyspark's functions and the pipeline's udfs, without Spark).
@@ -33,6 +34,8 @@ def _validate(args: argparse.Namespace) -> int:
     plural = "" if len(stack.pipelines) == 1 else "s"
     clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""
     print(f"ok: {len(stack.pipelines)} pipeline{plural}, {tables} tables{clusters}")
+    for notice in empty_landing_notices(stack, args.project):
+        print(f"notice: {notice}")
     return 0
 
 
