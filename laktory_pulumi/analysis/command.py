@@ -53,10 +53,10 @@ def analysis_session() -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
+    show_spark_output(_show_spark_output)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    show_spark_output(_show_spark_output)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # `run --remote` may come from SPARK_REMOTE, which makes pyspark refuse a classic master;
     # this session is local and classic whatever the pipeline runs on.
