@@ -269,7 +269,31 @@ def _analyse_table(
         blamed = None if table.builder.appends else _blame(table, here, spark, backend)
         path, message = blamed or (here, first_line(error))
         return Finding(path, f"table {table.name}: {message}")
-    return _no_data_columns(table, here, backend)
+    return _unresolved_expectation(table, here, backend) or _no_data_columns(table, here, backend)
+
+
+def _unresolved_expectation(
+    table: Table, here: FieldPath, backend: AnalysisBackend
+) -> Finding | None:
+    """An expectation whose expression does not resolve on the rows it checks.
+
+    A DROP or FAIL rule filters the rows, so Spark analyses it with the table; a WARN rule only
+    counts, and would fail only when DLT evaluates it. Each rule is analysed here on the
+    dataset it is attached to: the table, or a CDC table's change feed.
+    """
+    source = table.builder.table_source
+    checked = table.changes_view_name if source is not None and source.cdc else table.name
+    frame = backend.frames.get(checked)
+    if frame is None:
+        return None
+    for position, rule in enumerate(table.expectations):
+        failed = _fails(lambda rule=rule: frame.where(F.expr(rule.expression)))
+        if failed is not None:
+            return Finding(
+                (*here, "expectations", position, "expression"),
+                f"table {table.name}: expectation {rule.name}: {failed}",
+            )
+    return None
 
 
 def _no_data_columns(table: Table, here: FieldPath, backend: AnalysisBackend) -> Finding | None:
