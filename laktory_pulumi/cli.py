@@ -17,6 +17,7 @@ EXIT_INVALID = 2
 
 def _validate(args: argparse.Namespace) -> int:
     from .analysis.command import check_deep
+    from .analysis.landing import empty_landing_notices
 
     # Unknown function names are already load errors (`Pipeline` checks them against
     # pyspark's functions and the pipeline's udfs, without Spark).
@@ -33,6 +34,8 @@ def _validate(args: argparse.Namespace) -> int:
     plural = "" if len(stack.pipelines) == 1 else "s"
     clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""
     print(f"ok: {len(stack.pipelines)} pipeline{plural}, {tables} tables{clusters}")
+    for notice in empty_landing_notices(stack, args.project):
+        print(f"notice: {notice}")
     return 0
 
 
@@ -154,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command and the error (exit 1).
     """
     args = _parser().parse_args(argv)
+    if args.debug:
+        from .analysis.command import show_spark_output
+
+        show_spark_output(True)
     try:
         return _dispatch(args)
     except BrokenPipeError:  # stdout or stderr read by a program gone away (`| head -1`)

@@ -23,7 +23,7 @@ PRICES = """\
   - name: slv_meta
     builder:
       layer: SILVER
-      table_source: {name: brz_prices, read_as_stream: false}
+      table_source: {name: brz_prices}  # a stream: the tables below may stream it
     columns:
       - {name: symbol, sql_expression: data.symbol}
 """

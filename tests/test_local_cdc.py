@@ -37,6 +37,8 @@ tables:
       - {name: name, type: string, spark_func_name: coalesce, spark_func_args: [name]}
       - {name: op, type: string, spark_func_name: coalesce, spark_func_args: [op]}
       - {name: seq, type: int, spark_func_name: coalesce, spark_func_args: [seq]}
+    expectations:  # on the change feed; a delete has no name
+      - {name: named, expression: name IS NOT NULL, action: WARN}
   - name: slv_customers_history
     builder:
       layer: SILVER
@@ -84,4 +86,8 @@ def test_change_feed_becomes_scd1_and_scd2_tables(spark: SparkSession, tmp_path:
     ]
     report = run_state(state)
     assert report.tables["slv_customers"].rows_total == 2
+    # A CDC table's expectations are reported (issue #18: they were `{}`), on its change feed:
+    # the second run's feed holds all 10 changes, 2 of them deletes without a name.
+    named = report.tables["slv_customers"].expectations["named"]
+    assert (named.action, named.passed_rows, named.failed_rows) == ("WARN", 8, 2)
     assert report.tables["slv_customers_history"].rows_total == 7

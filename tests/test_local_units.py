@@ -122,7 +122,12 @@ def _counts(table: str, before: int, total: int, **metrics: object) -> Event:
 
 def test_report_counts_new_rows_rules_and_quarantine(tmp_path: Path) -> None:
     said: list[str] = []
-    report = RunReport(pipeline="pl", log_file=tmp_path / "x.log", say=said.append)
+    report = RunReport(
+        pipeline="pl",
+        log_file=tmp_path / "x.log",
+        say=said.append,
+        quarantines={"slv": "slv_quarantine"},
+    )
     report.handle(_counts("brz", 10, 15, rescued_before=1, rescued_total=3))
     report.handle(
         _counts(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,10 +21,39 @@ if TYPE_CHECKING:
     from .deep import Finding
 
 
+_SESSION_CONF = {
+    "spark.master": "local[1]",
+    "spark.app.name": "laktory-validate-deep",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+}
+# pyspark logs every analysis error it raises, with the JVM's whole stack, on these loggers
+# (`pyspark/errors/exceptions/base.py`, `_log_exception`); the analysis turns each error into
+# one located line, so the stacks are shown only with `--debug`.
+_QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+_show_spark_output = False
+
+
+def show_spark_output(show: bool) -> None:
+    """Let the JVM's output and pyspark's error logs through (`laktory-pulumi --debug`)."""
+    global _show_spark_output
+    _show_spark_output = show
+    for name in _QUERY_CONTEXT_LOGGERS:
+        logging.getLogger(name).disabled = not show
+
+
 def analysis_session() -> SparkSession:
-    """The process's classic local session, started once (small: the plans are analysed only)."""
+    """The process's classic local session, started once (small: the plans are analysed only).
+
+    Its JVM's own output (start-up notices, log4j warnings, stack traces) is discarded unless
+    `show_spark_output(True)`: every error reaches the user as one located line.
+    """
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
+    show_spark_output(_show_spark_output)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -31,15 +62,14 @@ def analysis_session() -> SparkSession:
     # this session is local and classic whatever the pipeline runs on.
     remote = os.environ.pop("SPARK_REMOTE", None)
     try:
-        session = (
-            SparkSession.builder.master("local[1]")
-            .appName("laktory-validate-deep")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-            .getOrCreate()
-        )
+        conf = SparkConf().setAll(list(_SESSION_CONF.items()))
+        if SparkContext._gateway is None and not _show_spark_output:  # type: ignore[attr-defined]
+            from pyspark.java_gateway import launch_gateway
+
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            gateway = launch_gateway(conf, popen_kwargs=quiet)
+            SparkContext._ensure_initialized(gateway=gateway, conf=conf)  # type: ignore[attr-defined]
+        session = SparkSession.builder.config(conf=conf).getOrCreate()
     finally:
         if remote is not None:
             os.environ["SPARK_REMOTE"] = remote

@@ -30,9 +30,26 @@ from ..models import Pipeline, Table
 from ..models.pipeline import table_reads
 from ..models.sources import EventSource
 from ..runtime import dlt
-from ..runtime.builders import ColumnInputError, aggregate, expression, process, project
+from ..runtime.builders import (
+    BRONZE_AT,
+    GOLD_AT,
+    SILVER_AT,
+    SILVER_STAR_AT,
+    TSTAMP,
+    ColumnInputError,
+    aggregate,
+    expression,
+    process,
+    project,
+)
 from ..runtime.casts import cast_to
-from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError
+from ..runtime.readers import (
+    LANDING_ROOT_KEY,
+    RESCUED_DATA_COLUMN,
+    SCHEMA_ROOT_KEY,
+    SOURCE_FILE_COLUMN,
+    SourceError,
+)
 from ..runtime.tables import define_table, source_frame
 from ..runtime.udfs import user_functions
 from .backend import AnalysisBackend, StreamingAppendRefused, UpstreamMissing, first_line
@@ -45,6 +62,12 @@ from .catalog import (
 )
 
 FieldPath = tuple[str | int, ...]
+
+RUNTIME_COLUMNS = frozenset(
+    {BRONZE_AT, SILVER_AT, SILVER_STAR_AT, GOLD_AT, TSTAMP, SOURCE_FILE_COLUMN, RESCUED_DATA_COLUMN}
+    | {"__START_AT", "__END_AT"}  # an SCD 2 table's version bounds (DLT's names)
+)
+"""Columns the runtime writes itself: a table holding only these holds no data."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +269,50 @@ def _analyse_table(
         blamed = None if table.builder.appends else _blame(table, here, spark, backend)
         path, message = blamed or (here, first_line(error))
         return Finding(path, f"table {table.name}: {message}")
+    return _unresolved_expectation(table, here, backend) or _no_data_columns(table, here, backend)
+
+
+def _unresolved_expectation(
+    table: Table, here: FieldPath, backend: AnalysisBackend
+) -> Finding | None:
+    """An expectation whose expression does not resolve on the rows it checks.
+
+    A DROP or FAIL rule filters the rows, so Spark analyses it with the table; a WARN rule only
+    counts, and would fail only when DLT evaluates it. Each rule is analysed here on the
+    dataset it is attached to: the table, or a CDC table's change feed.
+    """
+    source = table.builder.table_source
+    checked = table.changes_view_name if source is not None and source.cdc else table.name
+    frame = backend.frames.get(checked)
+    if frame is None:
+        return None
+    for position, rule in enumerate(table.expectations):
+        failed = _fails(lambda rule=rule: frame.where(F.expr(rule.expression)))
+        if failed is not None:
+            return Finding(
+                (*here, "expectations", position, "expression"),
+                f"table {table.name}: expectation {rule.name}: {failed}",
+            )
     return None
+
+
+def _no_data_columns(table: Table, here: FieldPath, backend: AnalysisBackend) -> Finding | None:
+    """A table whose analysed output has only the runtime's columns writes empty rows (a silver
+    table declaring no columns drops every source column by default, as Laktory's does)."""
+    frame = backend.frames.get(table.name)
+    if frame is None or any(name not in RUNTIME_COLUMNS for name in frame.columns):
+        return None
+    builder = table.builder
+    dropped = builder.drops_source_columns
+    field = "drop_source_columns" if builder.drop_source_columns else "layer"
+    if not dropped:
+        return Finding(here, f"table {table.name} has no data columns; declare its columns")
+    return Finding(
+        (*here, "builder", field),
+        f"table {table.name} drops its source's columns (the {table.layer} default) and "
+        f"declares none: it would write only {', '.join(frame.columns)}; declare its columns, "
+        "or set builder.drop_source_columns: false to keep the source's",
+    )
 
 
 def _append_refused(table: Table, here: FieldPath, spark_message: str) -> Finding:
@@ -314,9 +380,7 @@ def _blame(
     try:
         frame = source_frame(table, spark)
     except Exception as error:
-        return (*here, "builder", "event_source" if source is None else "table_source"), (
-            first_line(error)
-        )
+        return _source_path(table, here), first_line(error)
     aggregation = builder.aggregation
     if aggregation is not None:
         at = (*here, "builder", "aggregation")
@@ -374,6 +438,16 @@ def _blame(
                 "expression",
             ), f"expectation {rule.name}: {failed}"
     return None
+
+
+def _source_path(table: Table, here: FieldPath) -> FieldPath:
+    """The field a table's rows come from: its query, its rows, or its builder's source."""
+    if table.sql is not None:
+        return (*here, "sql")
+    if table.data is not None:
+        return (*here, "data")
+    source = "event_source" if table.builder.table_source is None else "table_source"
+    return (*here, "builder", source)
 
 
 def _watermark_message(table: Table, column: str, failed: str) -> str:

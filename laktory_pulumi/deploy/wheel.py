@@ -51,7 +51,7 @@ OFFLINE_LTS_RUNTIMES = ("17.3.x-scala2.13",)
 # The earliest date a zip entry can carry; any fixed date makes the archive reproducible.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # pyproject.toml's `[tool.setuptools.package-data] laktory_pulumi` (a test keeps them equal).
-PACKAGE_DATA = ("py.typed", "schema/*.json")
+PACKAGE_DATA = ("py.typed", "schema/*.json", "models/spark_functions/*.json")
 # How many hex digits of the sources' sha256 the local version label keeps.
 HASH_DIGITS = 12
 # This file is laktory_pulumi/deploy/wheel.py.

@@ -167,7 +167,8 @@ def _quarantine_node(node_id: str, table: Table, run_state: RunState | None) -> 
 
 
 def run_lines(run: TableRun | None, *, quarantine: bool = False) -> list[str]:
-    """A table's figures of one run: rows, then non-zero dropped/failed/warned/quarantined."""
+    """A table's figures of one run: rows, then non-zero dropped/failed/warned, then the
+    quarantined rows of a table with `quarantine: true` (and of no other)."""
     if run is None:
         return ["not in this run"]
     failed_by_action = {"DROP": 0, "FAIL": 0, "WARN": 0}
@@ -177,7 +178,7 @@ def run_lines(run: TableRun | None, *, quarantine: bool = False) -> list[str]:
     for action, word in (("DROP", "dropped"), ("FAIL", "failed"), ("WARN", "warned")):
         if failed_by_action[action]:
             lines.append(f"{word}: {failed_by_action[action]:,}")
-    if run.quarantined or quarantine:
+    if quarantine:  # a run state written before quarantines were declared-only may say more
         lines.append(f"quarantined: {run.quarantined:,}")
     if run.error:
         lines.append(f"error: {_first_line(run.error)}")

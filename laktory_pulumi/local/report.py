@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,6 @@ from .events import Event
 from .run_state import ExpectationCounts, RunFailure, RunState, TableRun
 
 Print = Callable[[str], None]
-QUARANTINE_SUFFIX = "_quarantine"
 _SHOWN_FLOW_STATES = {"RUNNING": "running", "FAILED": "failed", "SKIPPED": "skipped"}
 
 
@@ -25,6 +25,9 @@ class RunReport:
     pipeline: str
     log_file: Path
     say: Print = print
+    quarantines: dict[str, str] = field(default_factory=dict)
+    """Each table with `quarantine: true` -> its quarantine table (`Table.quarantine_name`).
+    Only these count as quarantines: a table merely named `<x>_quarantine` is x's neighbour."""
     started_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
@@ -95,15 +98,20 @@ class RunReport:
         return run
 
     def _count_quarantine(self) -> None:
-        for name, run in self.tables.items():
-            quarantine = self.tables.get(name + QUARANTINE_SUFFIX)
-            if quarantine is not None:
+        for name, quarantine_name in self.quarantines.items():
+            run, quarantine = self.tables.get(name), self.tables.get(quarantine_name)
+            if run is not None and quarantine is not None:
                 run.quarantined = quarantine.rows_written
 
     def locate_failure(self, locate: Callable[[str], str]) -> None:
         """Name where the failed table is declared (`locate`: table -> `file:line:col: ...`)."""
         if self.failure is not None:
             table, error = self.failure
+            # A failure while the graph is defined (e.g. an event folder with no files and no
+            # schema_ddl) comes with no flow; its message names the table it is about.
+            if not table:
+                table = _table_named_in(error, locate)
+                error = error.removeprefix(f"table {table}: ") if table else error
             self.located_failure = RunFailure(
                 table=table or None, location=locate(table), error=error
             )
@@ -147,3 +155,12 @@ class RunReport:
                     f"{counts.failed_rows:,} {verb}"
                 )
         return lines
+
+
+def _table_named_in(error: str, locate: Callable[[str], str]) -> str:
+    """The first `table NAME` of the message that `locate` knows, else ""."""
+    unknown = locate("")
+    for match in re.finditer(r"\btable `?([A-Za-z0-9_]+)`?", error):
+        if locate(match.group(1)) != unknown:
+            return match.group(1)
+    return ""

@@ -175,7 +175,8 @@ def run_pipeline(
         WORKSPACE_ROOT_ENV: str(workspace.root),
         BACKEND_ENV: "sdp",
     }
-    report = RunReport(pipeline=pipeline.name, log_file=log_file)
+    quarantines = {t.name: t.quarantine_name for t in pipeline.tables if t.quarantine}
+    report = RunReport(pipeline=pipeline.name, log_file=log_file, quarantines=quarantines)
     mode = "continuously (Ctrl-C stops)" if pipeline.continuous else "once"
     where = f"the Spark Connect server {target.remote}" if target.remote else "local Spark"
     print(

@@ -26,6 +26,10 @@ def pipeline_rules(pipeline: Pipeline) -> Problems:
         *_unique_columns_and_expectations(pipeline),
         *_generated_names(pipeline),
         *_quarantine_is_built(pipeline),
+        *_streams_of_append_only_tables(pipeline),
+        *_sql_reads_own_tables_unqualified(pipeline),
+        *_runtime_settable_configuration(pipeline),
+        *_rescued_data_kept(pipeline),
     ]
 
 
@@ -182,4 +186,172 @@ def _quarantine_is_built(pipeline: Pipeline) -> Problems:
         else:
             continue
         problems.append((("tables", index, "quarantine"), f"quarantine is not built: {reason}"))
+    return problems
+
+
+def _appends_only(table: object) -> bool:
+    """Whether DLT writes the table by appending rows only (a streaming table fed by appends).
+
+    A `sql:` table, a table of static `data` and a table that reads its source whole are
+    materialized views (recomputed); a CDC target is updated and deleted by `apply_changes`.
+    """
+    builder = table.builder  # type: ignore[attr-defined]
+    if table.sql is not None or table.data is not None:  # type: ignore[attr-defined]
+        return False
+    if builder.appends:
+        return True
+    if builder.event_source is not None:
+        return builder.event_source.read_as_stream
+    source = builder.table_source
+    return source is not None and source.cdc is None and source.read_as_stream
+
+
+def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
+    """A stream reads appended rows only, so its source must be append-only.
+
+    Databricks docs ("AUTO CDC advanced topics": "streaming requires append-only data
+    sources"; a source with updates needs `skipChangeCommits`, which drops those changes). A
+    materialized view is recomputed whole at each update, so a stream of it reads its rows
+    again (issue #24: a stream of a `sql:` table doubled rows); a CDC target is rewritten by
+    `apply_changes`. Both are refused here; read such a table whole (`read_as_stream: false`).
+    """
+    tables = {table.name: table for table in pipeline.tables}
+    problems: Problems = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        reads = [(("builder", "table_source"), builder.table_source)]
+        reads += [
+            (("builder", "table_sources", position), source)
+            for position, source in enumerate(builder.table_sources or [])
+        ]
+        reads += [
+            (("builder", "joins", position, "other"), join.other)
+            for position, join in enumerate(builder.joins)
+        ]
+        for path, source in reads:
+            if source is None or not source.read_as_stream or source.is_external:
+                continue
+            upstream = tables.get(source.name)
+            if upstream is None or _appends_only(upstream):
+                continue
+            problems.append(
+                (
+                    ("tables", index, *path, "read_as_stream"),
+                    f"{table.name} streams {source.name}, which is not append-only "
+                    f"({_why_not_appended(upstream)}): a stream would read its rewritten rows "
+                    "again, and DLT refuses it; read it whole with read_as_stream: false",
+                )
+            )
+    return problems
+
+
+def _why_not_appended(table: object) -> str:
+    source = table.builder.table_source  # type: ignore[attr-defined]
+    if table.sql is not None:  # type: ignore[attr-defined]
+        return "a sql table is a materialized view, recomputed at each update"
+    if table.data is not None:  # type: ignore[attr-defined]
+        return "a table of static data is a materialized view"
+    if source is not None and source.cdc is not None:
+        return "a CDC target is updated and deleted by apply_changes"
+    return "it reads its source whole, so it is a materialized view, recomputed at each update"
+
+
+def _sql_reads_own_tables_unqualified(pipeline: Pipeline) -> Problems:
+    """A `sql:` query names the pipeline's tables by their bare name.
+
+    Only bare names are datasets of the pipeline's graph (read through the pipeline, after the
+    table is written); `target.table` names the published table in the catalog, which DLT
+    does not treat as a dependency and a local run cannot resolve.
+    """
+    names = {table.name.casefold() for table in pipeline.tables}
+    own = {part.casefold() for part in (pipeline.target, pipeline.catalog) if part}
+    problems: Problems = []
+    for index, table in enumerate(pipeline.tables):
+        for name in table.sql_inputs or []:
+            *qualifier, last = name.split(".")
+            if not qualifier or last.casefold() not in names:
+                continue
+            if all(part.casefold() in own for part in qualifier):
+                problems.append(
+                    (
+                        ("tables", index, "sql"),
+                        f"the query names {name}, a table of this pipeline, by its catalog "
+                        f"name; name it {last}: only a bare name reads it through the pipeline "
+                        "(after it is written in the same update)",
+                    )
+                )
+    return problems
+
+
+STATIC_SPARK_CONFS = frozenset(
+    {
+        "spark.sql.warehouse.dir",
+        "spark.sql.catalogImplementation",
+        "spark.sql.extensions",
+        "spark.sql.globalTempDatabase",
+        "spark.sql.queryExecutionListeners",
+        "spark.sql.streaming.streamingQueryListeners",
+        "spark.sql.cache.serializer",
+        "spark.sql.hive.metastore.version",
+        "spark.sql.hive.metastore.jars",
+        "spark.sql.sources.disabledJdbcConnProviderList",
+        "spark.sql.legacy.sessionInitWithConfigDefaults",
+        "spark.sql.ui.retainedExecutions",
+        "spark.sql.event.truncate.length",
+    }
+)
+"""Spark SQL configurations fixed when the session starts (Spark's `StaticSQLConf`,
+sql/catalyst/src/main/scala/org/apache/spark/sql/internal/StaticSQLConf.scala): setting one on
+a running session fails with CANNOT_MODIFY_CONFIG (`RuntimeConfig.set` refuses static keys)."""
+
+_CORE_PREFIXES = ("spark.driver.", "spark.executor.", "spark.master", "spark.jars", "spark.app.")
+"""Spark core settings read once when the application starts (the cluster's, not a pipeline's)."""
+
+
+def _runtime_settable_configuration(pipeline: Pipeline) -> Problems:
+    """`configuration` is set on the pipeline's session, where static settings cannot change."""
+    problems: Problems = []
+    for key in pipeline.configuration:
+        static = key in STATIC_SPARK_CONFS or key.startswith(_CORE_PREFIXES)
+        if static:
+            problems.append(
+                (
+                    ("configuration", key),
+                    f"'{key}' is a static Spark setting, fixed when the session starts: the "
+                    "pipeline's configuration cannot change it (CANNOT_MODIFY_CONFIG); set it "
+                    "on the cluster (clusters[].spark_conf) or remove it",
+                )
+            )
+    return problems
+
+
+_CORRUPT_RECORD_OPTION = "columnnameofcorruptrecord"
+
+
+def _rescued_data_kept(pipeline: Pipeline) -> Problems:
+    """Bad records are kept in `_rescued_data` (Auto Loader's `rescuedDataColumn` on
+    Databricks, the file source's corrupt-record column locally, `runtime/readers.py`); a
+    `columnNameOfCorruptRecord` read option would move them to another column, and every table
+    reading the source would then miss `_rescued_data`."""
+    problems: Problems = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        sources = [(("builder", "event_source"), builder.event_source)]
+        sources += [
+            (("builder", "event_sources", position), source)
+            for position, source in enumerate(builder.event_sources or [])
+        ]
+        for path, source in sources:
+            if source is None:
+                continue
+            for key in source.read_options:
+                if key.casefold() == _CORRUPT_RECORD_OPTION:
+                    problems.append(
+                        (
+                            ("tables", index, *path, "read_options", key),
+                            f"read option {key} would take bad records out of _rescued_data, "
+                            "where the runtime keeps them (rescued, quarantined and counted); "
+                            "remove it",
+                        )
+                    )
     return problems

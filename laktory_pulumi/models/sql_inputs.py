@@ -141,6 +141,7 @@ def _parse(sql: str) -> list[str]:
         text = str(java.getMessage() if java is not None else error)
         message = next((line for line in text.splitlines() if line.strip()), text)
         raise SqlParseError(f"the query does not parse: {message}") from None
+    _refuse_statements(jvm, plan)
     relation = "org.apache.spark.sql.catalyst.analysis.UnresolvedRelation"
     with_clause = "org.apache.spark.sql.catalyst.plans.logical.UnresolvedWith"
     subquery = jvm.java.lang.Class.forName(
@@ -186,3 +187,17 @@ def _parse(sql: str) -> list[str]:
 
     visit_plan(plan)
     return [name for name in found if name.lower() not in defined]
+
+
+def _refuse_statements(jvm: Any, plan: Any) -> None:
+    """A table's query must be a query: a command (`DROP TABLE`, `CREATE`, `SET`...) or an
+    `INSERT` would run for its side effect, and give the table no rows."""
+    logical = "org.apache.spark.sql.catalyst.plans.logical."
+    kinds = [f"{logical}Command", f"{logical}InsertIntoStatement"]
+    for kind in kinds:
+        if jvm.java.lang.Class.forName(kind).isInstance(plan):
+            name = plan.getClass().getSimpleName()
+            raise SqlParseError(
+                f"the query is a statement ({name}), not a query: a sql table's text is a "
+                "SELECT (or WITH ... SELECT, VALUES) whose rows the table holds"
+            )

@@ -71,6 +71,9 @@ class DatasetRecord:
     materialized_view: bool
     expectations: list[Rule] = field(default_factory=list)
     query: QueryFunction | None = None
+    checked: QueryFunction | None = None
+    """The rows `expectations` are checked on, when not `query`'s: a CDC target's are its
+    change feed's, before the rules (the target itself holds only what the rules kept)."""
 
 
 NOTEBOOK_CONF: dict[str, str] = {}
@@ -90,6 +93,8 @@ def with_notebook_conf(spark_conf: dict[str, str] | None) -> dict[str, str] | No
 REGISTRY: dict[str, DatasetRecord] = {}
 # Query functions of the views defined here, to recompute a CDC source as a whole.
 VIEW_QUERIES: dict[str, QueryFunction] = {}
+# The expectations of those views, with their query before the rules (for a CDC target's counts).
+VIEW_RULES: dict[str, tuple[list[Rule], QueryFunction]] = {}
 # The reading views defined in this update's graph (each is defined once, whoever reads it).
 READ_VIEWS: set[str] = set()
 
@@ -98,6 +103,7 @@ def reset() -> None:
     """Forget the datasets of the previous update: each update imports the notebooks anew."""
     REGISTRY.clear()
     VIEW_QUERIES.clear()
+    VIEW_RULES.clear()
     READ_VIEWS.clear()
 
 
@@ -118,11 +124,12 @@ def count_expectations(record: DatasetRecord) -> dict[str, int]:
     evaluating its query again (outside the pipeline, against the stored tables) sees the rows
     the update saw.
     """
-    if record.query is None or not record.expectations:
+    query = record.checked or record.query
+    if query is None or not record.expectations:
         return {}
     token = _batch_reads.set(True)
     try:
-        frame = record.query()
+        frame = query()
     finally:
         _batch_reads.reset(token)
     row = frame.agg(*_metrics(record.expectations)).first()
@@ -360,6 +367,8 @@ class SdpBackend(ExpectationDecorators):
                 return finish(checked) if finish is not None else checked
 
             VIEW_QUERIES[view] = whole
+            if rules:
+                VIEW_RULES[view] = (rules, function)
 
         if query_function is not None:
             register(query_function)
@@ -450,7 +459,21 @@ class SdpBackend(ExpectationDecorators):
 
         frame = _build(target, changes)
         dp.materialized_view(name=target, comment=comment)(lambda: frame)
-        REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=changes)
+        # The change feed's expectations are the table's to report (DLT shows them on it too).
+        rules, unchecked = VIEW_RULES.get(source, ([], None))
+
+        def feed() -> DataFrame:
+            assert unchecked is not None
+            with _reading_whole():
+                return unchecked()
+
+        REGISTRY[target] = DatasetRecord(
+            name=target,
+            materialized_view=True,
+            query=changes,
+            expectations=rules,
+            checked=feed if unchecked is not None else None,
+        )
 
     # Notebook helpers ---------------------------------------------------------------------
 

@@ -85,6 +85,11 @@ def read_events(
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
     schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
+    if source.schema_ddl and "://" not in path:
+        # A fresh landing volume holds no folder yet: with a declared schema there is nothing
+        # to infer, and the first update reads an empty folder instead of failing on a missing
+        # one (PATH_NOT_FOUND).
+        Path(path).mkdir(parents=True, exist_ok=True)
     reader = spark.readStream if source.read_as_stream else spark.read
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
     return with_source_file(frame)

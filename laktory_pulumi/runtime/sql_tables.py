@@ -37,4 +37,6 @@ def read_sql(table: Table, spark: SparkSession) -> DataFrame:
     )
     # `spark.sql` formats `{key}` fields: the query's own braces are escaped, not interpreted.
     query = table.sql.strip().rstrip(";").replace("{", "{{").replace("}", "}}")
-    return spark.sql(f"WITH {bindings} SELECT * FROM ({query})", **frames)
+    # The closing parenthesis on a line of its own: a query ending with a `-- comment` would
+    # otherwise comment it out.
+    return spark.sql(f"WITH {bindings} SELECT * FROM ({query}\n)", **frames)

@@ -21,6 +21,7 @@ from .readers import read_source
 from .scd import sequence_arguments
 from .sql_tables import read_sql
 from .static import static_rows
+from .udfs import import_function, user_functions
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,6 +37,7 @@ def tables_of(pipeline: Pipeline, notebook: str) -> list[Table]:
 
 def define_table(table: Table, spark: SparkSession) -> Any:
     """Define `table` (and its quarantine table or change feed); returns its dataset."""
+    import_modules(table)
     source = table.builder.table_source
     if source is not None and source.cdc is not None:
         return define_changes(table, spark)
@@ -50,6 +52,22 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     if table.quarantine:
         define_quarantine(table, spark)
     return query
+
+
+def import_modules(table: Table) -> None:
+    """Import the project's modules the table calls, here rather than in its query function.
+
+    A module's top level may ask the session something: `@F.udf` reads
+    `spark.sql.execution.pythonUDF.arrow.enabled` from the session's conf when it wraps the
+    function (pyspark's `sql/connect/udf.py`, `_create_py_udf`), and Spark Declarative
+    Pipelines refuses that inside a query function (ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION).
+    Imported once here, the module is already loaded when the query function runs.
+    """
+    if table._pipeline.target is None:  # type: ignore[attr-defined]
+        return
+    user_functions(table)
+    if table.transform is not None:
+        import_function(table.transform, table.pipeline)
 
 
 def source_frame(table: Table, spark: SparkSession) -> DataFrame:

@@ -1,0 +1,65 @@
+"""Sources that would fail a fresh deploy's first update: `validate` notes them.
+
+A new landing volume is empty. An event source without `schema_ddl` has its schema inferred
+from the files it reads, and with no file there is nothing to infer from: Auto Loader fails the
+update (Databricks error class CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE, "Cannot infer schema when the
+input path is empty"), and so does the local run. Declaring the schema lets the first update
+run and write empty tables. No Spark is needed to say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..loader.errors import LocatedError
+from ..loader.yaml_source import parse_yaml
+from ..models.base import format_path
+
+if TYPE_CHECKING:
+    from ..loader.stack import Stack
+    from ..models import Pipeline
+
+FieldPath = tuple[str | int, ...]
+
+
+def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
+    """(path, message) of each event source whose schema must be inferred from landed files."""
+    found: list[tuple[FieldPath, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        sources = [(("builder", "event_source"), builder.event_source)]
+        sources += [
+            (("builder", "event_sources", position), source)
+            for position, source in enumerate(builder.event_sources or [])
+        ]
+        for path, source in sources:
+            if source is None or source.schema_ddl is not None:
+                continue
+            found.append(
+                (
+                    ("tables", index, *path),
+                    f"table {table.name} infers its events' schema from the files landed in "
+                    f"{source.name}: on an empty landing folder (a fresh deploy) its first "
+                    "update fails (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE); declare schema_ddl to "
+                    "run it before events land",
+                )
+            )
+    return found
+
+
+def empty_landing_notices(stack: Stack, project: Path) -> list[LocatedError]:
+    """The notices of every pipeline of the stack, located in their files."""
+    notices: list[LocatedError] = []
+    for name, pipeline in stack.pipelines.items():
+        found = inferred_sources(pipeline)
+        if not found:
+            continue
+        file = stack.files[name]
+        try:
+            shown = str(file.resolve().relative_to(Path(project).resolve()))
+        except ValueError:
+            shown = str(file)
+        source = parse_yaml(file.read_text(), shown)
+        notices += [source.error(path, format_path(path), message) for path, message in found]
+    return sorted(notices)

@@ -1,0 +1,78 @@
+"""Run reports count what happened, and a run's failure names the line at fault (issue #18).
+
+Unit tests of `RunReport` with the events the driver sends; the pipeline runs that produce
+them are covered by the local-run modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from laktory_pulumi.loader import load_stack
+from laktory_pulumi.local.events import Event
+from laktory_pulumi.local.report import RunReport
+from laktory_pulumi.local.runner import table_locator
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _counts(table: str, total: int) -> Event:
+    return Event("table_counts", table=table, metrics={"rows_before": 0, "rows_total": total})
+
+
+def test_a_table_named_like_a_quarantine_is_not_counted_as_one(tmp_path: Path) -> None:
+    # `orders_quarantine` is a table of its own (orders has no `quarantine: true`); only
+    # `slv`'s declared quarantine table counts as quarantined rows.
+    report = RunReport(
+        pipeline="pl",
+        log_file=tmp_path / "x.log",
+        say=lambda _: None,
+        quarantines={"slv": "slv_quarantine"},
+    )
+    for table, total in [
+        ("orders", 10),
+        ("orders_quarantine", 3),
+        ("slv", 8),
+        ("slv_quarantine", 2),
+    ]:
+        report.handle(_counts(table, total))
+    report.handle(Event("update_ended", state="COMPLETED"))
+    state = report.state("COMPLETED")
+    assert state.tables["orders"].quarantined == 0
+    assert state.tables["slv"].quarantined == 2
+    summary = report.summary(state)
+    orders = next(line for line in summary if line.split()[0] == "orders")
+    assert orders.split()[3] == "0"  # the quarantined column
+
+
+def test_a_failure_while_the_graph_is_defined_names_its_tables_line(tmp_path: Path) -> None:
+    # What the driver sends when an event folder has no files and no schema_ddl: no flow ran,
+    # so the event names no table; the message does.
+    stack = load_stack(REPO, "dev", only=["pl-stock-prices"])
+    pipeline = stack.pipelines["pl-stock-prices"]
+    locate = table_locator(pipeline, stack.files[pipeline.name], REPO)
+    report = RunReport(pipeline=pipeline.name, log_file=tmp_path / "x.log", say=lambda _: None)
+    error = (
+        "table brz_stock_metadata: no JSON files at /l/events/yahoo-finance/stock_metadata/ to "
+        "infer the event schema from; land files there first, or declare event_source.schema_ddl"
+    )
+    report.handle(Event("update_ended", state="FAILED", error=error))
+    report.locate_failure(locate)
+    state = report.state("FAILED")
+    assert state.failure is not None and state.failure.table == "brz_stock_metadata"
+    file, line, _column, field = state.failure.location.split(":")
+    lines = (REPO / file).read_text().splitlines()
+    assert "name: brz_stock_metadata" in lines[int(line) - 1]
+    assert field.strip() == "tables[1]"
+    first = state.failure.lines(pipeline.name)[0]
+    assert first.startswith("table brz_stock_metadata: no JSON files at ")
+
+
+def test_the_graph_shows_quarantined_rows_only_for_quarantined_tables() -> None:
+    from laktory_pulumi.graph.model import run_lines
+    from laktory_pulumi.local.run_state import TableRun
+
+    # A run state from before the fix counted `orders_quarantine` as orders' quarantine.
+    stale = TableRun(rows_written=10, rows_total=10, quarantined=3)
+    assert run_lines(stale) == ["rows: 10"]
+    assert run_lines(stale, quarantine=True) == ["rows: 10", "quarantined: 3"]
