@@ -32,6 +32,7 @@ from ..models.sources import EventSource
 from ..runtime import dlt
 from ..runtime.builders import ColumnInputError, aggregate, expression, process, project
 from ..runtime.casts import cast_to
+from ..runtime.joins import DuplicateColumnsError
 from ..runtime.readers import LANDING_ROOT_KEY, SCHEMA_ROOT_KEY, SourceError
 from ..runtime.tables import define_table, source_frame
 from ..runtime.udfs import user_functions
@@ -239,6 +240,8 @@ def _analyse_table(
         return Finding((*here, "builder", "event_source"), message)
     except ColumnInputError as error:
         return Finding(_column_path(table, here, error.column), str(error))
+    except DuplicateColumnsError as error:  # the joined or written columns, as Spark sees them
+        return Finding((*here, *error.path), str(error))
     except StreamingAppendRefused as error:
         return _append_refused(table, here, str(error))
     except Exception as error:  # Spark's analysis errors differ between versions
