@@ -34,6 +34,7 @@ import pyspark
 from ..analysis.command import check_deep
 from ..deploy.secrets import SecretValues
 from ..loader import LoadError, load_stack
+from ..loader.variables import needing_secret_values
 from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
 from ..models import Pipeline
@@ -94,7 +95,8 @@ def run_command(args: argparse.Namespace) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return EXIT_FAILED
-    stack = load_stack(args.project, args.stack, only=[args.pipeline])
+    with needing_secret_values():  # a run needs every value: none may read `[secret]`
+        stack = load_stack(args.project, args.stack, only=[args.pipeline])
     pipeline = stack.pipelines[args.pipeline]
     if not Path(args.landing).is_dir():
         print(f"no landing folder at {args.landing}: pass --landing with the folder events land in")
