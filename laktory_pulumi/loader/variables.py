@@ -147,8 +147,8 @@ def substitute(
             return spark_conf_reference(name)
         if kind not in SCOPES:
             raise _Problem(
-                f"unknown variable scope '{kind}' (use ${{vars.NAME}}, ${{env.NAME}} or "
-                "${conf.KEY})"
+                f"unknown variable scope '{kind}' (use ${{vars.NAME}} or ${{env.NAME}}), or "
+                "${conf.KEY} for a key of the pipeline's configuration read at run time"
             )
         scope = scopes[SCOPES[kind]]
         if name not in scope:
