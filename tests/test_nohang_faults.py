@@ -173,3 +173,32 @@ def test_a_killed_engine_ends_the_run_at_once_and_the_next_run_counts_exactly(
     tables = run_state(state).tables
     assert tables["brz_prices"].rows_total == ROWS
     assert tables["slv_prices"].rows_total == ROWS
+
+
+@pytest.mark.slow
+def test_the_driver_gives_up_on_an_absent_server_in_seconds(tmp_path: Path) -> None:
+    # pyspark's own retries would wait ten minutes and more; the driver's are bounded, and it
+    # ends with a failed update naming the server, whatever client threads remain.
+    from laktory_pulumi.local.events import parse
+    from laktory_pulumi.local.runner import DRIVER
+    from laktory_pulumi.local.spec import write_spec
+    from laktory_pulumi.models import Pipeline
+
+    layout = StateLayout.at(tmp_path / "state")
+    spec = write_spec(layout, Pipeline(name="p"), [], {})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"sc://127.0.0.1:{port}"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(DRIVER), "--spec", str(spec), "--remote", url],
+        capture_output=True,
+        text=True,
+        timeout=BOUND_SECONDS * 2,
+    )
+    assert time.monotonic() - started < BOUND_SECONDS
+    assert done.returncode == 1
+    events = [event for line in done.stdout.splitlines() if (event := parse(line))]
+    assert [(e.kind, e.state) for e in events] == [("update_ended", "FAILED")]
+    assert events[0].error is not None and url in events[0].error
