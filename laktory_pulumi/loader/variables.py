@@ -19,7 +19,11 @@ engine) is unknown here; commands that only show it (validate, graph, preview) r
 `${conf.KEY}` reads a key of the pipeline's `configuration` at run time: it becomes Spark SQL's
 own `${KEY}`, which Spark substitutes from the session's configuration when it parses an
 expression (a filter, a SQL expression or query, an expectation, a join condition), on
-Databricks as locally. It is how a table's code uses a secret: the configuration holds the
+Databricks as locally (Spark's parser substitutes `${KEY}` from the session's conf while
+`spark.sql.variable.substitute` is true, its default; Databricks: a pipeline's configuration is
+"referenced in SQL with ${key} syntax or in Python with spark.conf.get", "Use parameters with
+pipelines", https://learn.microsoft.com/azure/databricks/ldp/parameters; the local run's test
+reads a secret through a filter). It is how a table's code uses a secret: the configuration holds the
 secret (`${env.X}`, a secret variable, or `${secret.SCOPE/KEY}`, resolved by Databricks), and
 no file written from the definitions holds its value. A secret substituted into a table
 directly would be written in clear in the pipeline's metadata file, readable by every
