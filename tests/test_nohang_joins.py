@@ -139,6 +139,17 @@ def test_the_deep_check_sees_the_joined_columns(
     assert "tables[2].builder.joins[0]" in error
     assert "two columns named amount" in error
 
+    # Whatever the builder combination: the table's own selects renaming two columns to one.
+    selects = "\n      selects: {order_id: id, amount: id}"
+    text = TEXT.format(other_selects="", more="").replace(
+        "interval_lower: 1 day", "interval_lower: 1 day" + selects
+    )
+    renamed = make_project(tmp_path / "renamed", text, PIPELINE)
+    assert main([*argv, "--project", str(renamed)]) != 0
+    (error,) = _errors(capsys)
+    assert error.startswith(f"stacks/pipelines/{PIPELINE}.yaml:{_line_of(text, 'selects:')}:")
+    assert "tables[2].builder.selects" in error and "two columns named id" in error
+
 
 @pytest.mark.slow
 @pytest.mark.spark
