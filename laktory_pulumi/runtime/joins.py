@@ -131,7 +131,7 @@ def apply_join(table: Table, join: TableJoin, left: DataFrame) -> DataFrame:
             other = other.dropDuplicates(join.on)
     condition = join_condition(table, join, stream_stream)
     if not join.keeps_left_only:
-        other = with_every_system_column(other, referenced_columns(table, join, stream_stream))
+        other = with_every_system_column(other, referenced_columns(join, stream_stream))
     joined = left.alias(LEFT).join(
         other.alias(OTHER), on=F.expr(condition) if condition else None, how=join.how
     )
@@ -177,7 +177,7 @@ def output_columns(join: TableJoin, other_system: list[str] | tuple[str, ...] = 
     return [f"{LEFT}.*", other]
 
 
-def referenced_columns(table: Table, join: TableJoin, stream_stream: bool) -> set[str]:
+def referenced_columns(join: TableJoin, stream_stream: bool) -> set[str]:
     """System columns the join condition may read on the other side: its keys, watermark, and
     any named in `on_expression` (by their text: a name there is read)."""
     names = set(join.on)
