@@ -24,6 +24,7 @@ from test_local_support import (
     land,
     make_project,
     run,
+    run_state,
     stock_lines,
 )
 
@@ -79,21 +80,37 @@ def test_a_local_run_writes_and_prints_no_secret(
         "target: hidden\nconfiguration:\n  api_token: ${env." + ENV + "}\n"
         "  scoped: ${secret.kv/token}\n  encrypted: ${vars.encrypted}\n",
     )
+    # The secret in a table's filter, as a reference Spark resolves at run time: unresolved,
+    # `'${api_token}'` has 12 characters and the filter would drop every row (issue #23).
+    text = text.replace(
+        "      table_source: {name: brz_prices}\n",
+        "      table_source: {name: brz_prices}\n"
+        f"      filter: \"length('${{conf.api_token}}') = {len(TOKEN)}\"\n",
+    )
     project = make_project(tmp_path / "project", text, "pl-secret")
     # A secret of the stack file: not decrypted outside the Pulumi engine, its ciphertext must
-    # not be written either.
+    # not be written either, and a run that needs it fails at the line using it, rather than
+    # run on the text `[secret]`.
     stack_file = project / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack_file.read_text())
     document["config"][VARS]["encrypted"] = {"secure": CIPHERTEXT}
     stack_file.write_text(yaml.safe_dump(document))
     landing, state = tmp_path / "landing", tmp_path / "state"
     land(landing, STOCK_EVENTS, "a.json", stock_lines()[:10])
+    assert run(project, "pl-secret", landing, state) == 2
+    refused = capsys.readouterr().err.strip().splitlines()
+    assert len(refused) == 1 and "stacks/pipelines/pl-secret.yaml:" in refused[0], refused
+    assert "${vars.encrypted}" in refused[0] and "only the Pulumi engine decrypts it" in refused[0]
+    assert not state.exists()
+    pipeline_file = project / "stacks" / "pipelines" / "pl-secret.yaml"
+    pipeline_file.write_text(text.replace("  encrypted: ${vars.encrypted}\n", ""))
     try:
         code = run(project, "pl-secret", landing, state)
     finally:
         stop_engine(StateLayout.at(state))
     printed = capsys.readouterr()
     assert code == 0, printed.out
+    assert run_state(state).tables["slv_prices"].rows_total == 10, "the filter read the secret"
     for secret in (TOKEN, CIPHERTEXT):
         assert secret not in printed.out and secret not in printed.err
         assert _files_holding(state, secret) == []
@@ -101,10 +118,13 @@ def test_a_local_run_writes_and_prints_no_secret(
     layout = StateLayout.at(state)
     assert list(layout.logs.glob("*.log")) and layout.spec_file.is_file()
     metadata = next(state.glob("workspace/**/pl-secret.json"))
-    configuration = json.loads(metadata.read_text())["configuration"]
-    assert configuration["api_token"] == configuration["encrypted"] == "[secret]"
+    document = json.loads(metadata.read_text())
+    configuration = document["configuration"]
+    assert configuration["api_token"] == "[secret]"
     # A secret scope reference is never resolved here: it stays Databricks' reference.
     assert configuration["scoped"] == "{{secrets/kv/token}}"
+    # The deployed metadata holds the filter as a reference, never the value.
+    assert "length('${api_token}')" in metadata.read_text()
 
 
 def _program(

@@ -43,6 +43,7 @@ from ..runtime.builders import (
     project,
 )
 from ..runtime.casts import cast_to
+from ..runtime.joins import DuplicateColumnsError
 from ..runtime.readers import (
     LANDING_ROOT_KEY,
     RESCUED_DATA_COLUMN,
@@ -262,6 +263,8 @@ def _analyse_table(
         return Finding((*here, "builder", "event_source"), message)
     except ColumnInputError as error:
         return Finding(_column_path(table, here, error.column), str(error))
+    except DuplicateColumnsError as error:  # the joined or written columns, as Spark sees them
+        return Finding((*here, *error.path), str(error))
     except StreamingAppendRefused as error:
         return _append_refused(table, here, str(error))
     except Exception as error:  # Spark's analysis errors differ between versions

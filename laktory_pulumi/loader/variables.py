@@ -12,7 +12,22 @@ error, and so is a variable whose value holds another variable (values are not e
 so `${vars.a}` holding `${vars.a}` would otherwise end up as literal text).
 
 A `secure:` value of `Pulumi.<stack>.yaml` read from the file (not decrypted by the Pulumi
-engine) is unknown here; it becomes `[secret]`, never the ciphertext's text.
+engine) is unknown here; commands that only show it (validate, graph, preview) read it as
+`[secret]`, never the ciphertext's text, and a command that needs its value (a local run, within
+`needing_secret_values`) fails at the line that uses it, rather than run on the text `[secret]`.
+
+`${conf.KEY}` reads a key of the pipeline's `configuration` at run time: it becomes Spark SQL's
+own `${KEY}`, which Spark substitutes from the session's configuration when it parses an
+expression (a filter, a SQL expression or query, an expectation, a join condition), on
+Databricks as locally (Spark's parser substitutes `${KEY}` from the session's conf while
+`spark.sql.variable.substitute` is true, its default; Databricks: a pipeline's configuration is
+"referenced in SQL with ${key} syntax or in Python with spark.conf.get", "Use parameters with
+pipelines", https://learn.microsoft.com/azure/databricks/ldp/parameters; the local run's test
+reads a secret through a filter). It is how a table's code uses a secret: the configuration holds the
+secret (`${env.X}`, a secret variable, or `${secret.SCOPE/KEY}`, resolved by Databricks), and
+no file written from the definitions holds its value. A secret substituted into a table
+directly would be written in clear in the pipeline's metadata file, readable by every
+principal of the workspace folder: it is refused at its line.
 
 `substitute` returns the paths of the values that received a secret: a secret variable (one
 the stack file encrypts), any `${env.NAME}`, or an undecrypted `secure:` value. The deploy
@@ -22,10 +37,12 @@ secret's length or type: a secret `7` inside `retries-7` cannot be found by look
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..models.base import format_path
@@ -43,6 +60,19 @@ SECRET_PLACEHOLDER = "[secret]"
 SECRET_REFERENCE = re.compile(r"\s*secret\.([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\s*")
 """`${secret.SCOPE/KEY}`: a key of a Databricks secret scope, read by Databricks at run time."""
 
+CONF_SCOPE = "conf"
+"""`${conf.KEY}`: a key of the pipeline's configuration, read by Spark at run time."""
+
+CONFIGURATION_FIELD = "configuration"
+
+SECRET_FREE_ROOTS = ("tables",)
+"""Top-level fields no secret may reach in clear: a pipeline's tables are written to its
+metadata file as they are."""
+
+_needing_values: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "laktory_needing_secret_values", default=False
+)
+
 SECRET_FIELDS = ("configuration", "spark_conf", "spark_env_vars")
 """Mappings whose values Databricks resolves `{{secrets/scope/key}}` in: the pipeline's
 configuration and a cluster's Spark conf and environment ("Use a secret in a Spark configuration
@@ -56,6 +86,22 @@ def secret_reference(scope: str, key: str) -> str:
 
 class _Problem(Exception):
     """One variable that cannot be substituted, with the reason."""
+
+
+@contextmanager
+def needing_secret_values() -> Iterator[None]:
+    """Within this block, a `secure:` value the Pulumi engine did not decrypt is an error where
+    a variable uses it (a local run would otherwise run on the text `[secret]`)."""
+    token = _needing_values.set(True)
+    try:
+        yield
+    finally:
+        _needing_values.reset(token)
+
+
+def spark_conf_reference(key: str) -> str:
+    """How Spark SQL spells a reference to a configuration key it substitutes at parse time."""
+    return "${" + key + "}"
 
 
 def is_undecrypted_secret(value: Any) -> bool:
@@ -78,6 +124,10 @@ def substitute(
     """
     env = os.environ if environ is None else environ
     scopes: dict[str, Mapping[str, Any]] = {"vars": variables, "env": env}
+    data = source.data if isinstance(source.data, dict) else {}
+    configuration = data.get(CONFIGURATION_FIELD)
+    configuration_keys = set(configuration) if isinstance(configuration, dict) else set()
+    needing_values = _needing_values.get()
     errors: list[LocatedError] = []
     secret_paths: set[Path] = set()
     received_secret = False  # whether the value being replaced has received a secret so far
@@ -90,8 +140,20 @@ def substitute(
                 f"'${{{expression}}}' is not a variable; write ${{vars.NAME}} or ${{env.NAME}}"
             )
         kind, name = match.groups()
+        if kind == CONF_SCOPE:
+            if name not in configuration_keys:
+                close = difflib.get_close_matches(name, sorted(map(str, configuration_keys)), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise _Problem(
+                    f"${{conf.{name}}} reads the pipeline's configuration at run time, and "
+                    f"'{name}' is not one of its keys{hint}"
+                )
+            return spark_conf_reference(name)
         if kind not in SCOPES:
-            raise _Problem(f"unknown variable scope '{kind}' (use ${{vars.NAME}} or ${{env.NAME}})")
+            raise _Problem(
+                f"unknown variable scope '{kind}' (use ${{vars.NAME}} or ${{env.NAME}}), or "
+                "${conf.KEY} for a key of the pipeline's configuration read at run time"
+            )
         scope = scopes[SCOPES[kind]]
         if name not in scope:
             close = difflib.get_close_matches(name, list(scope), n=1)
@@ -102,6 +164,12 @@ def substitute(
         if SCOPES[kind] == "env" or name in secret_variables or is_undecrypted_secret(value):
             received_secret = True
         if is_undecrypted_secret(value):
+            if needing_values:
+                raise _Problem(
+                    f"variable ${{{kind}.{name}}} is encrypted in the stack file (secure:) and "
+                    "only the Pulumi engine decrypts it; this command needs its value: give "
+                    "it another way (e.g. ${env.NAME}) for this run"
+                )
             return SECRET_PLACEHOLDER
         if isinstance(value, str) and "${" in value:
             itself = SCOPES[kind] == "vars" and any(
@@ -187,18 +255,29 @@ def substitute(
         nonlocal received_secret
         received_secret = False
         try:
-            return replace(value, path, path in source.quoted)
+            replaced = replace(value, path, path in source.quoted)
         except _Problem as problem:
             errors.append(source.error(path, format_path(path), str(problem)))
             return None
         finally:
             if received_secret:
                 secret_paths.add(path)
+        if received_secret and path[0] in SECRET_FREE_ROOTS:
+            errors.append(source.error(path, format_path(path), _IN_CLEAR))
+        return replaced
 
     source.data = visit(source.data, ())
     if errors:
         raise LoadError(errors)
     return secret_paths
+
+
+_IN_CLEAR = (
+    "a secret cannot go into a table's definition: the pipeline's metadata file holds it as "
+    "written, in clear; put it in the pipeline's configuration (e.g. `configuration: {KEY: "
+    "${env.NAME}}` or ${secret.SCOPE/KEY}) and write ${conf.KEY} here, which Spark reads at "
+    "run time"
+)
 
 
 class _Variable:

@@ -34,18 +34,22 @@ import pyspark
 from ..analysis.command import check_deep
 from ..deploy.secrets import SecretValues
 from ..loader import LoadError, load_stack
+from ..loader.variables import needing_secret_values
 from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
 from ..models import Pipeline
 from ..runtime.flows import flows_of
+from .connection import remote_problem
 from .engine import (
     EngineError,
+    EngineRecord,
     code_fingerprint,
     ensure_engine,
     idle_seconds_default,
     mark_connected,
     mark_disconnected,
     package_fingerprint,
+    process_alive,
     stop_engine,
 )
 from .engine import (
@@ -85,7 +89,14 @@ def run_command(args: argparse.Namespace) -> int:
     if isinstance(target, str):
         print(target, file=sys.stderr)
         return EXIT_USAGE
-    stack = load_stack(args.project, args.stack, only=[args.pipeline])
+    if target.remote:
+        # Before the seconds of loading and analysis: a dead or wrong address is said at once.
+        problem = remote_problem(target.remote)
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_FAILED
+    with needing_secret_values():  # a run needs every value: none may read `[secret]`
+        stack = load_stack(args.project, args.stack, only=[args.pipeline])
     pipeline = stack.pipelines[args.pipeline]
     if not Path(args.landing).is_dir():
         print(f"no landing folder at {args.landing}: pass --landing with the folder events land in")
@@ -183,6 +194,7 @@ def run_pipeline(
         f"running {pipeline.name} {mode} on Spark Declarative Pipelines ({where}); log: {log_file}"
     )
     server_log: Path | None = None
+    engine_lost: Callable[[], str] | None = None
     if target.remote:
         remote = target.remote
     else:
@@ -190,10 +202,12 @@ def run_pipeline(
         server_log = engine_log_file(layout)
         fingerprint = code_fingerprint(conf_dir, environment)
         try:
-            remote = ensure_engine(layout, environment, fingerprint, idle_seconds).url
+            engine = ensure_engine(layout, environment, fingerprint, idle_seconds)
         except EngineError as error:
             print(str(error))
             return EXIT_FAILED
+        remote = engine.url
+        engine_lost = _engine_watch(layout, engine, server_log)
         mark_connected(layout, idle_seconds)
     command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
     status, ended_itself = _supervise(
@@ -204,6 +218,7 @@ def run_pipeline(
         report,
         pipeline.continuous,
         server_log,
+        engine_lost,
     )
     if not target.remote:
         if ended_itself:
@@ -224,6 +239,24 @@ def run_pipeline(
     if status == "FAILED":
         return EXIT_FAILED
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
+
+
+def _engine_watch(layout: StateLayout, engine: EngineRecord, server_log: Path) -> Callable[[], str]:
+    """Why the run's engine is lost ('' while it serves): its JVM or supervisor has exited."""
+    marker = str(layout.root)
+
+    def lost() -> str:
+        if process_alive(engine.server_pid, marker) and process_alive(
+            engine.supervisor_pid, marker
+        ):
+            return ""
+        return (
+            f"the local Spark engine (server pid {engine.server_pid}, {engine.url}) stopped "
+            f"during the run; its log: {server_log}. The next run starts a new one, and the "
+            "tables keep exactly what their checkpoints committed"
+        )
+
+    return lost
 
 
 def _preflight(stack: Stack, project: Path, landing: Path, layout: StateLayout) -> None:
@@ -319,10 +352,15 @@ def _supervise(
     report: RunReport,
     continuous: bool,
     server_log: Path | None = None,
+    engine_lost: Callable[[], str] | None = None,
 ) -> tuple[Literal["COMPLETED", "FAILED", "STOPPED"], bool]:
     """Run the driver, fold its events into `report`, and handle Ctrl-C.
 
     Returns how the run ended, and whether the driver ended on its own (was not killed).
+
+    `engine_lost` says why the local engine can no longer serve the run ('' while it can): it is
+    asked every half second, and a lost engine ends the run at once, naming it, rather than
+    leaving the driver to wait on a server that is gone.
 
     The driver gets its own process group, so the terminal's Ctrl-C reaches only this process:
     a continuous run is asked to stop after its current update (a second Ctrl-C, or any
@@ -366,6 +404,7 @@ def _supervise(
             reader.start()
         stopping = False
         killed = False
+        lost = ""
         while True:
             try:
                 event = events.get(timeout=0.5)
@@ -377,6 +416,11 @@ def _supervise(
             except queue.Empty:
                 if process.poll() is not None and not readers[0].is_alive():
                     break
+                if engine_lost is not None and not lost:
+                    lost = engine_lost()
+                    if lost:
+                        killed = True
+                        _terminate(process, grace=2.0)
             except KeyboardInterrupt:
                 if continuous and not stopping and not terminated.is_set():
                     stopping = True
@@ -393,6 +437,8 @@ def _supervise(
     signal.signal(signal.SIGTERM, previous_handler)
     layout.stop_request.unlink(missing_ok=True)
     ended_itself = not killed and process.returncode >= 0
+    if lost:
+        report.failure = ("", lost)  # whatever the driver said of the server it lost
     if report.failure is not None:
         return "FAILED", ended_itself
     if stopping:
@@ -446,12 +492,12 @@ def _follow_file(
                 return
 
 
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """End the driver's whole process group (JVMs included)."""
+def _terminate(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """End the driver's whole process group (JVMs included), killing it after `grace` s."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

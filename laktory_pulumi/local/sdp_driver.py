@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import shutil
 import sys
 import threading
@@ -41,6 +42,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from laktory_pulumi.local import notebook_globals
+from laktory_pulumi.local.connection import bound_client_retries
 from laktory_pulumi.local.events import Event, emit, table_name
 from laktory_pulumi.local.secret_configuration import with_secret_configuration
 from laktory_pulumi.runtime import dlt_sdp
@@ -170,14 +172,21 @@ def _names(csv: str) -> list[str]:
 
 
 def _open_session(spec: PipelineSpec, remote: str) -> SparkSession:
-    """A client session on the server at `remote`, with the spec's configuration set."""
-    builder = SparkSession.builder.remote(remote)
-    builder = builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
-    # Days are cut in UTC, as on Databricks, whatever the server's own default (--remote).
-    builder = builder.config("spark.sql.session.timeZone", "UTC")
-    for key, value in spec.configuration.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+    """A client session on the server at `remote`, with the spec's configuration set.
+
+    The retries are bounded before the first call reaches the server (setting the
+    configuration is one): a server that is gone or stops answering ends the run in seconds.
+    """
+    spark = SparkSession.builder.remote(remote).getOrCreate()
+    bound_client_retries(spark.client)  # type: ignore[attr-defined]
+    configuration = {
+        "spark.sql.connect.serverStacktrace.enabled": "false",
+        # Days are cut in UTC, as on Databricks, whatever the server's own default (--remote).
+        "spark.sql.session.timeZone": "UTC",
+        **spec.configuration,
+    }
+    spark.conf._set_all(configs=configuration, silent=True)  # type: ignore[attr-defined]
+    return spark
 
 
 def _flow_state(message: str) -> tuple[str, str] | None:
@@ -288,6 +297,10 @@ def _run_update(
     ran, completed, failed_table, error = _follow_run(
         spark, graph_id, spec, registry, update, selection
     )
+    if error is not None:
+        # What follows only reports: a live server answers at once, and a lost one must not
+        # hold the failure back for the length of the retries.
+        spark.client.set_retry_policies([])  # type: ignore[attr-defined]
     streaming = [t for t in ran if isinstance(registry.tables.get(t), StreamingTable)]
     listener.wait_for(len(streaming), timeout=15.0 if error is None else 2.0)
     spark.catalog.setCurrentDatabase(database)
@@ -406,7 +419,24 @@ def _wait_for_change(
 
 
 def main(argv: list[str]) -> int:
+    """Run the pipeline; a failure outside an update (the server lost, say) is a failed update
+    naming the server, never a traceback alone."""
     args = _parse_args(argv)
+    try:
+        return _main(args)
+    except Exception as error:
+        emit(
+            Event(
+                "update_ended",
+                update=0,
+                state="FAILED",
+                error=f"the Spark Connect server {args.remote}: {_first_line(error)}",
+            )
+        )
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     spec_path = args.spec.resolve()
     spec = with_secret_configuration(load_pipeline_spec(spec_path))
     spark = _open_session(spec, args.remote)
@@ -436,12 +466,28 @@ def main(argv: list[str]) -> int:
                 return 0
             seen = changed
             update += 1
+    except BaseException:
+        spark.client.set_retry_policies([])  # type: ignore[attr-defined]
+        raise
     finally:
         # Removed while the session is open: at exit, pyspark would try without one and warn.
         with contextlib.suppress(Exception):
             spark.streams.removeListener(listener)
-        spark.stop()
+        with contextlib.suppress(Exception):
+            spark.stop()
+
+
+def _exit(code: int) -> None:
+    """End the process now, whatever threads remain.
+
+    The client's listener and result-stream threads may still wait on a server that failed or
+    went away; nothing of theirs is needed once the update's events are out, and waiting for
+    them is how a failed run used to hang.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    _exit(main(sys.argv[1:]))

@@ -81,7 +81,7 @@ def spark_defaults(layout: StateLayout) -> dict[str, str]:
         # Derby's log goes to the state folder; runs here are short, so JVM start-up dominates
         # and a C1-only JIT with the serial GC starts faster (about 24 s -> 20 s per run).
         "spark.driver.extraJavaOptions": (
-            f"-Dderby.system.home={layout.metastore.parent} "
+            f"{java_option('-Dderby.system.home=' + str(layout.metastore.parent))} "
             "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
         ),
         # Days are cut in UTC, as on Databricks.
@@ -105,11 +105,27 @@ def spark_defaults(layout: StateLayout) -> dict[str, str]:
     }
 
 
+def java_option(option: str) -> str:
+    """One JVM option, quoted for Spark's option splitting (`extraJavaOptions`).
+
+    Spark splits the value on spaces outside quotes and takes a backslash inside double quotes
+    as an escape (launcher `CommandBuilderUtils.parseOptionString`): a state folder such as
+    `My Drive #1/state` otherwise starts the JVM with a main class `Drive`.
+    """
+    return '"' + option.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _properties_value(value: str) -> str:
+    """A value as `java.util.Properties.load` reads it back (Spark loads
+    `spark-defaults.conf` with it): a backslash is an escape there."""
+    return value.replace("\\", "\\\\")
+
+
 def write_spark_conf(layout: StateLayout) -> Path:
     """Write `spark-defaults.conf` and `log4j2.properties`; return the folder."""
     folder = layout.spark_conf_dir
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [f"{key} {value}" for key, value in spark_defaults(layout).items()]
+    lines = [f"{key} {_properties_value(value)}" for key, value in spark_defaults(layout).items()]
     (folder / "spark-defaults.conf").write_text("\n".join(lines) + "\n")
     (folder / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
     return folder

@@ -52,8 +52,11 @@ class TableJoin(Model):
     """The rows built so far joined with another table, read with its own options.
 
     `on` columns keep the left side's values and drop the other side's copies; the other
-    side's remaining columns are added. When both sides stream, the join also bounds the
-    event times of matching rows (`time_constraint_interval_*`) on the two watermarks.
+    side's remaining columns are added, except its system columns (`_bronze_at`,
+    `_silver_at`, `_silver_star_at`, `_gold_at`, `_tstamp`, `_rescued_data`, `_source_file`):
+    a joined row keeps the left side's. Two columns of one name fail validation (`--deep`) at
+    the join. When both sides stream, the join also bounds the event times of matching rows
+    (`time_constraint_interval_*`) on the two watermarks.
     """
 
     model_config = ConfigDict(json_schema_extra=schema_with_aliases)
@@ -61,7 +64,9 @@ class TableJoin(Model):
     other: TableSource = Field(
         description="The table to join: a table of this pipeline or a full catalog.schema.table "
         "name, with its own `selects` (a mapping renames), `filter`, `read_as_stream` (false: "
-        "a stream-static join) and `watermark` (needed when both sides stream)."
+        "a stream-static join) and `watermark` (needed when both sides stream). Its system "
+        "columns (`_bronze_at`, `_rescued_data`, `_source_file`, ...) are dropped: the joined "
+        "row keeps the left side's."
     )
     left: Any = Field(
         default=None,
@@ -128,6 +133,22 @@ class TableJoin(Model):
             raise ValueError("a join needs on (columns) or on_expression (a SQL condition)")
         if self.other.cdc is not None:
             raise FieldError("other", "the other side of a join cannot be a cdc source")
+        return self
+
+    @model_validator(mode="after")
+    def _selects_name_each_column_once(self) -> TableJoin:
+        # `{a: x, b: x}` would give the other side two columns named x: a table holding both
+        # cannot be written or read.
+        selects = self.other.selects
+        if isinstance(selects, dict):
+            targets = [name.lower() for name in selects.values()]
+            twice = sorted({name for name in selects.values() if targets.count(name.lower()) > 1})
+            if twice:
+                raise FieldError(
+                    "other",
+                    f"other.selects renames several columns to {', '.join(twice)}; each "
+                    "column of the joined table needs its own name",
+                )
         return self
 
     @property

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Model
 
@@ -66,8 +66,21 @@ class PipelineUdf(FunctionRef):
         default=None,
         description="Workspace folder holding the module when it is not a module of the "
         "project's `notebooks/` (Laktory's meaning); it is added to `sys.path` at run time and the "
-        "module is neither deployed nor checked at validation.",
+        "module is neither deployed nor checked at validation. No `..` part: the folder is "
+        "named from the workspace's root.",
     )
+
+    @field_validator("module_path")
+    @classmethod
+    def _no_climbing(cls, value: str | None) -> str | None:
+        # At run time the folder is the workspace root joined with this path: `..` would
+        # import code from outside the workspace (or, locally, outside the state folder).
+        if value is not None and ".." in PurePosixPath(value).parts:
+            raise ValueError(
+                f"module_path '{value}' climbs out with '..'; name the workspace folder from "
+                "the workspace's root, e.g. /Workspace/Shared/udfs"
+            )
+        return value
 
 
 class Transform(FunctionRef):
@@ -90,8 +103,20 @@ def modules_root() -> Path | None:
 
 
 def missing_function(ref: FunctionRef, root: Path) -> tuple[str, str] | None:
-    """Why `ref` cannot be found under `root`: `(field, message)`, or None when it can."""
+    """Why `ref` cannot be found under `root`: `(field, message)`, or None when it can.
+
+    The module is confined as notebooks are (`loader.libraries.check_notebooks`): its real
+    path, symlinks resolved, lies inside `root`'s, or the deploy would upload a file from
+    elsewhere.
+    """
     path = root / ref.relative_path
+    real_root, real = root.resolve(), path.resolve()
+    if path.exists() and not real.is_relative_to(real_root):
+        return (
+            "module_name",
+            f"module '{ref.module_name}' is {real} (a symlink), outside the project's "
+            f"{MODULES_FOLDER}/ folder; only the project's own files are deployed: copy it in",
+        )
     try:
         names = _top_level_names(path)
     except SyntaxError as error:

@@ -61,7 +61,7 @@ def process(table: Table, df: DataFrame) -> DataFrame:
         if builder.window_filter is not None:
             df = window_filter(builder.window_filter, df)
         df = aggregate(table, builder.aggregation, df)
-        df = apply_joins(table, builder.joins_post_aggregation, df)
+        df = apply_joins(table, builder.joins_post_aggregation, df, "joins_post_aggregation")
         df = project(table, df)
     else:
         df = project(table, df)

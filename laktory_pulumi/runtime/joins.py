@@ -8,16 +8,26 @@ event times: `left.t >= other.t - lower` and, when set, `left.t <= other.t + upp
 each side's watermark column (Spark's structured streaming guide: outer stream-stream joins
 need watermarks and such a time constraint to ever emit unmatched rows and drop state).
 
+System columns (`_bronze_at`, `_silver_at`, `_silver_star_at`, `_gold_at`, `_tstamp`,
+`_rescued_data`, `_source_file`): the left side's are kept and the other side's are dropped, so a
+joined row has one of each, telling when and from which file its own row arrived (docs/joins.md).
+Which of them the other side has is not known without analysis, so it is given all of them
+(null) before the join, except those the join condition reads, which it must have.
+
 Everything is one lazy plan: the join, then a `selectExpr` with `left.*` and `other.* EXCEPT
 (...)`. `drop` and `withColumnsRenamed` would make Spark Connect analyse the inputs when an SDP
 flow is defined (docs/sdp.md), and the columns of either side are not known without analysis.
+Where analysis is allowed (Databricks, `validate --deep` and every local run's pre-flight), the
+joined frame's columns are checked: two columns of one name fail at the join
+(`DuplicateColumnsError`), never at the table's write.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .readers import read_table_source
+from .analysis import analysis_allowed, is_refused_analysis
+from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, read_table_source
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -27,12 +37,83 @@ if TYPE_CHECKING:
 
 LEFT, OTHER = "left", "other"
 _KEY_FIRST = {"right", "right_outer", "rightouter", "full", "outer", "full_outer", "fullouter"}
+SYSTEM_COLUMNS = (
+    "_bronze_at",
+    "_silver_at",
+    "_silver_star_at",
+    "_gold_at",
+    "_tstamp",
+    RESCUED_DATA_COLUMN,
+    SOURCE_FILE_COLUMN,
+)
+"""Columns the layers add to a row; of a joined row, the left side's are kept."""
 
 
-def apply_joins(table: Table, joins: list[TableJoin], df: DataFrame) -> DataFrame:
-    """`df` joined with each of `joins` in turn."""
-    for join in joins:
+class DuplicateColumnsError(ValueError):
+    """A frame about to become a table has two columns of one name (Spark compares names
+    case-insensitively); `path` is the field at fault, under the table."""
+
+    def __init__(self, table: str, names: list[str], path: tuple[str | int, ...], what: str):
+        self.table, self.names, self.path = table, names, path
+        listed = ", ".join(names)
+        super().__init__(
+            f"table {table}: {what} gives two columns named {listed}; a table cannot hold "
+            "both: rename or drop one (a join's other.selects renames or picks the other "
+            "side's columns)"
+        )
+
+
+def assert_unique_columns(
+    table: Table, frame: DataFrame, path: tuple[str | int, ...], what: str
+) -> None:
+    """Raise `DuplicateColumnsError` when `frame` has two columns of one name.
+
+    Only where Spark may analyse (not inside a local SDP query function, whose pre-flight has
+    already run this check on the same code).
+    """
+    if not analysis_allowed():
+        return
+    try:
+        columns = frame.columns
+    except Exception as error:  # classic and Connect raise different exception types
+        if is_refused_analysis(error):
+            return
+        raise
+    seen: dict[str, str] = {}
+    duplicates: list[str] = []
+    for name in columns:
+        key = name.lower()
+        if key in seen and seen[key] not in duplicates:
+            duplicates.append(seen[key])
+        seen.setdefault(key, name)
+    if duplicates:
+        raise DuplicateColumnsError(table.name, duplicates, path, what)
+
+
+def assert_unique_output(table: Table, frame: DataFrame) -> None:
+    """`assert_unique_columns` on what a table writes, blaming the step that names its columns
+    last: the SQL query, the builder's `selects`, the transform, else the builder."""
+    builder = table.builder
+    if table.sql is not None:
+        path: tuple[str | int, ...] = ("sql",)
+    elif builder.selects is not None:
+        path = ("builder", "selects")
+    elif table.transform is not None:
+        path = ("transform",)
+    else:
+        path = ("builder",)
+    assert_unique_columns(table, frame, path, "its output")
+
+
+def apply_joins(
+    table: Table, joins: list[TableJoin], df: DataFrame, field: str = "joins"
+) -> DataFrame:
+    """`df` joined with each of `joins` (the builder's `field`) in turn."""
+    for index, join in enumerate(joins):
         df = apply_join(table, join, df)
+        assert_unique_columns(
+            table, df, ("builder", field, index), f"its {field}[{index}] with {join.other.name}"
+        )
     return df
 
 
@@ -49,10 +130,12 @@ def apply_join(table: Table, join: TableJoin, left: DataFrame) -> DataFrame:
         else:
             other = other.dropDuplicates(join.on)
     condition = join_condition(table, join, stream_stream)
+    if not join.keeps_left_only:
+        other = with_every_system_column(other, referenced_columns(join, stream_stream))
     joined = left.alias(LEFT).join(
         other.alias(OTHER), on=F.expr(condition) if condition else None, how=join.how
     )
-    return joined.selectExpr(*output_columns(join))
+    return joined.selectExpr(*output_columns(join, SYSTEM_COLUMNS))
 
 
 def join_condition(table: Table, join: TableJoin, stream_stream: bool) -> str | None:
@@ -74,22 +157,45 @@ def join_condition(table: Table, join: TableJoin, stream_stream: bool) -> str | 
     return " AND ".join(parts) or None
 
 
-def output_columns(join: TableJoin) -> list[str]:
-    """The joined row's columns, as `selectExpr` expressions."""
+def output_columns(join: TableJoin, other_system: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The joined row's columns, as `selectExpr` expressions; `other_system` are the other
+    side's system columns, which are dropped."""
     if join.keeps_left_only:
         return [f"{LEFT}.*"]
-    if not join.on:
-        return [f"{LEFT}.*", f"{OTHER}.*"]
-    keys = ", ".join(_quoted(key) for key in join.on)
-    other = f"{OTHER}.* EXCEPT ({keys})"
-    if join.how in _KEY_FIRST:
+    dropped = list(dict.fromkeys([*join.on, *other_system]))
+    other = f"{OTHER}.*"
+    if dropped:
+        other += f" EXCEPT ({', '.join(_quoted(name) for name in dropped)})"
+    if join.on and join.how in _KEY_FIRST:
         # Rows only the other side has: their keys come from the other side.
+        keys = ", ".join(_quoted(key) for key in join.on)
         coalesced = [
             f"coalesce({LEFT}.{_quoted(key)}, {OTHER}.{_quoted(key)}) AS {_quoted(key)}"
             for key in join.on
         ]
         return [*coalesced, f"{LEFT}.* EXCEPT ({keys})", other]
     return [f"{LEFT}.*", other]
+
+
+def referenced_columns(join: TableJoin, stream_stream: bool) -> set[str]:
+    """System columns the join condition may read on the other side: its keys, watermark, and
+    any named in `on_expression` (by their text: a name there is read)."""
+    names = set(join.on)
+    if stream_stream and join.other.watermark is not None:
+        names.add(join.other.watermark.column)
+    text = join.on_expression or ""
+    names.update(name for name in SYSTEM_COLUMNS if name in text)
+    return names
+
+
+def with_every_system_column(other: DataFrame, keep: set[str]) -> DataFrame:
+    """`other` with each system column, null where the condition does not read it, so that
+    `other.* EXCEPT (system columns)` is valid whichever the other side has (knowing which it
+    has would take an analysis). Columns the condition reads (`keep`) are left as they are."""
+    from pyspark.sql import functions as F
+
+    placeholders = {name: F.lit(None).cast("string") for name in SYSTEM_COLUMNS if name not in keep}
+    return other.withColumns(placeholders) if placeholders else other
 
 
 def _quoted(name: str) -> str:

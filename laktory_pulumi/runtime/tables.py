@@ -17,6 +17,7 @@ from .cdc_columns import filled_columns
 from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import quarantine, rules_of
 from .flows import define_appends
+from .joins import assert_unique_output
 from .readers import read_source
 from .scd import sequence_arguments
 from .sql_tables import read_sql
@@ -80,8 +81,14 @@ def source_frame(table: Table, spark: SparkSession) -> DataFrame:
 
 
 def built(table: Table, spark: SparkSession) -> DataFrame:
-    """The table's source (or its SQL query), read and processed: what its dataset returns."""
-    return process(table, source_frame(table, spark))
+    """The table's source (or its SQL query), read and processed: what its dataset returns.
+
+    Never two columns of one name (`joins.assert_unique_output`): the write would fail, or
+    write a table its readers refuse.
+    """
+    frame = process(table, source_frame(table, spark))
+    assert_unique_output(table, frame)
+    return frame
 
 
 def define_quarantine(table: Table, spark: SparkSession) -> Any:
