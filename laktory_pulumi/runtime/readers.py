@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,10 @@ def read_events(
         # Bad lines are kept, their text in the rescued column, instead of being dropped.
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
+    # Files in dated sub-folders (`orders/2024-01-01/o1.json`) are read, as Auto Loader reads
+    # every file under its path; Spark's file source reads only the folder's own files unless
+    # told (its schema was inferred from those very files, so they would vanish unread).
+    reader_options.setdefault("recursiveFileLookup", "true")
     schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
     reader = spark.readStream if source.read_as_stream else spark.read
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
@@ -115,7 +120,9 @@ def _auto_loader(
     debugging a template) it goes under `laktory_schema_root` when that is set.
     """
     if not source.read_as_stream:
-        reader = spark.read.format(file_format).options(**options)
+        # Auto Loader lists sub-folders; a plain batch read does only with this option.
+        nested = {"recursiveFileLookup": "true", **options}
+        reader = spark.read.format(file_format).options(**nested)
         return (
             reader.schema(source.schema_ddl).load(path) if source.schema_ddl else reader.load(path)
         )
@@ -191,15 +198,35 @@ def _infer_new_files(
     string in others into a string, so a bad file landed with good ones would still fix the
     wrong type; inferring each file alone and merging with `grow` keeps the struct (and the
     reader rescues the odd line). Past `PER_FILE_INFERENCE_LIMIT` files (one Spark job each),
-    the files are inferred together.
+    the files are inferred together and with a sample of them alone, so that one bad file of
+    many (a scalar where the others hold a struct) still cannot turn the struct into a string.
     """
-    if isinstance(files, str) or len(files) > PER_FILE_INFERENCE_LIMIT:
+    if isinstance(files, str):
         return _infer(table, spark, files, file_format, options)
-    schemas = [_infer(table, spark, [file], file_format, options) for file in files]
-    merged = schemas[0]
-    for schema in schemas[1:]:
-        merged = grow(merged, schema)
+    alone = files
+    merged = None
+    if len(files) > PER_FILE_INFERENCE_LIMIT:
+        # A sample spread over the files, each alone; the joint inference brings what the
+        # others add. A struct the sample holds survives a bad file outside it (`grow` keeps
+        # the struct over the string the joint inference made of it).
+        step = len(files) / PER_FILE_INFERENCE_LIMIT
+        alone = [files[int(index * step)] for index in range(PER_FILE_INFERENCE_LIMIT)]
+        merged = _infer(table, spark, [glob_escaped(file) for file in files], file_format, options)
+    for file in alone:
+        schema = _infer(table, spark, [glob_escaped(file)], file_format, options)
+        merged = schema if merged is None else grow(merged, schema, widen=True)
+    assert merged is not None  # `files` is never empty here
     return merged
+
+
+_GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+
+def glob_escaped(path: str) -> str:
+    """A file's path as Spark's file source takes it literally: Hadoop reads `[`, `{`, `*`,
+    `?` in a path as a pattern (a file named `o[5].json` matches no file), and a backslash
+    escapes them."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", path)
 
 
 def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
@@ -236,10 +263,12 @@ def _landed_files(path: str) -> list[str] | None:
     local = path.removeprefix("file:")
     if "://" in local or not Path(local).is_dir():
         return None
+    root = Path(local)
     return [
         str(file)
-        for file in Path(local).rglob("*")
-        if file.is_file() and not file.name.startswith((".", "_"))
+        for file in root.rglob("*")
+        if file.is_file()
+        and not any(part.startswith((".", "_")) for part in file.relative_to(root).parts)
     ]
 
 
