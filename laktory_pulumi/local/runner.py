@@ -112,6 +112,7 @@ def run_command(args: argparse.Namespace) -> int:
             landing=Path(args.landing),
             full_refresh=args.full_refresh,
             tables=selected,
+            reset=full_refresh_selection(pipeline, args.table) if args.full_refresh else None,
             target=target,
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
@@ -135,6 +136,26 @@ def selected_tables(pipeline: Pipeline, names: list[str]) -> list[str]:
     return chosen
 
 
+def full_refresh_selection(pipeline: Pipeline, names: list[str]) -> list[str]:
+    """The datasets `--full-refresh` empties and rebuilds: the `--table` tables, with their
+    flows and quarantine tables, and nothing upstream of them.
+
+    Their upstream tables run incrementally: a full refresh of silver rebuilds it from the
+    rows bronze holds, and bronze, whose landing may have lost old files to retention, keeps
+    them (DLT refreshes exactly the tables a full refresh selects: "Run an update on selected
+    tables", https://docs.databricks.com/en/delta-live-tables/updates.html). To rebuild an
+    upstream table too, name it with `--table`. No names: every table.
+    """
+    chosen: list[str] = []
+    for name in names or [table.name for table in pipeline.tables]:
+        table = pipeline.table(name)
+        quarantine = [table.quarantine_name] if table.quarantine else []
+        for dataset in [*flows_of(table), table.name, *quarantine]:
+            if dataset not in chosen:
+                chosen.append(dataset)
+    return chosen
+
+
 def run_pipeline(
     pipeline: Pipeline,
     layout: StateLayout,
@@ -149,11 +170,14 @@ def run_pipeline(
     pipeline_file: Path | None = None,
     project: Path | None = None,
     secrets: SecretValues | None = None,
+    reset: list[str] | None = None,
 ) -> int:
     """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
 
     Configuration values holding one of `secrets` are written to no file of the state folder
-    (`local.secret_configuration`).
+    (`local.secret_configuration`). With `full_refresh` and `tables`, `reset` names the
+    datasets refreshed in full (`full_refresh_selection`; all of `tables` when None), the
+    others of `tables` running incrementally.
     """
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
@@ -194,7 +218,9 @@ def run_pipeline(
             print(str(error))
             return EXIT_FAILED
         mark_connected(layout, idle_seconds)
-    command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
+    command = _driver_command(
+        layout, pipeline, landing, full_refresh, tables or [], remote, reset=reset
+    )
     status, ended_itself = _supervise(
         command,
         driver_environment(environment, hidden),
@@ -291,12 +317,19 @@ def _driver_command(
     full_refresh: bool,
     tables: list[str],
     remote: str,
+    reset: list[str] | None = None,
 ) -> list[str]:
     """The driver, a plain Python client of the server at `remote` (no JVM of its own)."""
     command = [sys.executable, str(DRIVER), "--spec", str(layout.spec_file), "--remote", remote]
-    if tables:
+    if tables and full_refresh:
         # SDP rejects a dataset in both selections; a full refresh also runs what it names.
-        command += ["--full-refresh" if full_refresh else "--refresh", ",".join(tables)]
+        emptied = [name for name in tables if reset is None or name in reset]
+        kept = [name for name in tables if name not in emptied]
+        command += ["--full-refresh", ",".join(emptied)]
+        if kept:
+            command += ["--refresh", ",".join(kept)]
+    elif tables:
+        command += ["--refresh", ",".join(tables)]
     elif full_refresh:
         command.append("--full-refresh-all")
     if pipeline.continuous:
