@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
 from .analysis import outside_query_context
-from .schema_merge import grow
+from .case_variants import read_matching_case
+from .schema_merge import case_variants, grow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -91,8 +92,18 @@ def read_events(
     reader_options.setdefault("recursiveFileLookup", "true")
     schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
     reader = spark.readStream if source.read_as_stream else spark.read
+    variants = _read_variants(_kept_schema_file(key, spark))
+    if variants and file_format == "json" and not _multi_line(reader_options):
+        assert not isinstance(schema, str)  # a declared schema_ddl has no kept variants
+        return read_matching_case(
+            reader, path, reader_options, schema, variants, SOURCE_FILE_COLUMN
+        )
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
     return with_source_file(frame)
+
+
+def _multi_line(options: dict[str, str]) -> bool:
+    return str(options.get("multiLine", options.get("multiline", "false"))).lower() == "true"
 
 
 def with_source_file(frame: DataFrame) -> DataFrame:
@@ -171,10 +182,16 @@ def _event_schema(
     new = None if landed is None else sorted(set(landed) - seen)
     if kept is not None and new == []:
         return kept
-    inferred = _infer_new_files(table, spark, new or path, file_format, options)
+    inferred, per_file = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
     schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
+    variants = {}
+    for file_schema in per_file:
+        variants.update(case_variants(schema, file_schema))
     if kept_file is not None:
+        if variants:
+            known = _read_variants(kept_file)
+            _write_atomically(_variants_file(kept_file), json.dumps({**known, **variants}))
         _write_atomically(kept_file, json.dumps(schema.jsonValue(), indent=2))
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
@@ -191,8 +208,8 @@ def _infer_new_files(
     files: str | list[str],
     file_format: str,
     options: dict[str, str],
-) -> StructType:
-    """The schema of newly landed files.
+) -> tuple[StructType, list[StructType]]:
+    """The schema of newly landed files, and those inferred file by file.
 
     Spark's own inference over several files turns a field that is a struct in some and a
     string in others into a string, so a bad file landed with good ones would still fix the
@@ -202,7 +219,8 @@ def _infer_new_files(
     many (a scalar where the others hold a struct) still cannot turn the struct into a string.
     """
     if isinstance(files, str):
-        return _infer(table, spark, files, file_format, options)
+        joint = _infer(table, spark, files, file_format, options)
+        return joint, [joint]
     alone = files
     merged = None
     if len(files) > PER_FILE_INFERENCE_LIMIT:
@@ -212,11 +230,13 @@ def _infer_new_files(
         step = len(files) / PER_FILE_INFERENCE_LIMIT
         alone = [files[int(index * step)] for index in range(PER_FILE_INFERENCE_LIMIT)]
         merged = _infer(table, spark, [glob_escaped(file) for file in files], file_format, options)
+    per_file = [] if merged is None else [merged]
     for file in alone:
         schema = _infer(table, spark, [glob_escaped(file)], file_format, options)
+        per_file.append(schema)
         merged = schema if merged is None else grow(merged, schema, widen=True)
     assert merged is not None  # `files` is never empty here
-    return merged
+    return merged, per_file
 
 
 _GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
@@ -241,6 +261,21 @@ def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
             f"table {table.name}: the kept event schema {kept_file} is unreadable ({error}); "
             "delete it to infer the schema again"
         ) from None
+
+
+def _variants_file(kept_file: Path) -> Path:
+    return kept_file.with_name(kept_file.stem + ".case-variants.json")
+
+
+def _read_variants(kept_file: Path | None) -> dict[str, str]:
+    """Field spellings landed files used that differ only in case from the kept schema's
+    (`runtime.case_variants`), by dotted path: `{"data.Amount": "data.amount"}`."""
+    if kept_file is None or not _variants_file(kept_file).exists():
+        return {}
+    try:
+        return dict(json.loads(_variants_file(kept_file).read_text()))
+    except ValueError:
+        return {}
 
 
 def _seen_file(kept_file: Path) -> Path:
