@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..metadata import on_databricks
 from .analysis import outside_query_context
 from .case_variants import read_matching_case
+from .csv_headers import header_of, out_of_order, read_by_header
 from .schema_merge import case_variants, grow
 
 if TYPE_CHECKING:
@@ -90,13 +91,19 @@ def read_events(
     # every file under its path; Spark's file source reads only the folder's own files unless
     # told (its schema was inferred from those very files, so they would vanish unread).
     reader_options.setdefault("recursiveFileLookup", "true")
-    schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
+    schema, variants, headers = _event_schema(
+        table, key, source, spark, path, file_format, reader_options
+    )
     reader = spark.readStream if source.read_as_stream else spark.read
-    variants = _read_variants(_kept_schema_file(key, spark))
     if variants and file_format == "json" and not _multi_line(reader_options):
         assert not isinstance(schema, str)  # a declared schema_ddl has no kept variants
         return read_matching_case(
             reader, path, reader_options, schema, variants, SOURCE_FILE_COLUMN
+        )
+    rescued = reader_options.get("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
+    if headers and not isinstance(schema, str) and out_of_order(schema, headers, rescued):
+        return read_by_header(
+            reader, path, reader_options, schema, headers, rescued, SOURCE_FILE_COLUMN
         )
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
     return with_source_file(frame)
@@ -160,8 +167,10 @@ def _event_schema(
     path: str,
     file_format: str,
     options: dict[str, str],
-) -> StructType | str:
-    """The declared schema (DDL), else the kept schema grown with the files landed since.
+) -> tuple[StructType | str, dict[str, str], dict[str, list[str]]]:
+    """The declared schema (DDL), else the kept schema grown with the files landed since; with
+    the field spellings that differ from it only in case (`runtime.case_variants`) and the
+    header of each CSV file (`runtime.csv_headers`).
 
     As Auto Loader's `addNewColumns`: the schema inferred from the first files is kept (under
     `laktory_schema_root`, which local runs set) and, at each run, merged with the schema of the
@@ -174,28 +183,36 @@ def _event_schema(
         # Kept as DDL text: parsing it into a StructType asks the Spark Connect server, which
         # is an analysis SDP refuses inside query functions.
         extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
-        return source.schema_ddl + extra
+        return source.schema_ddl + extra, {}, {}
     kept_file = _kept_schema_file(key, spark)
     kept = _read_kept(table, kept_file)
     seen = _read_seen(kept_file)
     landed = _landed_files(path)
     new = None if landed is None else sorted(set(landed) - seen)
+    known_variants = _read_kept_json(kept_file, "case-variants")
+    known_headers = _read_kept_json(kept_file, "csv-headers")
     if kept is not None and new == []:
-        return kept
+        return kept, known_variants, known_headers
     inferred, per_file = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
     schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
-    variants = {}
+    variants = dict(known_variants)
     for file_schema in per_file:
         variants.update(case_variants(schema, file_schema))
+    headers = dict(known_headers)
+    if file_format == "csv":
+        for file in new or []:
+            header = header_of(file, options)
+            if header is not None:
+                headers[file] = header
     if kept_file is not None:
-        if variants:
-            known = _read_variants(kept_file)
-            _write_atomically(_variants_file(kept_file), json.dumps({**known, **variants}))
+        for name, value in (("case-variants", variants), ("csv-headers", headers)):
+            if value:
+                _write_atomically(_kept_json_file(kept_file, name), json.dumps(value))
         _write_atomically(kept_file, json.dumps(schema.jsonValue(), indent=2))
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
-    return schema
+    return schema, variants, headers
 
 
 PER_FILE_INFERENCE_LIMIT = 32
@@ -263,17 +280,18 @@ def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
         ) from None
 
 
-def _variants_file(kept_file: Path) -> Path:
-    return kept_file.with_name(kept_file.stem + ".case-variants.json")
+def _kept_json_file(kept_file: Path, name: str) -> Path:
+    return kept_file.with_name(f"{kept_file.stem}.{name}.json")
 
 
-def _read_variants(kept_file: Path | None) -> dict[str, str]:
-    """Field spellings landed files used that differ only in case from the kept schema's
-    (`runtime.case_variants`), by dotted path: `{"data.Amount": "data.amount"}`."""
-    if kept_file is None or not _variants_file(kept_file).exists():
+def _read_kept_json(kept_file: Path | None, name: str) -> dict[str, Any]:
+    """What is kept beside the schema: `case-variants`, the field spellings landed files used
+    that differ only in case from the kept schema's, by dotted path (`{"data.Amount":
+    "data.amount"}`); `csv-headers`, each CSV file's column names."""
+    if kept_file is None or not _kept_json_file(kept_file, name).exists():
         return {}
     try:
-        return dict(json.loads(_variants_file(kept_file).read_text()))
+        return dict(json.loads(_kept_json_file(kept_file, name).read_text()))
     except ValueError:
         return {}
 
