@@ -43,8 +43,24 @@ def test_grow_prefers_the_richer_type() -> None:
     assert grow(_struct(data=_struct(a=LongType())), _struct(data=StringType())) == _struct(
         data=_struct(a=LongType())
     )
-    assert grow(_struct(v=LongType()), _struct(v=DoubleType())) == _struct(v=DoubleType())
     assert grow(_struct(v=DoubleType()), _struct(v=LongType())) == _struct(v=DoubleType())
+
+
+def test_a_kept_type_never_changes_and_names_match_whatever_their_case() -> None:
+    """Issue #24, cases 9 and 6. Auto Loader's addNewColumns leaves a kept type alone (the
+    odd value goes to `_rescued_data`): widening long to double failed every later write of
+    bronze (CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE). Files inferred together before any schema
+    is kept take the wider number, as Spark's joint inference would."""
+    assert grow(_struct(v=LongType()), _struct(v=DoubleType())) == _struct(v=LongType())
+    assert grow(_struct(v=LongType()), _struct(v=DoubleType()), widen=True) == _struct(
+        v=DoubleType()
+    )
+    # `Amount` is the kept `amount`: before, both were kept and every later run failed.
+    kept = _struct(id=LongType(), data=_struct(amount=LongType()))
+    new = _struct(ID=LongType(), data=_struct(Amount=LongType(), note=StringType()))
+    assert grow(kept, new) == _struct(
+        id=LongType(), data=_struct(amount=LongType(), note=StringType())
+    )
 
 
 def _bronze_table(events: Path) -> Any:

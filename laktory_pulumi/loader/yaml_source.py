@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,38 @@ MAX_ALIASED_VALUES = 100_000
 few lines could otherwise expand to billions of values."""
 
 
+# YAML 1.2 core schema's plain booleans, integers and floats (https://yaml.org/spec/1.2.2/,
+# 10.3.2 "Tag Resolution"); YAML 1.1, which PyYAML follows, also reads `yes`, `no`, `on`, `off`,
+# `0755` (octal), `1_000` and `1:30` (sexagesimal) as such.
+_YAML12_CORE = {
+    "tag:yaml.org,2002:bool": re.compile(r"true|True|TRUE|false|False|FALSE"),
+    "tag:yaml.org,2002:int": re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"),
+    "tag:yaml.org,2002:float": re.compile(
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+    ),
+}
+
+
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+
+
+def _is_static_cell(path: Path) -> bool:
+    """A value of a table's static rows: `tables[i].data[row][column]`."""
+    return (
+        len(path) >= 3
+        and path[-3] == "data"
+        and isinstance(path[-2], int)
+        and isinstance(path[-1], int)
+    )
+
+
+def _yaml11_only(node: yaml.Node) -> bool:
+    """A plain scalar YAML 1.1 reads as a boolean or number where YAML 1.2 reads text."""
+    pattern = _YAML12_CORE.get(node.tag)
+    # A plain scalar has no style: None from PyYAML's parser, "" from LibYAML's.
+    return not node.style and pattern is not None and not pattern.fullmatch(node.value)
+
+
 class _Walker:
     def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
         self.source = source
@@ -107,6 +140,12 @@ class _Walker:
                 self.open.discard(id(node))
         if node.style in ("'", '"'):
             self.source.quoted.add(path)
+        if _is_static_cell(path) and _yaml11_only(node):
+            # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and `ON`
+            # (Ontario) stay text, which the column's declared type then casts.
+            return node.value
+        if _is_static_cell(path) and not node.style and _DECIMAL.fullmatch(node.value):
+            return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
         construct = self.constructor.yaml_constructors.get(node.tag)

@@ -123,6 +123,7 @@ def run_command(args: argparse.Namespace) -> int:
             landing=Path(args.landing),
             full_refresh=args.full_refresh,
             tables=selected,
+            reset=full_refresh_selection(pipeline, args.table) if args.full_refresh else None,
             target=target,
             idle_seconds=idle_seconds_default() if idle is None else idle,
             pipeline_file=stack.files.get(pipeline.name),
@@ -146,6 +147,65 @@ def selected_tables(pipeline: Pipeline, names: list[str]) -> list[str]:
     return chosen
 
 
+def full_refresh_selection(pipeline: Pipeline, names: list[str]) -> list[str]:
+    """The datasets `--full-refresh` empties and rebuilds: the `--table` tables and the tables
+    reading them, with their flows and quarantine tables, and nothing upstream of them.
+
+    Their upstream tables run incrementally: a full refresh of silver rebuilds it from the
+    rows bronze holds, and bronze, whose landing may have lost old files to retention, keeps
+    them (DLT's "full refresh selection" refreshes the tables it names, and only those). The
+    tables reading a refreshed table are rebuilt from its new rows: a stream of it would
+    otherwise read every rewritten row a second time. To rebuild an upstream table too, name
+    it with `--table`. No names: every table.
+    """
+    named = names or [table.name for table in pipeline.tables]
+    readers = [
+        table.name
+        for table in pipeline.tables
+        if table.name not in named
+        and any(upstream.name in named for upstream in pipeline.upstream(table))
+    ]
+    chosen: list[str] = []
+    for name in [*named, *readers]:
+        table = pipeline.table(name)
+        quarantine = [table.quarantine_name] if table.quarantine else []
+        for dataset in [*flows_of(table), table.name, *quarantine]:
+            if dataset not in chosen:
+                chosen.append(dataset)
+    return chosen
+
+
+def lost_storage(pipeline: Pipeline, layout: StateLayout) -> list[str]:
+    """Tables whose streaming data was deleted while their checkpoint stayed.
+
+    A streaming table's checkpoint says which files it has read; with its folder (and the
+    file sink's commit log, `_spark_metadata`) gone, the next run would write only new rows
+    and later runs fail on the log's missing batches. Such a table must be rebuilt.
+    """
+    database = pipeline.target or "default"
+    folder = layout.warehouse if database == "default" else layout.warehouse / f"{database}.db"
+    checkpoints = layout.storage / "_checkpoints"
+    lost = []
+    for table in pipeline.tables:
+        quarantine = [table.quarantine_name] if table.quarantine else []
+        for dataset in [*flows_of(table), table.name, *quarantine]:
+            checkpointed = any(checkpoints.glob(f"*/{database}/{dataset}"))
+            if checkpointed and _sink_log_lost(folder / dataset / "_spark_metadata"):
+                lost.append(table.name)
+                break
+    return lost
+
+
+def _sink_log_lost(log: Path) -> bool:
+    """Whether a streaming table's commit log is gone, or starts after its first batch (the
+    folder was deleted and a run wrote a few batches since: every later read fails on the
+    missing batch 0). A compacted log (`<n>.compact`) may have dropped batch 0 itself."""
+    if not log.is_dir():
+        return True
+    names = [path.name for path in log.iterdir()]
+    return bool(names) and not any(name == "0" or name.endswith(".compact") for name in names)
+
+
 def run_pipeline(
     pipeline: Pipeline,
     layout: StateLayout,
@@ -160,11 +220,14 @@ def run_pipeline(
     pipeline_file: Path | None = None,
     project: Path | None = None,
     secrets: SecretValues | None = None,
+    reset: list[str] | None = None,
 ) -> int:
     """Run `pipeline` once (or until Ctrl-C when continuous); print progress and a summary.
 
     Configuration values holding one of `secrets` are written to no file of the state folder
-    (`local.secret_configuration`).
+    (`local.secret_configuration`). With `full_refresh` and `tables`, `reset` names the
+    datasets refreshed in full (`full_refresh_selection`; all of `tables` when None), the
+    others of `tables` running incrementally.
     """
     target = target or RunTarget()
     idle_seconds = idle_seconds_default() if idle_seconds is None else idle_seconds
@@ -209,7 +272,25 @@ def run_pipeline(
         remote = engine.url
         engine_lost = _engine_watch(layout, engine, server_log)
         mark_connected(layout, idle_seconds)
-    command = _driver_command(layout, pipeline, landing, full_refresh, tables or [], remote)
+    lost = [] if target.remote else lost_storage(pipeline, layout)
+    if lost and not (full_refresh and not tables):
+        # Rebuilt from their sources with the tables reading them; the others run as asked.
+        rebuilt = full_refresh_selection(pipeline, lost)
+        print(
+            f"{', '.join(lost)}: the table's stored data was deleted; rebuilding it from its "
+            f"sources, with the tables reading it ({', '.join(rebuilt)})"
+        )
+        everything = tables or selected_tables(pipeline, [table.name for table in pipeline.tables])
+        earlier = (reset if reset is not None else tables) if full_refresh else []
+        reset = [*earlier, *(name for name in rebuilt if name not in earlier)]
+        full_refresh = True
+        tables = everything
+    if full_refresh and tables and reset:
+        # The tables reading a refreshed one are refreshed with it, selected or not.
+        tables = [*tables, *(name for name in reset if name not in tables)]
+    command = _driver_command(
+        layout, pipeline, landing, full_refresh, tables or [], remote, reset=reset
+    )
     status, ended_itself = _supervise(
         command,
         driver_environment(environment, hidden),
@@ -325,12 +406,19 @@ def _driver_command(
     full_refresh: bool,
     tables: list[str],
     remote: str,
+    reset: list[str] | None = None,
 ) -> list[str]:
     """The driver, a plain Python client of the server at `remote` (no JVM of its own)."""
     command = [sys.executable, str(DRIVER), "--spec", str(layout.spec_file), "--remote", remote]
-    if tables:
+    if tables and full_refresh:
         # SDP rejects a dataset in both selections; a full refresh also runs what it names.
-        command += ["--full-refresh" if full_refresh else "--refresh", ",".join(tables)]
+        emptied = reset if reset is not None else tables
+        kept = [name for name in tables if name not in emptied]
+        command += ["--full-refresh", ",".join(emptied)]
+        if kept:
+            command += ["--refresh", ",".join(kept)]
+    elif tables:
+        command += ["--refresh", ",".join(tables)]
     elif full_refresh:
         command.append("--full-refresh-all")
     if pipeline.continuous:

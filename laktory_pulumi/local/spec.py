@@ -89,6 +89,11 @@ def spark_defaults(layout: StateLayout) -> dict[str, str]:
         # A flow that fails is retried twice with back-off by default: 15 s lost, same error.
         "spark.sql.pipelines.maxFlowRetryAttempts": "0",
         "spark.ui.enabled": "false",
+        # A filter pushed into the JSON or CSV parser skips a malformed line before its
+        # rescued text is kept: a quarantine's `id IS NULL` then lost the truncated line the
+        # table's own `id IS NOT NULL` dropped (issue #24, case 4). Filters apply after parsing.
+        "spark.sql.json.filterPushdown.enabled": "false",
+        "spark.sql.csv.filterPushdown.enabled": "false",
         # 2-core laptops: 200 shuffle partitions cost far more than they bring here.
         "spark.sql.shuffle.partitions": "4",
         # The warm engine outlives runs, and streaming state stores stay loaded until the

@@ -266,7 +266,7 @@ class SdpBackend(ExpectationDecorators):
         self._append_targets: dict[str, list[Rule]] = {}
         # The flows of each append target, and the targets made unions of their flows' tables.
         self._append_flows: dict[str, list[str]] = {}
-        self._unions: set[str] = set()
+        self._unions: dict[str, list[str]] = {}
 
     # Reads --------------------------------------------------------------------------------
 
@@ -275,9 +275,19 @@ class SdpBackend(ExpectationDecorators):
         return _read(name, stream=False)
 
     def read_stream(self, name: str) -> DataFrame:
-        """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed, and
-        when it is the union of append flows' tables (a materialized view, see `append_flow`)."""
-        return _read(name, stream=not _batch_reads.get() and name not in self._unions)
+        """A dataset of the pipeline read as a stream; whole when a CDC view is recomputed.
+
+        The target of append flows is read as the union of its flows' streams (see
+        `append_flow`): each row a flow appends is read once, as a stream of DLT's append-only
+        target reads it. Reading the target (a materialized view) whole would give a
+        downstream stream every row again at each update.
+        """
+        if _batch_reads.get():
+            return _read(name, stream=False)
+        flows = self._unions.get(name)
+        if flows is None:
+            return _read(name, stream=True)
+        return _union([_read(flow, stream=True) for flow in flows])
 
     def read_stream_with_watermark(self, name: str, column: str, threshold: str) -> DataFrame:
         """A stream with an event-time watermark, written in SQL.
@@ -416,7 +426,8 @@ class SdpBackend(ExpectationDecorators):
         the file sink metadata log"), or would skip batches the other already committed. So
         each flow writes its own streaming table, named after the flow (its checkpoint, as on
         Databricks, is the flow's), and `appends_defined` makes the target the union of those
-        tables, a materialized view. Readers of the target read it whole (`read_stream`).
+        tables, a materialized view. A stream of the target reads the union of the flows'
+        streams (`read_stream`), so that each appended row is read once.
         """
 
         def register(function: QueryFunction) -> None:
@@ -435,16 +446,12 @@ class SdpBackend(ExpectationDecorators):
         comment = self._pending_cdc_targets.pop(target, None)
 
         def union() -> DataFrame:
-            frames = [_read(flow, stream=False) for flow in flows]
-            frame = frames[0]
-            for other in frames[1:]:
-                frame = frame.unionByName(other, allowMissingColumns=True)
-            return frame
+            return _union([_read(flow, stream=False) for flow in flows])
 
         frame = _build(target, union)
         dp.materialized_view(name=target, comment=comment)(lambda: frame)
         REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=union)
-        self._unions.add(target)
+        self._unions[target] = flows
 
     def apply_changes(self, target: str, source: str, **arguments: Any) -> None:
         """`dlt.apply_changes`: the target becomes the SCD table of `source`'s changes.
@@ -479,6 +486,14 @@ class SdpBackend(ExpectationDecorators):
 
     def display(self, frame: DataFrame) -> None:
         """Nothing to show inside a pipeline run."""
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    """The rows of every frame, columns matched by name (a flow may lack a later column)."""
+    frame = frames[0]
+    for other in frames[1:]:
+        frame = frame.unionByName(other, allowMissingColumns=True)
+    return frame
 
 
 def _whole(source: str) -> DataFrame:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
 from .analysis import outside_query_context
-from .schema_merge import grow
+from .case_variants import read_matching_case
+from .csv_headers import header_of, out_of_order, read_by_header
+from .schema_merge import case_variants, grow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -84,15 +87,35 @@ def read_events(
         # Bad lines are kept, their text in the rescued column, instead of being dropped.
         reader_options.setdefault("mode", "PERMISSIVE")
         reader_options.setdefault("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
-    schema = _event_schema(table, key, source, spark, path, file_format, reader_options)
+    # Files in dated sub-folders (`orders/2024-01-01/o1.json`) are read, as Auto Loader reads
+    # every file under its path; Spark's file source reads only the folder's own files unless
+    # told (its schema was inferred from those very files, so they would vanish unread).
+    reader_options.setdefault("recursiveFileLookup", "true")
+    schema, variants, headers = _event_schema(
+        table, key, source, spark, path, file_format, reader_options
+    )
     if source.schema_ddl and "://" not in path:
         # A fresh landing volume holds no folder yet: with a declared schema there is nothing
         # to infer, and the first update reads an empty folder instead of failing on a missing
         # one (PATH_NOT_FOUND).
         Path(path).mkdir(parents=True, exist_ok=True)
     reader = spark.readStream if source.read_as_stream else spark.read
+    if variants and file_format == "json" and not _multi_line(reader_options):
+        assert not isinstance(schema, str)  # a declared schema_ddl has no kept variants
+        return read_matching_case(
+            reader, path, reader_options, schema, variants, SOURCE_FILE_COLUMN
+        )
+    rescued = reader_options.get("columnNameOfCorruptRecord", RESCUED_DATA_COLUMN)
+    if headers and not isinstance(schema, str) and out_of_order(schema, headers, rescued):
+        return read_by_header(
+            reader, path, reader_options, schema, headers, rescued, SOURCE_FILE_COLUMN
+        )
     frame = reader.format(file_format).options(**reader_options).schema(schema).load(path)
     return with_source_file(frame)
+
+
+def _multi_line(options: dict[str, str]) -> bool:
+    return str(options.get("multiLine", options.get("multiline", "false"))).lower() == "true"
 
 
 def with_source_file(frame: DataFrame) -> DataFrame:
@@ -120,7 +143,9 @@ def _auto_loader(
     debugging a template) it goes under `laktory_schema_root` when that is set.
     """
     if not source.read_as_stream:
-        reader = spark.read.format(file_format).options(**options)
+        # Auto Loader lists sub-folders; a plain batch read does only with this option.
+        nested = {"recursiveFileLookup": "true", **options}
+        reader = spark.read.format(file_format).options(**nested)
         return (
             reader.schema(source.schema_ddl).load(path) if source.schema_ddl else reader.load(path)
         )
@@ -147,8 +172,10 @@ def _event_schema(
     path: str,
     file_format: str,
     options: dict[str, str],
-) -> StructType | str:
-    """The declared schema (DDL), else the kept schema grown with the files landed since.
+) -> tuple[StructType | str, dict[str, str], dict[str, list[str]]]:
+    """The declared schema (DDL), else the kept schema grown with the files landed since; with
+    the field spellings that differ from it only in case (`runtime.case_variants`) and the
+    header of each CSV file (`runtime.csv_headers`).
 
     As Auto Loader's `addNewColumns`: the schema inferred from the first files is kept (under
     `laktory_schema_root`, which local runs set) and, at each run, merged with the schema of the
@@ -161,22 +188,36 @@ def _event_schema(
         # Kept as DDL text: parsing it into a StructType asks the Spark Connect server, which
         # is an analysis SDP refuses inside query functions.
         extra = f", `{rescued}` STRING" if rescued and rescued not in source.schema_ddl else ""
-        return source.schema_ddl + extra
+        return source.schema_ddl + extra, {}, {}
     kept_file = _kept_schema_file(key, spark)
     kept = _read_kept(table, kept_file)
     seen = _read_seen(kept_file)
     landed = _landed_files(path)
     new = None if landed is None else sorted(set(landed) - seen)
+    known_variants = _read_kept_json(kept_file, "case-variants")
+    known_headers = _read_kept_json(kept_file, "csv-headers")
     if kept is not None and new == []:
-        return kept
-    inferred = _infer_new_files(table, spark, new or path, file_format, options)
+        return kept, known_variants, known_headers
+    inferred, per_file = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
     schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
+    variants = dict(known_variants)
+    for file_schema in per_file:
+        variants.update(case_variants(schema, file_schema))
+    headers = dict(known_headers)
+    if file_format == "csv":
+        for file in new or []:
+            header = header_of(file, options)
+            if header is not None:
+                headers[file] = header
     if kept_file is not None:
+        for name, value in (("case-variants", variants), ("csv-headers", headers)):
+            if value:
+                _write_atomically(_kept_json_file(kept_file, name), json.dumps(value))
         _write_atomically(kept_file, json.dumps(schema.jsonValue(), indent=2))
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
-    return schema
+    return schema, variants, headers
 
 
 PER_FILE_INFERENCE_LIMIT = 32
@@ -189,22 +230,45 @@ def _infer_new_files(
     files: str | list[str],
     file_format: str,
     options: dict[str, str],
-) -> StructType:
-    """The schema of newly landed files.
+) -> tuple[StructType, list[StructType]]:
+    """The schema of newly landed files, and those inferred file by file.
 
     Spark's own inference over several files turns a field that is a struct in some and a
     string in others into a string, so a bad file landed with good ones would still fix the
     wrong type; inferring each file alone and merging with `grow` keeps the struct (and the
     reader rescues the odd line). Past `PER_FILE_INFERENCE_LIMIT` files (one Spark job each),
-    the files are inferred together.
+    the files are inferred together and with a sample of them alone, so that one bad file of
+    many (a scalar where the others hold a struct) still cannot turn the struct into a string.
     """
-    if isinstance(files, str) or len(files) > PER_FILE_INFERENCE_LIMIT:
-        return _infer(table, spark, files, file_format, options)
-    schemas = [_infer(table, spark, [file], file_format, options) for file in files]
-    merged = schemas[0]
-    for schema in schemas[1:]:
-        merged = grow(merged, schema)
-    return merged
+    if isinstance(files, str):
+        joint = _infer(table, spark, files, file_format, options)
+        return joint, [joint]
+    alone = files
+    merged = None
+    if len(files) > PER_FILE_INFERENCE_LIMIT:
+        # A sample spread over the files, each alone; the joint inference brings what the
+        # others add. A struct the sample holds survives a bad file outside it (`grow` keeps
+        # the struct over the string the joint inference made of it).
+        step = len(files) / PER_FILE_INFERENCE_LIMIT
+        alone = [files[int(index * step)] for index in range(PER_FILE_INFERENCE_LIMIT)]
+        merged = _infer(table, spark, [glob_escaped(file) for file in files], file_format, options)
+    per_file = [] if merged is None else [merged]
+    for file in alone:
+        schema = _infer(table, spark, [glob_escaped(file)], file_format, options)
+        per_file.append(schema)
+        merged = schema if merged is None else grow(merged, schema, widen=True)
+    assert merged is not None  # `files` is never empty here
+    return merged, per_file
+
+
+_GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+
+def glob_escaped(path: str) -> str:
+    """A file's path as Spark's file source takes it literally: Hadoop reads `[`, `{`, `*`,
+    `?` in a path as a pattern (a file named `o[5].json` matches no file), and a backslash
+    escapes them."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", path)
 
 
 def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
@@ -219,6 +283,22 @@ def _read_kept(table: Table, kept_file: Path | None) -> StructType | None:
             f"table {table.name}: the kept event schema {kept_file} is unreadable ({error}); "
             "delete it to infer the schema again"
         ) from None
+
+
+def _kept_json_file(kept_file: Path, name: str) -> Path:
+    return kept_file.with_name(f"{kept_file.stem}.{name}.json")
+
+
+def _read_kept_json(kept_file: Path | None, name: str) -> dict[str, Any]:
+    """What is kept beside the schema: `case-variants`, the field spellings landed files used
+    that differ only in case from the kept schema's, by dotted path (`{"data.Amount":
+    "data.amount"}`); `csv-headers`, each CSV file's column names."""
+    if kept_file is None or not _kept_json_file(kept_file, name).exists():
+        return {}
+    try:
+        return dict(json.loads(_kept_json_file(kept_file, name).read_text()))
+    except ValueError:
+        return {}
 
 
 def _seen_file(kept_file: Path) -> Path:
@@ -241,10 +321,12 @@ def _landed_files(path: str) -> list[str] | None:
     local = path.removeprefix("file:")
     if "://" in local or not Path(local).is_dir():
         return None
+    root = Path(local)
     return [
         str(file)
-        for file in Path(local).rglob("*")
-        if file.is_file() and not file.name.startswith((".", "_"))
+        for file in root.rglob("*")
+        if file.is_file()
+        and not any(part.startswith((".", "_")) for part in file.relative_to(root).parts)
     ]
 
 

@@ -19,6 +19,18 @@ to, late (out-of-sequence) changes included, because nothing here depends on arr
   (SDP's own SCD 2 coalesces adjacent upserts equal on every tracked column into one record:
   https://issues.apache.org/jira/browse/SPARK-58452, "how the tracked set is used").
 
+Changes DLT does not support are kept out of the target, the same way for SCD 1 and 2 ("There
+should be one distinct update per key at each sequencing value, and NULL sequencing values are
+unsupported", https://docs.databricks.com/en/delta-live-tables/cdc.html):
+
+- a change whose sequence is NULL is never applied: it would open a version starting at NULL
+  and sort before every other change. It stays in the change feed's source, where it landed;
+- several changes of one key with the same sequence become one, by one rule: a delete wins
+  over an upsert, and among upserts the one whose values, written as JSON, sort last. A change
+  delivered again (same sequence, same values) is thus a no-op, and two conflicting changes
+  give the same current row in SCD 1 and SCD 2 (SCD 2 used to close every re-delivered
+  version at its own sequence, leaving the key without a current row).
+
 The other options of `apply_changes`, with the meaning of DLT's Python reference
 (https://learn.microsoft.com/azure/databricks/dlt-ref/dlt-python-ref-apply-changes):
 `column_list` keeps only those columns; `ignore_null_updates` keeps a column's value when an
@@ -55,6 +67,7 @@ _SEGMENT = "__laktory_segment"
 _LAST_TRUNCATE = "__laktory_last_truncate"
 _VERSION = "__laktory_version"
 _NEXT = "__laktory_next"
+_AT_SEQUENCE = "__laktory_at_sequence"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -172,7 +185,7 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
     # inputs.
     marked = changes.select(
         "*", sequence.alias(_SEQUENCE), _condition(spec.apply_as_deletes).alias(_IS_DELETE)
-    )
+    ).where(F.col(_SEQUENCE).isNotNull())
     if spec.apply_as_truncates:
         truncates = marked.select("*", _condition(spec.apply_as_truncates).alias(_IS_TRUNCATE))
         marked = _after_last_truncate(truncates)
@@ -181,11 +194,21 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
         marked = marked.select(*kept, _SEQUENCE, _IS_DELETE)
     else:
         marked = _all_but(marked, spec.except_column_list)
+    marked = _one_change_per_sequence(marked, spec.keys)
     if spec.ignore_null_updates or spec.ignore_null_updates_column_list:
         marked = _null_updates_ignored(marked, spec)
     if int(spec.stored_as_scd_type) == 1:
         return _latest_version(marked, spec.keys)
     return _history(marked, spec)
+
+
+def _one_change_per_sequence(marked: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One change per key and sequence value (see the module's docstring for the rule)."""
+    at_sequence = Window.partitionBy(*keys, _SEQUENCE).orderBy(
+        F.col(_IS_DELETE).desc(), F.to_json(F.struct("*")).desc()
+    )
+    ranked = marked.select("*", F.row_number().over(at_sequence).alias(_AT_SEQUENCE))
+    return _all_but(ranked.where(F.col(_AT_SEQUENCE) == 1), [_AT_SEQUENCE])
 
 
 def _condition(sql: str | None) -> Column:

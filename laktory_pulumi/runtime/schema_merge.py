@@ -2,15 +2,26 @@
 
 Auto Loader keeps the schema it inferred and, with `cloudFiles.schemaEvolutionMode:
 addNewColumns` (its default), adds the columns later files bring (Databricks docs, "Configure
-schema inference and evolution in Auto Loader"). Local runs keep their schema the same way;
-`grow` is the merge:
+schema inference and evolution in Auto Loader",
+https://docs.databricks.com/en/ingestion/cloud-object-storage/auto-loader/schema.html). Local
+runs keep their schema the same way; `grow` is the merge:
 
 - a field only in the new schema is appended (nullable), nested structs included;
 - a field only in the kept schema stays: the schema is never narrowed;
-- when both have the field with different types, the richer wins: a struct, array or map over a
-  scalar (a string kept from a bad first file such as `{"data": "oops"}` gives way to the struct
-  the good files hold), a wider number over a narrower one, otherwise the kept type. The reader
-  then rescues the odd value (PERMISSIVE mode) instead of the schema bending to it.
+- names are matched case-insensitively, as Spark resolves them by default
+  (`spark.sql.caseSensitive=false`): `Amount` in a later file is the kept `amount`, never a
+  second column (two columns differing only in case fail every later read with duplicate
+  columns). The kept spelling stays;
+- when both have the field with different types, a struct, array or map wins over a scalar (a
+  string kept from a bad first file such as `{"data": "oops"}` gives way to the struct the good
+  files hold). A kept scalar type never changes: addNewColumns adds columns and leaves types
+  alone, a value of another type going to the rescued data column ("There is no change in
+  schema evolution behavior for existing schema evolution modes", Databricks docs, "Automatic
+  type widening with Auto Loader",
+  https://docs.databricks.com/en/ingestion/cloud-object-storage/auto-loader/type-widening.html).
+  Widening a stored column (long to double) would also fail the table's next write
+  (CANNOT_MERGE_INCOMPATIBLE_DATA_TYPE). Only `widen=True`, for files inferred together before
+  any schema is kept, takes the wider number, as Spark's own inference over those files would.
 """
 
 from __future__ import annotations
@@ -23,37 +34,61 @@ if TYPE_CHECKING:
 _NUMERIC_WIDTH = {"byte": 1, "short": 2, "integer": 3, "long": 4, "float": 5, "double": 6}
 
 
-def grow(kept: StructType, new: StructType) -> StructType:
+def grow(kept: StructType, new: StructType, *, widen: bool = False) -> StructType:
     """`kept` with what `new` adds (see the module's docstring)."""
     from pyspark.sql.types import StructField, StructType
 
-    by_name = {field.name: field for field in new.fields}
+    by_name = {field.name.lower(): field for field in reversed(new.fields)}
     fields = []
     for field in kept.fields:
-        other = by_name.pop(field.name, None)
+        other = by_name.pop(field.name.lower(), None)
         if other is None:
             fields.append(field)
             continue
-        fields.append(StructField(field.name, richer(field.dataType, other.dataType), True))
-    fields += [StructField(field.name, field.dataType, True) for field in by_name.values()]
-    return StructType(fields)
+        kind = richer(field.dataType, other.dataType, widen=widen)
+        fields.append(StructField(field.name, kind, True))
+    added: dict[str, StructField] = {}
+    for field in new.fields:
+        key = field.name.lower()
+        if key in by_name and key not in added:
+            added[key] = StructField(field.name, field.dataType, True)
+    return StructType(fields + list(added.values()))
 
 
-def richer(kept: DataType, new: DataType) -> DataType:
+def richer(kept: DataType, new: DataType, *, widen: bool = False) -> DataType:
     """The type a column keeps when the kept schema and new files disagree."""
     from pyspark.sql.types import ArrayType, MapType, StructType
 
     if kept == new:
         return kept
     if isinstance(kept, StructType) and isinstance(new, StructType):
-        return grow(kept, new)
+        return grow(kept, new, widen=widen)
     if isinstance(kept, ArrayType) and isinstance(new, ArrayType):
-        return ArrayType(richer(kept.elementType, new.elementType), True)
+        return ArrayType(richer(kept.elementType, new.elementType, widen=widen), True)
     complex_types = (StructType, ArrayType, MapType)
     if isinstance(new, complex_types) and not isinstance(kept, complex_types):
         return new
-    kept_width = _NUMERIC_WIDTH.get(kept.typeName())
-    new_width = _NUMERIC_WIDTH.get(new.typeName())
-    if kept_width is not None and new_width is not None and new_width > kept_width:
-        return new
+    if widen:
+        kept_width = _NUMERIC_WIDTH.get(kept.typeName())
+        new_width = _NUMERIC_WIDTH.get(new.typeName())
+        if kept_width is not None and new_width is not None and new_width > kept_width:
+            return new
     return kept
+
+
+def case_variants(kept: StructType, new: StructType, prefix: str = "") -> dict[str, str]:
+    """Fields of `new` spelled otherwise than in `kept` (`data.Amount` -> `data.amount`), by
+    their dotted path in `new`."""
+    from pyspark.sql.types import StructType
+
+    by_name = {field.name.lower(): field for field in kept.fields}
+    variants: dict[str, str] = {}
+    for field in new.fields:
+        match = by_name.get(field.name.lower())
+        if match is None:
+            continue
+        if match.name != field.name:
+            variants[prefix + field.name] = prefix + match.name
+        elif isinstance(match.dataType, StructType) and isinstance(field.dataType, StructType):
+            variants.update(case_variants(match.dataType, field.dataType, f"{prefix}{field.name}."))
+    return variants
