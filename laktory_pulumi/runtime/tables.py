@@ -21,6 +21,7 @@ from .readers import read_source
 from .scd import sequence_arguments
 from .sql_tables import read_sql
 from .static import static_rows
+from .table_settings import table_arguments
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -41,7 +42,7 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     if table.builder.appends:
         return define_appends(table, spark)
 
-    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.table(name=table.name, comment=table.comment, **settings_of(table))
     @dlt.expectations(table)
     def query() -> DataFrame:  # a SQL table too: `source_frame` runs its query
         return built(table, spark)
@@ -49,6 +50,12 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     if table.quarantine:
         define_quarantine(table, spark)
     return query
+
+
+def settings_of(table: Table, *, streaming_table: bool = False) -> dict[str, Any]:
+    """The keyword arguments of the table's settings (properties, clustering, partitions, row
+    filter, masks, private) for the `dlt` backend in use (`runtime.table_settings`)."""
+    return table_arguments(table, dlt.backend_name(), streaming_table=streaming_table)
 
 
 def source_frame(table: Table, spark: SparkSession) -> DataFrame:
@@ -103,7 +110,9 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
     def changes() -> DataFrame:
         return built(table, spark)
 
-    dlt.create_streaming_table(name=table.name, comment=table.comment)
+    dlt.create_streaming_table(
+        name=table.name, comment=table.comment, **settings_of(table, streaming_table=True)
+    )
     return dlt.apply_changes(
         target=table.name,
         source=changes_view_name(table),
