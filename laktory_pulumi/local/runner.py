@@ -181,6 +181,7 @@ def run_pipeline(
     print(
         f"running {pipeline.name} {mode} on Spark Declarative Pipelines ({where}); log: {log_file}"
     )
+    _say_databricks_only(pipeline)
     server_log: Path | None = None
     if target.remote:
         remote = target.remote
@@ -223,6 +224,15 @@ def run_pipeline(
     if status == "FAILED":
         return EXIT_FAILED
     return EXIT_INTERRUPTED if status == "STOPPED" else 0
+
+
+def _say_databricks_only(pipeline: Pipeline) -> None:
+    """Clustering, row filters and masks exist on Databricks only: said once, never claimed."""
+    from ..models.table_settings import databricks_only_notice
+
+    notice = databricks_only_notice(pipeline)
+    if notice is not None:
+        print(notice)
 
 
 def _preflight(stack: Stack, project: Path, landing: Path, layout: StateLayout) -> None:

@@ -184,8 +184,8 @@ def _properties(at: Path, table: Table) -> Problems:
             problems.append(
                 (
                     path,
-                    f"'{key}' is a reserved table property; Databricks refuses it (set the "
-                    "table's comment with `comment`)",
+                    f"'{key}' is a reserved table property; Databricks refuses it"
+                    + (" (the table's `comment` sets it)" if folded == "comment" else ""),
                 )
             )
         elif folded.startswith("pipelines.") and folded not in PIPELINE_PROPERTIES:
@@ -298,3 +298,15 @@ def databricks_only_settings(table: Table) -> list[str]:
     if table.path is not None:
         names.append("path")
     return names
+
+
+def databricks_only_notice(pipeline: Pipeline) -> str | None:
+    """One line naming the settings a local run leaves to Databricks, or None."""
+    parts = [
+        f"{table.name} ({', '.join(names)})"
+        for table in pipeline.tables
+        if (names := databricks_only_settings(table))
+    ]
+    if not parts:
+        return None
+    return "not applied by this local run, only on Databricks: " + "; ".join(parts)
