@@ -266,9 +266,19 @@ def _masks_need_a_schema(at: Path, table: Table) -> Problems:
 
 
 def settings_notices(pipeline: Pipeline) -> Problems:
-    """Notices, not errors: a `pii` column published without a mask."""
+    """Notices, not errors: a `pii` column published without a mask; a masked column whose
+    failing rows go, unmasked, to a quarantine table."""
     notices: Problems = []
     for index, table in enumerate(pipeline.tables):
+        masked = [column.name for column in table.columns if column.mask is not None]
+        if table.quarantine and masked:
+            notices.append(
+                (
+                    ("tables", index, "quarantine"),
+                    f"{table.quarantine_name} holds the rows {table.name} drops with their "
+                    f"values as read, unmasked ({', '.join(masked)}): grant it to fewer readers",
+                )
+            )
         if table.private:
             continue
         for position, column in enumerate(table.columns):
