@@ -274,3 +274,15 @@ def test_pipeline_tags_and_event_log_lose_no_key(tmp_path: Path) -> None:
     assert sent["tags"] == {"cost_center": "42", "team": "sales"}
     # The catalog defaults to the pipeline's; the schema is the one given.
     assert sent["event_log"] == {"name": "pl_full_events", "catalog": "dev", "schema": "ops"}
+
+
+def test_a_private_table_uses_the_keyword_the_runtime_takes() -> None:
+    from laktory_pulumi.runtime.table_settings import private_keyword
+
+    def current(query_function=None, *, name=None, private=False):
+        """The current runtime's `table` (docs: `private`, no `temporary`)."""
+
+    asked = {"name": "t", "temporary": True}
+    assert private_keyword(asked, current) == {"name": "t", "private": True}
+    assert private_keyword(asked, databricks_dlt.table) == asked
+    assert private_keyword({"name": "t"}, current) == {"name": "t"}

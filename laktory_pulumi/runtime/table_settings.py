@@ -3,8 +3,10 @@
 Databricks gets them all, as its `dlt` module takes them: `table_properties`, `partition_cols`,
 `cluster_by`, `path` and `temporary` (a private table) are parameters of `databricks-dlt`'s
 stub (0.2.x); `cluster_by_auto` and `row_filter` are parameters of the current DLT runtime
-(Databricks docs, Python reference of `@dp.table` / `create_streaming_table`), passed only when
-set so that a table without them binds to either. Column masks go in the table's `schema` DDL,
+(docs.databricks.com/aws/dlt-ref/dlt-python-ref-table and .../dlt-python-ref-streaming-table),
+passed only when set so that a table without them binds to either. The current runtime names
+`temporary` `private`: the keyword the backend's `table` takes is used (`private_keyword`).
+Neither function takes tags, so a table has none. Column masks go in the table's `schema` DDL,
 where DLT takes them (Databricks docs, "Publish tables with row filters and column masks"); the
 model only lets a mask on a table whose columns are its declared, typed ones, so the DDL lists
 every column.
@@ -16,6 +18,7 @@ the local run says so once (`models.table_settings.databricks_only_settings`).
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from .builders import _system_columns
@@ -53,6 +56,21 @@ def table_arguments(table: Table, backend: str, *, streaming_table: bool = False
     schema = masked_schema(table)
     if schema is not None:
         arguments["schema"] = schema
+    return arguments
+
+
+def private_keyword(arguments: dict[str, Any], table_function: Any) -> dict[str, Any]:
+    """`temporary=True` as `private=True` when the backend's `table` takes `private` (the
+    current DLT runtime), as it is for `databricks-dlt` 0.2.x and our own backends."""
+    if "temporary" not in arguments:
+        return arguments
+    try:
+        parameters = inspect.signature(table_function).parameters
+    except (TypeError, ValueError):
+        return arguments
+    if "private" in parameters and "temporary" not in parameters:
+        renamed = {key: value for key, value in arguments.items() if key != "temporary"}
+        return {**renamed, "private": arguments["temporary"]}
     return arguments
 
 

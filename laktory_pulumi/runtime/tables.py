@@ -21,7 +21,7 @@ from .readers import read_source
 from .scd import sequence_arguments
 from .sql_tables import read_sql
 from .static import static_rows
-from .table_settings import table_arguments
+from .table_settings import private_keyword, table_arguments
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -55,7 +55,8 @@ def define_table(table: Table, spark: SparkSession) -> Any:
 def settings_of(table: Table, *, streaming_table: bool = False) -> dict[str, Any]:
     """The keyword arguments of the table's settings (properties, clustering, partitions, row
     filter, masks, private) for the `dlt` backend in use (`runtime.table_settings`)."""
-    return table_arguments(table, dlt.backend_name(), streaming_table=streaming_table)
+    arguments = table_arguments(table, dlt.backend_name(), streaming_table=streaming_table)
+    return private_keyword(arguments, getattr(dlt.backend(), "table", None))
 
 
 def source_frame(table: Table, spark: SparkSession) -> DataFrame:
