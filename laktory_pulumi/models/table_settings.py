@@ -172,6 +172,16 @@ def settings_rules(pipeline: Pipeline) -> Problems:
                         )
                     )
         problems += _masks_need_a_schema(at, table)
+        source = table.builder.table_source
+        if table.private and (table.builder.appends or (source is not None and source.cdc)):
+            problems.append(
+                (
+                    (*at, "private"),
+                    "a table fed by append flows or CDC is declared with "
+                    "dlt.create_streaming_table, which has no private dataset; only a table of "
+                    "one source without cdc can be private",
+                )
+            )
     return problems
 
 
