@@ -253,6 +253,8 @@ def test_the_stock_plan_carries_the_silver_settings() -> None:
     (silver,) = [t for t in metadata["tables"] if t["name"] == "slv_stock_prices"]
     assert silver["cluster_by"] == ["symbol"]
     assert silver["table_properties"] == {"quality": "silver"}
+    (pipeline,) = [r for r in resources.values() if r.type == PIPELINE_TYPE]
+    assert pipeline.inputs["tags"] == {"domain": "finance"}
 
 
 def test_pipeline_tags_and_event_log_lose_no_key(tmp_path: Path) -> None:
