@@ -125,3 +125,8 @@ def test_an_unknown_pipelines_property_far_from_any_known_one_is_left_to_dlt() -
     data = yaml.safe_load(PII)
     data["tables"][0]["table_properties"] = {"pipelines.something.new": "1"}
     Pipeline.model_validate(data)
+
+
+def test_pipeline_tag_values_are_text() -> None:
+    data = {**yaml.safe_load(PII), "tags": {"cost_center": 42, "billable": True}}
+    assert Pipeline.model_validate(data).tags == {"cost_center": "42", "billable": "true"}

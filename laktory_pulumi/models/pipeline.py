@@ -17,7 +17,7 @@ from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
 from .table import Table
-from .table_settings import EventLog, settings_rules
+from .table_settings import EventLog, PropertyValue, settings_rules
 from .udf import FunctionRef, PipelineUdf
 
 Path = tuple[str | int, ...]
@@ -152,10 +152,10 @@ class Pipeline(Model):
         "notebooks.",
     )
 
-    tags: dict[str, str] = Field(
+    tags: dict[str, PropertyValue] = Field(
         default_factory=dict,
         description="Tags of the pipeline (the Databricks pipeline's `tags`), e.g. for cost "
-        "attribution.",
+        'attribution; values are text (`42` is `"42"`).',
     )
     event_log: EventLog | None = Field(
         default=None,
