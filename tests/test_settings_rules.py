@@ -5,6 +5,7 @@ a masked column's quarantine), each at its line, and the rules' edges the invali
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -130,3 +131,35 @@ def test_an_unknown_pipelines_property_far_from_any_known_one_is_left_to_dlt() -
 def test_pipeline_tag_values_are_text() -> None:
     data = {**yaml.safe_load(PII), "tags": {"cost_center": 42, "billable": True}}
     assert Pipeline.model_validate(data).tags == {"cost_center": "42", "billable": "true"}
+
+
+BRONZE_CLUSTERED = """\
+name: pl-clustered
+libraries:
+  - notebook: {path: /pipelines/dlt_brz_template.py}
+tables:
+  - name: brz_orders
+    cluster_by: [order_day]
+    partition_cols: []
+    builder:
+      layer: BRONZE
+      table_source:
+        name: shop.raw.orders
+        schema_ddl: 'id INT, order_date DATE, amount DOUBLE'
+"""
+
+
+@pytest.mark.spark
+def test_the_deep_check_finds_a_clustering_column_the_analysed_table_lacks(spark: Any) -> None:
+    """A bronze table keeps its source's columns, which only the analysis knows: the load
+    cannot say whether `order_day` exists, the deep check can."""
+    from laktory_pulumi.analysis.deep import analyse_pipeline
+
+    pipeline = Pipeline.model_validate(yaml.safe_load(BRONZE_CLUSTERED))
+    (finding,) = analyse_pipeline(pipeline, spark)
+    assert finding.path == ("tables", 0, "cluster_by", 0)
+    assert finding.message == (
+        "'order_day' is not a column of brz_orders (did you mean 'order_date'?)"
+    )
+    fixed = yaml.safe_load(BRONZE_CLUSTERED.replace("[order_day]", "[order_date]"))
+    assert analyse_pipeline(Pipeline.model_validate(fixed), spark) == []

@@ -246,7 +246,19 @@ def _analyse_table(
         blamed = None if table.builder.appends else _blame(table, here, spark, backend)
         path, message = blamed or (here, first_line(error))
         return Finding(path, f"table {table.name}: {message}")
-    return None
+    return _settings_columns(here, table, backend)
+
+
+def _settings_columns(here: FieldPath, table: Table, backend: AnalysisBackend) -> Finding | None:
+    """A clustering, partition, row filter or mask column the analysed table does not have
+    (the load checks them only where the YAML alone says which columns the table has)."""
+    from ..models.table_settings import missing_setting_columns
+
+    frame = backend.frames.get(table.name)
+    if frame is None:
+        return None
+    problems = missing_setting_columns(here, table, list(frame.columns))
+    return Finding(*problems[0]) if problems else None
 
 
 def _append_refused(table: Table, here: FieldPath, spark_message: str) -> Finding:

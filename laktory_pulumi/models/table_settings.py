@@ -215,6 +215,12 @@ def _columns_exist(pipeline: Pipeline, at: Path, table: Table) -> Problems:
     known = known_columns(pipeline, table)
     if known is None:
         return []  # the source's columns decide; `validate --deep` analyses the plan
+    return missing_setting_columns(at, table, known)
+
+
+def missing_setting_columns(at: Path, table: Table, known: list[str]) -> Problems:
+    """The clustering, partition, row filter and mask columns of `table` (at `at`) that are
+    not among `known`, its output columns (declared, or analysed by `validate --deep`)."""
     folded = {name.casefold() for name in known}
     named: list[tuple[Path, str]] = []
     for field in ("cluster_by", "partition_cols"):
