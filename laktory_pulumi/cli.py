@@ -16,7 +16,7 @@ EXIT_INVALID = 2
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .analysis.command import check_deep
+    from .analysis.command import check_deep, settings_notices
     from .analysis.landing import empty_landing_notices
 
     # Unknown function names are already load errors (`Pipeline` checks them against
@@ -30,6 +30,8 @@ def _validate(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         for notice in check_deep(stack, args.project, args.landing):
             print(f"notice: {notice}")
+    for notice in settings_notices(stack, args.project):
+        print(f"notice: {notice}")
     tables = sum(len(p.tables) for p in stack.pipelines.values())
     plural = "" if len(stack.pipelines) == 1 else "s"
     clusters = f", {len(stack.clusters)} cluster(s)" if stack.clusters else ""

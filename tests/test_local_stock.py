@@ -27,6 +27,7 @@ from test_local_support import (
     stock_days,
     stock_lines,
 )
+from test_settings_local import show_properties
 
 from laktory_pulumi.cli import main
 
@@ -73,6 +74,8 @@ def ten_files() -> list[list[str]]:
 class Demo:
     state: Path
     printed: str
+    silver_properties: dict[str, str]
+    """`SHOW TBLPROPERTIES` of slv_stock_prices, asked of the run's engine while it is up."""
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert main(["demo", "--workdir", str(root), "--project", str(REPO)]) == 0
-    return Demo(state=root / "state", printed=printed.getvalue())
+    properties = show_properties(root / "state", f"{STOCK_DATABASE}.slv_stock_prices")
+    return Demo(state=root / "state", printed=printed.getvalue(), silver_properties=properties)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +139,15 @@ def test_one_run_over_the_real_data(spark: SparkSession, one_run: Path) -> None:
     assert state.tables["slv_stock_prices"].expectations["known_symbol"].failed_rows == 0
     assert state.tables["slv_stock_prices"].expectations["known_symbol"].passed_rows == 7012
     assert state.tables["gld_stock_performances"].rows_total == len(days)
+
+
+def test_the_silver_settings_are_applied_or_said_to_be_left_to_databricks(demo: Demo) -> None:
+    """Issue 19: the silver table's property is in its catalog entry; its clustering, which
+    only Databricks applies, is named once and never claimed."""
+    assert demo.silver_properties["quality"] == "silver"
+    notice = "not applied by this local run, only on Databricks: slv_stock_prices (cluster_by)"
+    assert demo.printed.count(notice) == 1
+    assert demo.printed.count("cluster_by") == 1
 
 
 def test_files_landed_run_by_run_give_the_tables_of_one_run(

@@ -143,6 +143,21 @@ def check_deep(
     return notices
 
 
+def settings_notices(stack: Stack, project: Path) -> list[LocatedError]:
+    """The notices of the pipelines' table settings (`models.table_settings.settings_notices`:
+    a `pii` column published unmasked), located in their files."""
+    from types import SimpleNamespace
+
+    from ..models.table_settings import settings_notices as notices_of
+
+    located: list[LocatedError] = []
+    for name, pipeline in stack.pipelines.items():
+        # Without `deep.Finding`, whose module needs pyspark: `_locate` reads path and message.
+        findings = [SimpleNamespace(path=path, message=text) for path, text in notices_of(pipeline)]
+        located += _locate(stack.files[name], project, findings)  # type: ignore[arg-type]
+    return located
+
+
 def _finding(path: tuple[str | int, ...], message: str) -> Finding:
     from .deep import Finding
 

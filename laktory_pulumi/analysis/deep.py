@@ -272,7 +272,11 @@ def _analyse_table(
         blamed = None if table.builder.appends else _blame(table, here, spark, backend)
         path, message = blamed or (here, first_line(error))
         return Finding(path, f"table {table.name}: {message}")
-    return _unresolved_expectation(table, here, backend) or _no_data_columns(table, here, backend)
+    return (
+        _unresolved_expectation(table, here, backend)
+        or _no_data_columns(table, here, backend)
+        or _settings_columns(here, table, backend)
+    )
 
 
 def _unresolved_expectation(
@@ -297,6 +301,18 @@ def _unresolved_expectation(
                 f"table {table.name}: expectation {rule.name}: {failed}",
             )
     return None
+
+
+def _settings_columns(here: FieldPath, table: Table, backend: AnalysisBackend) -> Finding | None:
+    """A clustering, partition, row filter or mask column the analysed table does not have
+    (the load checks them only where the YAML alone says which columns the table has)."""
+    from ..models.table_settings import missing_setting_columns
+
+    frame = backend.frames.get(table.name)
+    if frame is None:
+        return None
+    problems = missing_setting_columns(here, table, list(frame.columns))
+    return Finding(*problems[0]) if problems else None
 
 
 def _no_data_columns(table: Table, here: FieldPath, backend: AnalysisBackend) -> Finding | None:

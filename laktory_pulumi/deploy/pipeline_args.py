@@ -61,7 +61,22 @@ def pipeline_resource_args(
             for notification in pipeline.notifications
         ]
         or None,
+        "tags": dict(sorted(pipeline.tags.items())) or None,
+        "event_log": _event_log(pipeline),
     }
+
+
+def _event_log(pipeline: Pipeline) -> databricks.PipelineEventLogArgs | None:
+    """The event log table; its catalog and schema default to the pipeline's, written out so
+    that the plan shows where it goes."""
+    log = pipeline.event_log
+    if log is None:
+        return None
+    return databricks.PipelineEventLogArgs(
+        name=log.name,
+        catalog=log.catalog or pipeline.catalog,
+        schema=log.schema_name or pipeline.target,
+    )
 
 
 def _libraries(

@@ -256,6 +256,7 @@ def run_pipeline(
     print(
         f"running {pipeline.name} {mode} on Spark Declarative Pipelines ({where}); log: {log_file}"
     )
+    _say_databricks_only(pipeline)
     server_log: Path | None = None
     engine_lost: Callable[[], str] | None = None
     if target.remote:
@@ -338,6 +339,15 @@ def _engine_watch(layout: StateLayout, engine: EngineRecord, server_log: Path) -
         )
 
     return lost
+
+
+def _say_databricks_only(pipeline: Pipeline) -> None:
+    """Clustering, row filters and masks exist on Databricks only: said once, never claimed."""
+    from ..models.table_settings import databricks_only_notice
+
+    notice = databricks_only_notice(pipeline)
+    if notice is not None:
+        print(notice)
 
 
 def _preflight(stack: Stack, project: Path, landing: Path, layout: StateLayout) -> None:

@@ -259,6 +259,15 @@ def _counts(spark: SparkSession, database: str, tables: list[str]) -> dict[str, 
     return counts
 
 
+def _reset_allowed(output: Output) -> bool:
+    """Whether a full refresh clears the table: not with `pipelines.reset.allowed: false`, which
+    SDP honours by refreshing the table incrementally (`DatasetManager.constructFullRefreshSet`),
+    so its rows before the update still count."""
+    properties = getattr(output, "table_properties", None) or {}
+    value = {key.lower(): str(v) for key, v in properties.items()}.get("pipelines.reset.allowed")
+    return value is None or value.strip().lower() != "false"
+
+
 def _run_update(
     spark: SparkSession,
     spec_path: Path,
@@ -281,16 +290,16 @@ def _run_update(
         emit(Event("update_ended", update=update, state="FAILED", error=_first_line(error)))
         return False
     _remove_orphan_locations(spark, database, sorted(registry.tables))
-    from_scratch = set(registry.tables) if selection["full_refresh_all"] else set()
+    asked = set(registry.tables) if selection["full_refresh_all"] else set()
+    asked |= set(selection["full_refresh"])
+    from_scratch = {t for t in asked if t in registry.tables and _reset_allowed(registry.tables[t])}
     before = _counts(
         spark,
         database,
         [
             table
             for table, output in registry.tables.items()
-            if isinstance(output, StreamingTable)
-            and table not in from_scratch
-            and table not in selection["full_refresh"]
+            if isinstance(output, StreamingTable) and table not in from_scratch
         ],
     )
     listener.reset(update, registry.flow_targets)

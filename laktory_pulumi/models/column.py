@@ -17,6 +17,7 @@ from pydantic import (
 
 from .base import DEFINED_AT, DefinedAt, FieldError, Model, equal_wherever_defined
 from .spark_types import check_spark_type
+from .table_settings import ColumnMask
 
 
 class LitArg(Model):
@@ -223,10 +224,16 @@ class Column(ColumnExpression):
     )
     pii: bool | None = Field(
         default=None,
-        description="The column holds personally identifiable information. Recorded only, as "
-        "in Laktory v0.0.22, which never acted on it: kept in the deployed metadata "
-        "(`pipelines/<name>.json`) for tools that read it; nothing masks or restricts the "
-        "values.",
+        description="The column holds personally identifiable information. Recorded, as in "
+        "Laktory v0.0.22, in the deployed metadata (`pipelines/<name>.json`); a `pii` column "
+        "of a published table without a `mask` gets a notice from `validate`. Only a `mask` "
+        "restricts the values.",
+    )
+    mask: ColumnMask | None = Field(
+        default=None,
+        description="A Unity Catalog column mask: readers see what its SQL function returns "
+        "instead of the value. Set in the table's schema, so the table must be built from its "
+        "declared, typed columns alone; needs a `catalog`. Databricks only.",
     )
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined

@@ -18,6 +18,7 @@ from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
 from .table import Table
+from .table_settings import EventLog, PropertyValue, settings_rules
 from .udf import FunctionRef, PipelineUdf
 
 Path = tuple[str | int, ...]
@@ -166,6 +167,17 @@ class Pipeline(Model):
         "notebooks.",
     )
 
+    tags: dict[str, PropertyValue] = Field(
+        default_factory=dict,
+        description="Tags of the pipeline (the Databricks pipeline's `tags`), e.g. for cost "
+        'attribution; values are text (`42` is `"42"`).',
+    )
+    event_log: EventLog | None = Field(
+        default=None,
+        description="Publish the pipeline's event log as a Unity Catalog table (the Databricks "
+        "pipeline's `event_log`: name, catalog, schema). Needs a `catalog`.",
+    )
+
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
         problems = self.rule_violations()
@@ -225,6 +237,7 @@ class Pipeline(Model):
             *self._appends(),
             *builder_rules(self),
             *laktory_name_rules(self),
+            *settings_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:

@@ -18,6 +18,7 @@ from .base import (
 from .builder import TableBuilder
 from .column import NO_CAST, Column
 from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
+from .table_settings import PropertyValue, RowFilter
 from .udf import Transform
 
 if TYPE_CHECKING:
@@ -109,6 +110,46 @@ class Table(Model):
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
         "names of the rules they failed (bronze rows also keep their `_source_file`). BRONZE "
         "and SILVER tables with one source and without `cdc` only.",
+    )
+
+    table_properties: dict[str, PropertyValue] | None = Field(
+        default=None,
+        description="Table properties (`TBLPROPERTIES`), e.g. `delta.enableChangeDataFeed: "
+        "true` or `pipelines.reset.allowed: false` (a full refresh then keeps the table's rows, "
+        "on Databricks and in local runs). Values are text; reserved keys (comment, location, "
+        "owner, provider, external, `option.*`) are refused.",
+    )
+    cluster_by: list[str] | None = Field(
+        default=None,
+        description="Liquid clustering columns (DLT's `cluster_by`); not with `partition_cols`. "
+        "Applied on Databricks only: a local run says so.",
+    )
+    cluster_by_auto: bool | None = Field(
+        default=None,
+        description="Let Databricks choose the clustering columns (DLT's `cluster_by_auto`); "
+        "with or without `cluster_by`, not with `partition_cols`. Databricks only.",
+    )
+    partition_cols: list[str] | None = Field(
+        default=None,
+        description="Partition columns (DLT's `partition_cols`), applied locally too; not with "
+        "clustering.",
+    )
+    row_filter: RowFilter | None = Field(
+        default=None,
+        description="A Unity Catalog row filter (DLT's `row_filter`): a SQL function and the "
+        "columns it is called on; readers see only the rows it returns true for. Needs a "
+        "`catalog`. Databricks only.",
+    )
+    private: bool | None = Field(
+        default=None,
+        description="A private table (DLT's private dataset, `temporary=True`): the pipeline "
+        "reads it, the catalog does not publish it. Locally it is a view of the pipeline.",
+    )
+    path: str | None = Field(
+        default=None,
+        description="Storage location of the table's data (DLT's `path`), for a Hive metastore "
+        "pipeline only (a Unity Catalog pipeline manages its tables' storage).",
+        min_length=1,
     )
 
     defined_at: DefinedAt = DEFINED_AT

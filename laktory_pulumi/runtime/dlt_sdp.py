@@ -267,6 +267,8 @@ class SdpBackend(ExpectationDecorators):
         # The flows of each append target, and the targets made unions of their flows' tables.
         self._append_flows: dict[str, list[str]] = {}
         self._unions: dict[str, list[str]] = {}
+        # Settings of each append target, for its flows' tables: (properties, partitions).
+        self._target_properties: dict[str, tuple[dict[str, str] | None, list[str] | None]] = {}
 
     # Reads --------------------------------------------------------------------------------
 
@@ -330,6 +332,12 @@ class SdpBackend(ExpectationDecorators):
             frame = _apply_rules(raw, table, rules, streaming)
             finish = finishing_step(function)  # deduplication, after the rules
             frame = finish(frame) if finish is not None else frame
+            if temporary:
+                # A private table: read by the pipeline, never published; SDP's unpublished
+                # dataset is a temporary view, recomputed within each flow that reads it.
+                dp.temporary_view(name=table, comment=comment, spark_conf=spark_conf)(lambda: frame)
+                VIEW_QUERIES[table] = function
+                return
             options: dict[str, Any] = {
                 "name": table,
                 "comment": comment,
@@ -396,15 +404,21 @@ class SdpBackend(ExpectationDecorators):
         expect_all: dict[str, str] | None = None,
         expect_all_or_drop: dict[str, str] | None = None,
         expect_all_or_fail: dict[str, str] | None = None,
+        table_properties: dict[str, str] | None = None,
+        partition_cols: list[str] | None = None,
         **_databricks_only: Any,
     ) -> None:
         """Declare the target of `apply_changes` or of append flows.
+
+        Its `table_properties` and `partition_cols` go to each flow's own table (which holds
+        the rows, so `pipelines.reset.allowed: false` keeps them through a full refresh).
 
         The target of `apply_changes` is defined by `apply_changes` itself here (see the
         module's docstring); the target of append flows is defined by the first flow, as SDP
         needs it declared before its flows (`dp.create_streaming_table`).
         """
         self._pending_cdc_targets[name] = comment
+        self._target_properties[name] = (table_properties, partition_cols)
         self._append_targets[name] = [
             *rules_from(expect_all or {}, "WARN"),
             *rules_from(expect_all_or_drop or {}, "DROP"),
@@ -434,7 +448,13 @@ class SdpBackend(ExpectationDecorators):
             rules = self._append_targets.get(target, [])
             flow = name or function.__name__
             frame = _apply_rules(_build(flow, function), flow, rules, streaming=True)
-            dp.table(name=flow, spark_conf=with_notebook_conf(spark_conf))(lambda: frame)
+            properties, partitions = self._target_properties.get(target, (None, None))
+            dp.table(
+                name=flow,
+                spark_conf=with_notebook_conf(spark_conf),
+                table_properties=properties,
+                partition_cols=partitions,
+            )(lambda: frame)
             REGISTRY[flow] = DatasetRecord(name=flow, materialized_view=False, expectations=rules)
             self._append_flows.setdefault(target, []).append(flow)
 

@@ -20,6 +20,7 @@ from . import dlt
 from .builders import process
 from .expectations import by_action, rules_of
 from .readers import read_events, read_table_source
+from .table_settings import table_arguments
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -40,7 +41,8 @@ def define_appends(table: Table, spark: SparkSession) -> str:
         )
         if group
     }
-    dlt.create_streaming_table(name=table.name, comment=table.comment, **expectations)
+    settings = table_arguments(table, dlt.backend_name(), streaming_table=True)
+    dlt.create_streaming_table(name=table.name, comment=table.comment, **expectations, **settings)
     for source in table.builder.sources:
         _define_flow(table, source, spark)
     dlt.appends_defined(table.name)

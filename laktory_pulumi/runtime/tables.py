@@ -22,6 +22,7 @@ from .readers import read_source
 from .scd import sequence_arguments
 from .sql_tables import read_sql
 from .static import static_rows
+from .table_settings import private_keyword, table_arguments
 from .udfs import import_function, user_functions
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     if table.builder.appends:
         return define_appends(table, spark)
 
-    @dlt.table(name=table.name, comment=table.comment)
+    @dlt.table(name=table.name, comment=table.comment, **settings_of(table))
     @dlt.expectations(table)
     def query() -> DataFrame:  # a SQL table too: `source_frame` runs its query
         return built(table, spark)
@@ -69,6 +70,13 @@ def import_modules(table: Table) -> None:
     user_functions(table)
     if table.transform is not None:
         import_function(table.transform, table.pipeline)
+
+
+def settings_of(table: Table, *, streaming_table: bool = False) -> dict[str, Any]:
+    """The keyword arguments of the table's settings (properties, clustering, partitions, row
+    filter, masks, private) for the `dlt` backend in use (`runtime.table_settings`)."""
+    arguments = table_arguments(table, dlt.backend_name(), streaming_table=streaming_table)
+    return private_keyword(arguments, getattr(dlt.backend(), "table", None))
 
 
 def source_frame(table: Table, spark: SparkSession) -> DataFrame:
@@ -129,7 +137,9 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
     def changes() -> DataFrame:
         return built(table, spark)
 
-    dlt.create_streaming_table(name=table.name, comment=table.comment)
+    dlt.create_streaming_table(
+        name=table.name, comment=table.comment, **settings_of(table, streaming_table=True)
+    )
     return dlt.apply_changes(
         target=table.name,
         source=changes_view_name(table),
