@@ -17,6 +17,7 @@ from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
 from .table import Table
+from .table_test import TableTest, table_test_rules
 from .udf import FunctionRef, PipelineUdf
 
 Path = tuple[str | int, ...]
@@ -151,6 +152,14 @@ class Pipeline(Model):
         "notebooks.",
     )
 
+    tests: list[TableTest] = Field(
+        default_factory=list,
+        exclude=True,
+        description="Table tests, run on the local engine by `laktory-pulumi test`: rows given "
+        "for some upstream tables or event sources, and the rows (or conditions) a table must "
+        "then hold. Not deployed (left out of the metadata file).",
+    )
+
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
         problems = self.rule_violations()
@@ -209,6 +218,7 @@ class Pipeline(Model):
             *self._appends(),
             *builder_rules(self),
             *laktory_name_rules(self),
+            *table_test_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
