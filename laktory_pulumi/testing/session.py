@@ -63,6 +63,9 @@ def engine_session(
         layout, environment, code_fingerprint(conf_dir, environment), idle_seconds, say
     )
     mark_connected(layout, idle_seconds)
+    # Creating a Connect session sets SPARK_CONNECT_MODE_ENABLED for the whole process, after
+    # which a classic session (the pre-flight analysis of a later run in this process) fails.
+    before = {key: os.environ.get(key) for key in _CLIENT_MODE_ENV}
     spark = (
         SparkSession.builder.remote(record.url)
         .config("spark.sql.session.timeZone", "UTC")
@@ -73,6 +76,11 @@ def engine_session(
         yield spark
     finally:
         spark.stop()
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         mark_disconnected(layout)
         if idle_seconds <= 0:
             stop_engine(layout)
