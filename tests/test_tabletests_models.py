@@ -327,3 +327,16 @@ def test_on_databricks_aggregates_are_a_private_view_with_expectations(
             },
         ),
     ]
+
+
+def test_pull_requests_run_the_table_tests_of_changed_pipelines_beside_the_plan() -> None:
+    import yaml
+
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / "preview.yml").read_text())["jobs"]
+    steps = jobs["table-tests"]["steps"]
+    script = next(step["run"] for step in steps if step.get("id") == "tests")
+    assert "laktory-pulumi test --stack dev" in script and "--junit table-tests.xml" in script
+    assert "stacks/pipelines/" in script  # the changed pipelines only
+    (comment,) = [s for s in steps if "sticky-pull-request-comment" in s.get("uses", "")]
+    assert comment["with"]["header"] == "laktory-table-tests"  # its own comment, beside the plan
+    assert any("setup-java" in step.get("uses", "") for step in steps)  # Spark needs Java 17
