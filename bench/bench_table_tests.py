@@ -47,6 +47,7 @@ def ten_tests_project(root: Path) -> Path:
     extra = [{**test, "name": f"{test['name']}_again"} for test in shipped[: TESTS - len(shipped)]]
     lines = yaml.safe_dump(extra, sort_keys=False).splitlines()
     text += "".join(f"  {line}\n" for line in lines)
+    shutil.copytree(REPO / "stacks" / "tests", root / "stacks" / "tests")  # rows files
     (root / "stacks" / "pipelines").mkdir(parents=True)
     (root / "stacks" / "pipelines" / f"{PIPELINE}.yaml").write_text(text)
     return root

@@ -49,8 +49,14 @@ def state() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def stock(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project holding the stock pipeline file, tests included, as the repository has it."""
-    text = (REPO / STOCK_FILE).read_text()
-    return make_project(tmp_path_factory.mktemp("stock"), text, "pl-stock-prices")
+    return _stock_project(tmp_path_factory.mktemp("stock"), (REPO / STOCK_FILE).read_text())
+
+
+def _stock_project(root: Path, text: str) -> Path:
+    """A project with this stock pipeline file and the rows files its tests read."""
+    project = make_project(root, text, "pl-stock-prices")
+    shutil.copytree(REPO / "stacks" / "tests", project / "stacks" / "tests")
+    return project
 
 
 def _invoke(*argv: str) -> tuple[int, str, str]:
@@ -121,7 +127,7 @@ def test_a_wrong_expected_row_fails_with_a_diff_at_the_test_line_and_passes_once
 ) -> None:
     """Also: `--select` by test name and by table, what failed conditions report, JUnit."""
     text = (stock / STOCK_FILE).read_text() + BROKEN
-    project = make_project(tmp_path / "p", text, "pl-stock-prices")
+    project = _stock_project(tmp_path / "p", text)
     file = project / STOCK_FILE
     right = '- {symbol: AAPL, currency: USD, updated_at: "2024-05-25 06:00:00"}'
     file.write_text(text.replace(right, right.replace("USD", "EUR")))
@@ -208,3 +214,10 @@ def test_aggregate_expectations_warn_in_the_summary_and_fail_a_run_at_their_line
         f"(declared at stacks/pipelines/pl-agg.yaml:{line}:9)" in out
     ), out
     assert json.loads((state / "runs" / "latest.json").read_text())["status"] == "FAILED"
+
+    # A rule that is no aggregate fails the run's pre-flight analysis, at its line.
+    file.write_text(AGGREGATE_PIPELINE.replace('"count(*) > 50"', '"symbol IS NOT NULL"'))
+    code, out = run_agg()
+    assert code == 2, out
+    assert f"stacks/pipelines/pl-agg.yaml:{line}:" in out
+    assert "tables[1].expectations[0].expression: expectation enough_rows:" in out

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BeforeValidator, Field, model_validator
 
 from .base import FieldError, Model, exactly_one
+from .sources import EventSource
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
-    from .sources import EventSource
     from .table import Table
 
 Path = tuple[str | int, ...]
@@ -225,13 +225,7 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
     upstream = {table.name for table in pipeline.upstream(owner)}
     built = tables_between(pipeline, test)
     reads_of_built = {read for table in built for _, read in _reads(table)}
-    events_of_built = {
-        name
-        for table in built
-        for source in table.builder.sources
-        if source.__class__.__name__ == "EventSource"
-        for name in event_source_names(source)  # type: ignore[arg-type]
-    }
+    events_of_built = {name for table in built for name in _event_names(table)}
     given_names: dict[str, int] = {}
     for position, given in enumerate(test.given):
         at: Path = (*here, "given", position, "table" if given.table else "event_source")
@@ -263,11 +257,7 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
                 )
         elif given.event_source not in events_of_built:
             every_event = {
-                name
-                for table in [*pipeline.upstream(owner), owner]
-                for source in table.builder.sources
-                if source.__class__.__name__ == "EventSource"
-                for name in event_source_names(source)  # type: ignore[arg-type]
+                name for table in [*pipeline.upstream(owner), owner] for name in _event_names(table)
             }
             why = (
                 "a table given too stands for the tables reading it"
@@ -275,12 +265,27 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
                 else f"no table on the way to {test.table} reads it"
             )
             problems.append((at, f"event source {given.event_source} is not read: {why}"))
+    for position, given in enumerate(test.given):
+        formats = {
+            source.format
+            for table in built
+            for source in table.builder.sources
+            if isinstance(source, EventSource) and given.event_source in event_source_names(source)
+        }
+        if formats - {"JSON"}:
+            problems.append(
+                (
+                    (*here, "given", position, "event_source"),
+                    f"event rows are landed as JSON, and {given.event_source} reads "
+                    f"{', '.join(sorted(formats - {'JSON'}))}: give rows of the table reading it",
+                )
+            )
     given_events = {given.event_source for given in test.given if given.event_source}
     for table in built:
         for source in table.builder.sources:
-            if source.__class__.__name__ != "EventSource":
+            if not isinstance(source, EventSource):
                 continue
-            if not event_source_names(source) & given_events:  # type: ignore[arg-type]
+            if not event_source_names(source) & given_events:
                 problems.append(
                     (
                         (*here, "given"),
@@ -298,6 +303,16 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
                     )
                 )
     return problems
+
+
+def _event_names(table: Table) -> set[str]:
+    """Every name a test may give the event sources `table` reads by."""
+    return {
+        name
+        for source in table.builder.sources
+        if isinstance(source, EventSource)
+        for name in event_source_names(source)
+    }
 
 
 def _upstream_hint(pipeline: Pipeline, owner: Table) -> str:
