@@ -39,6 +39,7 @@ TESTS = 10
 
 def ten_tests_project(root: Path) -> Path:
     """A project whose stock pipeline file holds ten tests (the shipped ones, then copies)."""
+    root.mkdir(parents=True)
     for file in ("Pulumi.yaml", "Pulumi.dev.yaml"):
         shutil.copyfile(REPO / file, root / file)
     (root / "notebooks").symlink_to(REPO / "notebooks", target_is_directory=True)
