@@ -340,3 +340,15 @@ def test_pull_requests_run_the_table_tests_of_changed_pipelines_beside_the_plan(
     (comment,) = [s for s in steps if "sticky-pull-request-comment" in s.get("uses", "")]
     assert comment["with"]["header"] == "laktory-table-tests"  # its own comment, beside the plan
     assert any("setup-java" in step.get("uses", "") for step in steps)  # Spark needs Java 17
+
+
+def test_a_stack_without_tests_passes_with_an_empty_report(tmp_path: Path) -> None:
+    text = STOCK_YAML[: STOCK_YAML.index("\ntests:\n")] + "\n"
+    project = make_project(tmp_path, text, "pl-stock-prices")
+    junit = tmp_path / "empty.xml"
+    code, out, _ = _invoke(
+        "test", "--project", str(project), "--state", str(tmp_path / "s"), "--junit", str(junit)
+    )
+    assert code == 0 and out.startswith("no tests:")
+    assert ET.parse(junit).getroot().get("tests") == "0"
+    assert not (tmp_path / "s").exists()  # no engine started for nothing
