@@ -1,4 +1,4 @@
-"""`laktory-pulumi`: validate, schema, preview, run, graph and demo."""
+"""`laktory-pulumi`: validate, schema, preview, run, test, graph and demo."""
 
 from __future__ import annotations
 
@@ -68,6 +68,12 @@ def _graph(args: argparse.Namespace) -> int:
     from .graph import graph_command
 
     return graph_command(args)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .testing.command import test_command
+
+    return test_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -140,6 +146,33 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=["mermaid", "svg", "png"], default="mermaid")
     graph.add_argument("--output", type=Path, help="file to write (svg, png)")
     graph.add_argument("--run-state", type=Path, help="state folder of a local run, for counts")
+
+    test = command("test", _test, "run the table tests of the pipelines on the local engine")
+    test.add_argument("--stack", default="dev", help="Pulumi stack whose variables apply")
+    test.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="NAME|TABLE",
+        help="only the test of this name, or the tests of this table (repeatable)",
+    )
+    test.add_argument(
+        "--pipeline", action="append", default=[], help="only this pipeline's tests (repeatable)"
+    )
+    test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
+    test.add_argument(
+        "--state",
+        type=Path,
+        default=Path(".laktory-test"),
+        help="state folder of the tests and their warm engine (default: .laktory-test)",
+    )
+    test.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long the warm engine stays up after the tests (default: "
+        "$LAKTORY_ENGINE_IDLE_SECONDS, else 900; 0 stops it when they end)",
+    )
 
     demo = command("demo", _demo, "run the stock pipeline locally, then preview the dev stack")
     demo.add_argument("--workdir", type=Path, default=Path(".laktory-demo"), help="demo folder")

@@ -448,7 +448,9 @@ def _blame(
                 where = (*at, position) if isinstance(cdc.sequence_by, list) else at
                 return where, f"sequence_by '{name}': {failed}"
     for position, rule in enumerate(table.expectations):
-        failed = _fails(lambda rule=rule: output.where(F.expr(rule.expression)))
+        # An AGGREGATE rule is checked over the whole table (`<table>_aggregate_checks`).
+        check = output.agg if rule.is_aggregate else output.where
+        failed = _fails(lambda rule=rule, check=check: check(F.expr(rule.expression)))
         if failed is not None:
             return (
                 *here,

@@ -19,6 +19,7 @@ from .rules import pipeline_rules
 from .schedule import Schedule
 from .table import Table
 from .table_settings import EventLog, PropertyValue, settings_rules
+from .table_test import TableTest, table_test_rules
 from .udf import FunctionRef, PipelineUdf
 
 Path = tuple[str | int, ...]
@@ -178,6 +179,26 @@ class Pipeline(Model):
         "pipeline's `event_log`: name, catalog, schema). Needs a `catalog`.",
     )
 
+    tests: list[TableTest] = Field(
+        default_factory=list,
+        exclude=True,
+        description="Table tests, run on the local engine by `laktory-pulumi test`: rows given "
+        "for some upstream tables or event sources, and the rows (or conditions) a table must "
+        "then hold. Not deployed (left out of the metadata file).",
+    )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by what is deployed: the tests are not (the metadata file leaves them out),
+        so a pipeline read back from its metadata equals the one loaded from its YAML."""
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Pipeline)
+        mine = {key: value for key, value in self.__dict__.items() if key != "tests"}
+        theirs = {key: value for key, value in other.__dict__.items() if key != "tests"}
+        return mine == theirs and self.__pydantic_private__ == other.__pydantic_private__
+
+    __hash__ = None  # type: ignore[assignment]
+
     @model_validator(mode="after")
     def _rules_across_fields(self) -> Pipeline:
         problems = self.rule_violations()
@@ -238,6 +259,7 @@ class Pipeline(Model):
             *builder_rules(self),
             *laktory_name_rules(self),
             *settings_rules(self),
+            *table_test_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:

@@ -35,8 +35,30 @@ class Expectation(Model):
         description="WARN keeps failing rows and counts them; DROP removes them; FAIL stops the "
         "update.",
     )
+    type: Annotated[Literal["ROW", "AGGREGATE"], UpperCase] | None = Field(
+        default=None,
+        description="ROW (the default): `expression` holds on every row. AGGREGATE: "
+        "`expression` is an aggregate condition over all the table's rows, e.g. "
+        "`count(*) > 50`, checked after each update in a private materialized view "
+        "`<table>_aggregate_checks`; its action is WARN or FAIL.",
+    )
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined
+
+    @property
+    def is_aggregate(self) -> bool:
+        """Whether the rule is a condition on the whole table rather than on each row."""
+        return self.type == "AGGREGATE"
+
+    @model_validator(mode="after")
+    def _aggregate_rules_keep_rows(self) -> Expectation:
+        if self.is_aggregate and self.action == "DROP":
+            raise FieldError(
+                "action",
+                "an AGGREGATE expectation holds on the whole table, so it has no row to drop; "
+                "its action is WARN or FAIL",
+            )
+        return self
 
     @field_validator("expression")
     @classmethod
@@ -258,7 +280,9 @@ class Table(Model):
 
     @model_validator(mode="after")
     def _quarantine_needs_a_drop_rule(self) -> Table:
-        if self.quarantine and not any(e.action == "DROP" for e in self.expectations):
+        if self.quarantine and not any(
+            e.action == "DROP" and not e.is_aggregate for e in self.expectations
+        ):
             raise FieldError(
                 "quarantine", "quarantine needs at least one expectation with action DROP"
             )
@@ -310,4 +334,13 @@ class Table(Model):
             generated.append(
                 (self.changes_view_name, ("builder", "table_source", "cdc"), "change-feed view")
             )
+        if any(expectation.is_aggregate for expectation in self.expectations):
+            generated.append(
+                (self.aggregate_checks_name, ("expectations",), "aggregate expectations view")
+            )
         return generated
+
+    @property
+    def aggregate_checks_name(self) -> str:
+        """The private materialized view checking the table's AGGREGATE expectations."""
+        return f"{self.name}_aggregate_checks"

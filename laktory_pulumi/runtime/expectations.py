@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
     from ..models import Table
+    from ..models.table import Expectation
 
 Action = Literal["WARN", "DROP", "FAIL"]
 F_ = TypeVar("F_", bound=Callable[..., Any])
@@ -45,7 +46,8 @@ def rules_of(table: Table) -> list[Rule]:
     quarantine with the cast that failed."""
     from .casts import cast_rules
 
-    declared = [*table.expectations, *cast_rules(table)]
+    rows = [e for e in table.expectations if not e.is_aggregate]  # aggregates: see below
+    declared = [*rows, *cast_rules(table)]
     return [Rule(e.name, e.expression, e.action) for e in declared]
 
 
@@ -151,3 +153,69 @@ class ExpectationDecorators:
 
     def expect_all_or_fail(self, expectations: Mapping[str, str]) -> Callable[[F_], F_]:
         return attach_rules(expectations, "FAIL")
+
+
+# Aggregate expectations ------------------------------------------------------------------------
+#
+# DLT's expectations are row conditions only. Databricks documents the way to check a whole
+# dataset: a materialized view computing the aggregate, with an expectation on its one row
+# (docs.databricks.com, "Expectation recommendations and advanced patterns", row count
+# validation), kept out of the target schema with `temporary=True` (docs.databricks.com,
+# "Publish data from Delta Live Tables to the Hive metastore", "Exclude tables from the target
+# schema"). Each table with AGGREGATE rules gets one such view, `<table>_aggregate_checks`,
+# recomputed at every update of the pipeline, on Databricks and locally alike: one column per
+# rule, true when the rule holds, and the rule as an expectation on that column (WARN:
+# `expect`, counted in the update's metrics; FAIL: `expect_or_fail`). A FAIL rule also raises
+# inside the view's query, with the rule's YAML line, so that the failed update names it.
+
+
+def aggregate_failure_message(expectation: Expectation, table: str) -> str:
+    """What a failed AGGREGATE FAIL rule says: the rule, its table and where it is declared."""
+    where = f" (declared at {expectation.defined_at})" if expectation.defined_at else ""
+    return (
+        f"aggregate expectation {expectation.name} ({expectation.expression}) failed on table "
+        f"{table}{where}"
+    )
+
+
+def aggregate_checks(frame: DataFrame, table: Table) -> DataFrame:
+    """One row: each AGGREGATE rule of `table` over `frame`, true when it holds (a FAIL rule
+    that does not hold raises, naming its line)."""
+    from pyspark.sql import functions as F
+
+    checks = []
+    for expectation in table.expectations:
+        if not expectation.is_aggregate:
+            continue
+        holds = F.coalesce(F.expr(expectation.expression), F.lit(False))
+        if expectation.action == "FAIL":
+            message = F.lit(aggregate_failure_message(expectation, table.name))
+            holds = F.when(holds, F.lit(True)).otherwise(F.raise_error(message).cast("boolean"))
+        checks.append(holds.alias(expectation.name))
+    return frame.agg(*checks)
+
+
+def define_aggregate_checks(table: Table) -> Any:
+    """`<table>_aggregate_checks`, when the table has AGGREGATE rules (else nothing)."""
+    from . import dlt
+
+    rules = [e for e in table.expectations if e.is_aggregate]
+    if not rules:
+        return None
+    # The view's column of a rule is named after it; the expectation reads that column.
+    warned = {e.name: f"`{e.name}`" for e in rules if e.action == "WARN"}
+    fatal = {e.name: f"`{e.name}`" for e in rules if e.action == "FAIL"}
+
+    def query() -> DataFrame:
+        return aggregate_checks(dlt.read(table.name), table)
+
+    query.__name__ = table.aggregate_checks_name
+    if fatal:
+        query = dlt.expect_all_or_fail(fatal)(query)
+    if warned:
+        query = dlt.expect_all(warned)(query)
+    return dlt.table(
+        name=table.aggregate_checks_name,
+        comment=f"AGGREGATE expectations of {table.name}, checked at each update.",
+        temporary=True,
+    )(query)

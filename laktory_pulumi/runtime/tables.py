@@ -15,7 +15,7 @@ from . import dlt
 from .builders import process
 from .cdc_columns import filled_columns
 from .deduplication import deferring_deduplication, defers_deduplication
-from .expectations import quarantine, rules_of
+from .expectations import define_aggregate_checks, quarantine, rules_of
 from .flows import define_appends
 from .joins import assert_unique_output
 from .readers import read_source
@@ -38,8 +38,15 @@ def tables_of(pipeline: Pipeline, notebook: str) -> list[Table]:
 
 
 def define_table(table: Table, spark: SparkSession) -> Any:
-    """Define `table` (and its quarantine table or change feed); returns its dataset."""
+    """Define `table` (and its quarantine table or change feed, and the view checking its
+    AGGREGATE expectations); returns its dataset."""
     import_modules(table)
+    dataset = _define_dataset(table, spark)
+    define_aggregate_checks(table)
+    return dataset
+
+
+def _define_dataset(table: Table, spark: SparkSession) -> Any:
     source = table.builder.table_source
     if source is not None and source.cdc is not None:
         return define_changes(table, spark)
