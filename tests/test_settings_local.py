@@ -58,6 +58,12 @@ tables:
     builder:
       layer: BRONZE
       event_source: {{name: stock_price, producer: {{name: yahoo-finance}}}}
+  - name: brz_prices_listed_kept
+    table_properties: {{pipelines.reset.allowed: false}}
+    builder:
+      layer: BRONZE
+      event_sources:
+        - {{name: stock_price, producer: {{name: yahoo-finance}}}}
   - name: slv_symbols_private
     private: true
     builder:
@@ -191,3 +197,5 @@ def test_a_full_refresh_keeps_a_table_whose_reset_is_not_allowed(
     assert kept_state.rows_total == runs["rows"]
     # Its rows were there before the refresh: the run does not claim it rewrote them.
     assert kept_state.rows_written == 0
+    # A table of listed sources keeps its rows too: locally they live in its flows' tables.
+    assert run_state(state).tables["brz_prices_listed_kept"].rows_total == runs["rows"]
