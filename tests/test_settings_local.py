@@ -142,6 +142,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     with contextlib.redirect_stdout(first):
         assert run(project, NAME, landing, state) == 0
     properties = show_properties(state, f"{DATABASE}.slv_symbols")
+    listed = show_properties(state, f"{DATABASE}.brz_prices_listed_kept")
     tables = show_tables(state)
     landed.unlink()
     second = io.StringIO()
@@ -153,6 +154,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "first": first.getvalue(),
         "second": second.getvalue(),
         "properties": properties,
+        "listed_properties": listed,
         "tables": tables,
     }
 
@@ -164,6 +166,10 @@ def test_table_properties_and_partitions_are_applied(
     assert isinstance(properties, dict)
     assert properties["quality"] == "silver"
     assert properties["delta.enableChangeDataFeed"] == "true"
+    # A table of listed sources shows its properties too (locally the union of its flows).
+    listed = runs["listed_properties"]
+    assert isinstance(listed, dict)
+    assert listed["pipelines.reset.allowed"] == "false"
     state = runs["state"]
     assert isinstance(state, Path)
     folder = state / "warehouse" / f"{DATABASE}.db" / "slv_symbols"

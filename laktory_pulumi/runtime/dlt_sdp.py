@@ -411,7 +411,10 @@ class SdpBackend(ExpectationDecorators):
             return frame
 
         frame = _build(target, union)
-        dp.materialized_view(name=target, comment=comment)(lambda: frame)
+        properties, _ = self._target_properties.get(target, (None, None))
+        dp.materialized_view(name=target, comment=comment, table_properties=properties)(
+            lambda: frame
+        )
         REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=union)
         self._unions.add(target)
 
@@ -427,7 +430,13 @@ class SdpBackend(ExpectationDecorators):
             return scd_apply_changes(_whole(source), spec)
 
         frame = _build(target, changes)
-        dp.materialized_view(name=target, comment=comment)(lambda: frame)
+        properties, partitions = self._target_properties.pop(target, (None, None))
+        dp.materialized_view(
+            name=target,
+            comment=comment,
+            table_properties=properties,
+            partition_cols=partitions,
+        )(lambda: frame)
         REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=changes)
 
     # Notebook helpers ---------------------------------------------------------------------
