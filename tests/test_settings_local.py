@@ -58,6 +58,12 @@ tables:
     builder:
       layer: BRONZE
       event_source: {{name: stock_price, producer: {{name: yahoo-finance}}}}
+  - name: brz_prices_listed_kept
+    table_properties: {{pipelines.reset.allowed: false}}
+    builder:
+      layer: BRONZE
+      event_sources:
+        - {{name: stock_price, producer: {{name: yahoo-finance}}}}
   - name: slv_symbols_private
     private: true
     builder:
@@ -136,6 +142,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     with contextlib.redirect_stdout(first):
         assert run(project, NAME, landing, state) == 0
     properties = show_properties(state, f"{DATABASE}.slv_symbols")
+    listed = show_properties(state, f"{DATABASE}.brz_prices_listed_kept")
     tables = show_tables(state)
     landed.unlink()
     second = io.StringIO()
@@ -147,6 +154,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "first": first.getvalue(),
         "second": second.getvalue(),
         "properties": properties,
+        "listed_properties": listed,
         "tables": tables,
     }
 
@@ -158,6 +166,10 @@ def test_table_properties_and_partitions_are_applied(
     assert isinstance(properties, dict)
     assert properties["quality"] == "silver"
     assert properties["delta.enableChangeDataFeed"] == "true"
+    # A table of listed sources shows its properties too (locally the union of its flows).
+    listed = runs["listed_properties"]
+    assert isinstance(listed, dict)
+    assert listed["pipelines.reset.allowed"] == "false"
     state = runs["state"]
     assert isinstance(state, Path)
     folder = state / "warehouse" / f"{DATABASE}.db" / "slv_symbols"
@@ -191,3 +203,5 @@ def test_a_full_refresh_keeps_a_table_whose_reset_is_not_allowed(
     assert kept_state.rows_total == runs["rows"]
     # Its rows were there before the refresh: the run does not claim it rewrote them.
     assert kept_state.rows_written == 0
+    # A table of listed sources keeps its rows too: locally they live in its flows' tables.
+    assert run_state(state).tables["brz_prices_listed_kept"].rows_total == runs["rows"]

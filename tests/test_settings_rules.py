@@ -163,3 +163,20 @@ def test_the_deep_check_finds_a_clustering_column_the_analysed_table_lacks(spark
     )
     fixed = yaml.safe_load(BRONZE_CLUSTERED.replace("[order_day]", "[order_date]"))
     assert analyse_pipeline(Pipeline.model_validate(fixed), spark) == []
+
+
+def test_a_mask_on_a_cdc_table_is_refused_at_the_mask() -> None:
+    """apply_changes writes columns of its own (SCD 2's __START_AT and __END_AT), which a schema
+    built from the declared columns would lack."""
+    data = yaml.safe_load(PII)
+    data["edition"] = "PRO"
+    data["tables"][0]["builder"]["table_source"]["cdc"] = {
+        "primary_keys": ["id"],
+        "sequence_by": "id",
+        "scd_type": 2,
+    }
+    with pytest.raises(RuleViolation) as raised:
+        Pipeline.model_validate(data)
+    (problem,) = raised.value.problems
+    assert problem[0] == ("tables", 0, "columns", 2, "mask")
+    assert "no selects, drop_columns, joins, aggregation, transform, sql or cdc" in problem[1]

@@ -45,6 +45,7 @@ from laktory_pulumi.local import notebook_globals
 from laktory_pulumi.local.connection import bound_client_retries
 from laktory_pulumi.local.events import Event, emit, table_name
 from laktory_pulumi.local.secret_configuration import with_secret_configuration
+from laktory_pulumi.models.table_settings import RESET_ALLOWED
 from laktory_pulumi.runtime import dlt_sdp
 from laktory_pulumi.runtime.readers import RESCUED_DATA_COLUMN
 
@@ -264,7 +265,7 @@ def _reset_allowed(output: Output) -> bool:
     SDP honours by refreshing the table incrementally (`DatasetManager.constructFullRefreshSet`),
     so its rows before the update still count."""
     properties = getattr(output, "table_properties", None) or {}
-    value = {key.lower(): str(v) for key, v in properties.items()}.get("pipelines.reset.allowed")
+    value = {key.lower(): str(v) for key, v in properties.items()}.get(RESET_ALLOWED)
     return value is None or value.strip().lower() != "false"
 
 

@@ -251,8 +251,11 @@ def schema_is_declared(table: Table) -> bool:
     from .column import NO_CAST
 
     builder = table.builder
+    source = builder.table_source
     return (
         bool(table.columns)
+        # apply_changes writes its own columns (SCD 2's __START_AT, __END_AT; except_columns)
+        and (source is None or source.cdc is None)
         and table.sql is None
         and table.data is None
         and table.transform is None
@@ -274,7 +277,7 @@ def _masks_need_a_schema(at: Path, table: Table) -> Problems:
             (*at, "columns", position, "mask"),
             "a column mask goes in the table's schema, which lists every column with its type: "
             "the table must be built from its declared, typed columns alone (source columns "
-            "dropped; no selects, drop_columns, joins, aggregation, transform or sql)",
+            "dropped; no selects, drop_columns, joins, aggregation, transform, sql or cdc)",
         )
         for position, column in enumerate(table.columns)
         if column.mask is not None

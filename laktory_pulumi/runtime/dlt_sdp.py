@@ -469,7 +469,10 @@ class SdpBackend(ExpectationDecorators):
             return _union([_read(flow, stream=False) for flow in flows])
 
         frame = _build(target, union)
-        dp.materialized_view(name=target, comment=comment)(lambda: frame)
+        properties, _ = self._target_properties.get(target, (None, None))
+        dp.materialized_view(name=target, comment=comment, table_properties=properties)(
+            lambda: frame
+        )
         REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=union)
         self._unions[target] = flows
 
@@ -485,7 +488,13 @@ class SdpBackend(ExpectationDecorators):
             return scd_apply_changes(_whole(source), spec)
 
         frame = _build(target, changes)
-        dp.materialized_view(name=target, comment=comment)(lambda: frame)
+        properties, partitions = self._target_properties.pop(target, (None, None))
+        dp.materialized_view(
+            name=target,
+            comment=comment,
+            table_properties=properties,
+            partition_cols=partitions,
+        )(lambda: frame)
         # The change feed's expectations are the table's to report (DLT shows them on it too).
         rules, unchecked = VIEW_RULES.get(source, ([], None))
 
