@@ -42,7 +42,10 @@ case "$1" in
     # Pulumi runs the program with the project's .venv (Pulumi.yaml `virtualenv: .venv`).
     [ -x .venv/bin/python ] || { echo "no .venv" >&2; exit 2; }
     [ -n "${DATABRICKS_HOST:-}" ] && [ -n "${DATABRICKS_TOKEN:-}" ] || { echo "no credentials" >&2; exit 2; }
-    .venv/bin/python -m laktory_pulumi.cli preview --stack "${3#*/}" > /dev/null ;;
+    # The program, once: `up` runs what `preview` just ran.
+    if [ "$1" = preview ]; then
+      .venv/bin/python -m laktory_pulumi.cli preview --stack "${3#*/}" > /dev/null
+    fi ;;
   *) echo "unexpected: pulumi $*" >&2; exit 2 ;;
 esac
 """
