@@ -4,9 +4,10 @@ Every command of the steps' `bash` blocks runs, in order, in one shell, as a rea
 What cannot exist here is stubbed: the Pulumi CLI (a script on PATH that records its arguments,
 checks that the stack was created before it is used, and answers `preview` with the program run
 under Pulumi's mock runtime by the `.venv` the steps made), and the package index (the new venv
-sees this one's installed dependencies through a `.pth` file, as tests/test_deploy_install.py
-does, so pip downloads nothing). A step missing from the docs (no venv, `laktory-pulumi` not on
-PATH, a stack used before it is created) fails the walk.
+sees this one's installed dependencies through a `.pth` file, so pip downloads nothing but the
+build backend). A step missing from the docs (no venv, `laktory-pulumi` not on PATH, a stack
+used before it is created) fails the walk. The install is then checked as Pulumi's own would
+leave it (tests/test_deploy_install.py): every requirement met, the clone's code answering.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ case "$1" in
     # Pulumi runs the program with the project's .venv (Pulumi.yaml `virtualenv: .venv`).
     [ -x .venv/bin/python ] || { echo "no .venv" >&2; exit 2; }
     [ -n "${DATABRICKS_HOST:-}" ] && [ -n "${DATABRICKS_TOKEN:-}" ] || { echo "no credentials" >&2; exit 2; }
-    .venv/bin/python -m laktory_pulumi.cli preview --stack "${3#*/}" > /dev/null ;;
+    # The program, once: `up` runs what `preview` just ran.
+    if [ "$1" = preview ]; then
+      .venv/bin/python -m laktory_pulumi.cli preview --stack "${3#*/}" > /dev/null
+    fi ;;
   *) echo "unexpected: pulumi $*" >&2; exit 2 ;;
 esac
 """
@@ -110,6 +114,19 @@ def test_the_deploy_steps_run_as_written_on_a_fresh_copy(tmp_path: Path) -> None
         timeout=400,
     )
     assert run.returncode == 0, (log.read_text() if log.exists() else "") + run.stderr[-3000:]
+    # Every requirement of the installed project is met in the new venv, and the clone's own
+    # code answers, not this checkout's.
+    python = str(clone / ".venv" / "bin" / "python")
+    check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    where = subprocess.run(
+        [python, "-c", "import laktory_pulumi; print(laktory_pulumi.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.strip().startswith(str(clone / "laktory_pulumi"))
     pulumi_calls = [line for line in log.read_text().splitlines() if line.startswith("pulumi ")]
     assert pulumi_calls == [
         "pulumi login",

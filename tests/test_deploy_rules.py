@@ -427,6 +427,17 @@ def test_the_plan_records_what_the_next_run_compares_with(
 # 6. The debug cluster.
 
 
+def test_a_cluster_naming_an_unknown_stack_fails_the_preview(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    path = project / "stacks/clusters/cl-debug.yaml"
+    path.write_text(path.read_text().replace("stacks: [dev]", "stacks: [dve]"))
+    line = line_of(project, "stacks: [dve]", "stacks/clusters/cl-debug.yaml")
+    assert errors_of(project, "dev", Workspace()) == [
+        f"stacks/clusters/cl-debug.yaml:{line}:10: stacks[0]: no stack 'dve' in this project "
+        "(Pulumi.dve.yaml); stacks: dev, prod"
+    ]
+
+
 def test_the_debug_cluster_is_dev_only_on_a_runtime_meeting_the_wheel() -> None:
     # deploy/wheel.py LTS_RUNTIME_PACKAGES, from databricks/environments constraints: only
     # these runtimes install the wheel without PyPI.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pulumi
 
-from ..loader import LoadError, StackConfig, load_stack
+from ..loader import LoadError, LocatedError, Stack, StackConfig, load_stack
 from ..models import Pipeline
 from .catalog_component import CatalogComponent
 from .catalog_plan import catalog_plans, grant_conflicts, landing_volume, reader_notices
@@ -89,6 +89,27 @@ def secret_config_values(
     return SecretValues.of(value for value in secret if value is not None)
 
 
+def unknown_cluster_stacks(stack: Stack, project_dir: Path) -> list[LocatedError]:
+    """A cluster's `stacks` naming a stack without a `Pulumi.<stack>.yaml`: a typo would deploy
+    the cluster nowhere."""
+    known = {
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for p in project_dir.glob("Pulumi.*.yaml")
+    }
+    return [
+        stack.locate(
+            "cluster",
+            name,
+            ("stacks", index),
+            f"no stack '{named}' in this project (Pulumi.{named}.yaml); stacks: "
+            + ", ".join(sorted(known)),
+        )
+        for name, cluster in sorted(stack.clusters.items())
+        for index, named in enumerate(cluster.stacks)
+        if named not in known
+    ]
+
+
 def deploy_stack(
     project_dir: Path,
     *,
@@ -136,7 +157,7 @@ def deploy_stack(
             name_prefix=stack_config.name_prefix,
         )
     refused, drops = dropped_tables(stack, previous, protect=protect)
-    problems += refused
+    problems += refused + unknown_cluster_stacks(stack, project_dir)
     if problems:
         # A group named by a secret variable would be quoted in clear.
         raise secrets.redact_errors(LoadError(problems))

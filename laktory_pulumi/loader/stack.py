@@ -349,7 +349,7 @@ class Stack:
 
 
 PRINCIPAL_FIELDS = ("group_name", "user_name", "service_principal_name")
-LOCATED_FIELDS = ("name", "catalog", "target", "tables", "configuration")
+LOCATED_FIELDS = ("name", "catalog", "target", "tables", "configuration", "stacks")
 """Fields the deploy's workspace checks blame (a missing catalog, a name taken, a table
 dropped), located like principals."""
 

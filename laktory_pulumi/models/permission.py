@@ -81,7 +81,10 @@ class PipelinePermission(AclEntry):
 
     permission_level: Annotated[
         Literal["CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "IS_OWNER"], UpperCase
-    ] = Field(description="CAN_VIEW, CAN_RUN, CAN_MANAGE or IS_OWNER.")
+    ] = Field(
+        description="CAN_VIEW, CAN_RUN or CAN_MANAGE. IS_OWNER is refused: the deploying "
+        "identity owns the pipeline."
+    )
 
     @model_validator(mode="after")
     def _no_owner(self) -> PipelinePermission:
