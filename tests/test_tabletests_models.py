@@ -121,6 +121,13 @@ def test_a_test_whose_input_is_not_upstream_fails_at_its_line(tmp_path: Path) ->
             "tests[0].given[1].table",
             "slv_stock_prices is not read: the other inputs given stand for every table",
         ),
+        (
+            "  - {name: t, table: slv_star_stock_prices, given: [{table: slv_stock_prices,"
+            " rows: [{symbl: A}]}, {table: slv_stock_metadata, rows: []}],"
+            " expect: {row_count: 0}}\n",
+            "tests[0].given[0].rows",
+            "symbl: not a column of slv_stock_prices (its columns: created_at, symbol, open,",
+        ),
     ],
 )
 def test_invalid_tests_fail_validation_at_their_line(

@@ -247,6 +247,14 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
                         f"reads it{_upstream_hint(pipeline, owner)}",
                     )
                 )
+            elif unknown := _undeclared_keys(pipeline.table(given.table), given):
+                problems.append(
+                    (
+                        (*here, "given", position, "rows"),
+                        f"{', '.join(unknown)}: not a column of {given.table} (its columns: "
+                        f"{', '.join(pipeline.table(given.table).output_columns or [])})",
+                    )
+                )
             elif given.table not in reads_of_built:
                 problems.append(
                     (
@@ -303,6 +311,16 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
                     )
                 )
     return problems
+
+
+def _undeclared_keys(table: Table, given: GivenRows) -> list[str]:
+    """Keys of the given rows that are neither a declared column of the table nor a system
+    column (`_bronze_at`, ...): a misspelt column would otherwise be NULL."""
+    declared = table.output_columns
+    if declared is None or given.rows is None:
+        return []
+    keys = dict.fromkeys(key for row in given.rows for key in row)
+    return [key for key in keys if key not in declared and not key.startswith("_")]
 
 
 def _event_names(table: Table) -> set[str]:
