@@ -10,8 +10,9 @@ The arrow points one way: this module imports the models, the models import noth
 
 The metadata file is written from a pipeline the loader has validated (`metadata_bytes`), so
 reading it back checks the shape of every field (pydantic's JSON validation, in one pass) but
-not the rules across tables again: they held when it was written, and `read_metadata` is what
-every notebook of every update pays for.
+not the rules again (across tables, of a table, of a column): they held when it was written,
+and `read_metadata` is what every notebook of every update pays for. A table's columns, most
+of the file, are validated when first used: a notebook builds the tables of its template only.
 """
 
 from __future__ import annotations
