@@ -286,3 +286,24 @@ def test_the_models_import_nothing_of_the_runtime() -> None:
     assert imported  # the walk saw the models' imports
     upward = {file: sorted(n for n in names if "runtime" in n) for file, names in imported.items()}
     assert {file: names for file, names in upward.items() if names} == {}
+
+
+def test_laktorys_cdc_flag_reads_the_source() -> None:
+    from laktory_pulumi.runtime.models import RuntimePipeline
+
+    source = {"name": "brz", "cdc": {"primary_keys": ["id"], "sequence_by": "seq"}}
+    read = RuntimePipeline.model_validate_json(
+        json.dumps(
+            {
+                "name": "pl",
+                "tables": [
+                    {"name": "brz", "builder": {"layer": "BRONZE", "event_source": {"name": "e"}}},
+                    {"name": "slv", "builder": {"layer": "SILVER", "table_source": source}},
+                ],
+            }
+        )
+    )
+    assert [(t.name, t.is_from_cdc, t.builder.is_from_cdc) for t in read.tables] == [
+        ("brz", False, False),
+        ("slv", True, True),
+    ]

@@ -75,6 +75,12 @@ class RuntimeTableBuilder(TableBuilder):
             self.__dict__["template"] = self.layer
         return self
 
+    @property
+    def is_from_cdc(self) -> bool:
+        """Laktory v0.0.22's: the source is a change feed, applied with `apply_changes`."""
+        source = self.table_source
+        return source is not None and source.cdc is not None
+
     def read_source(self, spark: SparkSession) -> DataFrame:
         """What the table is built from: its source read (a stream when it streams), its SQL
         query, or its static rows; the frame the generic templates pass to `process`."""
@@ -144,6 +150,11 @@ class RuntimeTable(Table):
         default_factory=list, description="Columns to build; validated on first use."
     )
     _raw_columns: list[Any] | None = PrivateAttr(default=None)
+
+    @property
+    def is_from_cdc(self) -> bool:
+        """Laktory v0.0.22's `Table.is_from_cdc`: its builder's."""
+        return self.builder.is_from_cdc
 
     @model_validator(mode="after")
     def _columns_on_first_use(self) -> RuntimeTable:
