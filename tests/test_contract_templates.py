@@ -111,6 +111,13 @@ def test_a_tag_no_library_notebook_selects_fails_at_its_line(tmp_path: Path) -> 
     assert "dlt_gld_perf" in message and "never be built" in message
 
 
+def test_a_notebook_of_the_project_left_out_of_libraries_is_named(tmp_path: Path) -> None:
+    path = pipeline_file(tmp_path, "template: dlt_my_gold")
+    [(_, field, message)] = errors_of(path, notebooks_with(tmp_path, dlt_my_gold=SELECTING))
+    assert field == "tables[2].builder.template"
+    assert message.endswith("add /pipelines/dlt_my_gold.py (found in notebooks/) to libraries")
+
+
 def test_a_comment_naming_the_tag_is_no_selection(tmp_path: Path) -> None:
     libraries = LIBRARIES + "  - notebook: {path: /pipelines/dlt_gld_perf.py}\n"
     path = pipeline_file(tmp_path, "template: STOCK_PERFORMANCES", libraries)
@@ -279,3 +286,24 @@ def test_the_models_import_nothing_of_the_runtime() -> None:
     assert imported  # the walk saw the models' imports
     upward = {file: sorted(n for n in names if "runtime" in n) for file, names in imported.items()}
     assert {file: names for file, names in upward.items() if names} == {}
+
+
+def test_laktorys_cdc_flag_reads_the_source() -> None:
+    from laktory_pulumi.runtime.models import RuntimePipeline
+
+    source = {"name": "brz", "cdc": {"primary_keys": ["id"], "sequence_by": "seq"}}
+    read = RuntimePipeline.model_validate_json(
+        json.dumps(
+            {
+                "name": "pl",
+                "tables": [
+                    {"name": "brz", "builder": {"layer": "BRONZE", "event_source": {"name": "e"}}},
+                    {"name": "slv", "builder": {"layer": "SILVER", "table_source": source}},
+                ],
+            }
+        )
+    )
+    assert [(t.name, t.is_from_cdc, t.builder.is_from_cdc) for t in read.tables] == [
+        ("brz", False, False),
+        ("slv", True, True),
+    ]

@@ -239,11 +239,17 @@ def _tags_selected(source: YamlSource, pipeline: Pipeline, root: Path) -> list[L
             )
         else:
             field = "template"
+            named = builder.notebook
+            fix = (
+                f"add /pipelines/{named}.py (found in {root.name}/) to libraries"
+                if named is not None and (root / f"{named}{NOTEBOOK_SUFFIX}").is_file()
+                else "add the notebook that builds it (one whose code compares "
+                f"table.builder.template with '{tag}') to libraries, or use a layer or a "
+                "library notebook's name"
+            )
             what = (
                 f"template '{tag}': no notebook of the pipeline's libraries ({searched}) selects "
-                f"that tag, so table {table.name} would never be built; add the notebook that "
-                f"builds it (one whose code compares table.builder.template with '{tag}') to "
-                "libraries, or use a layer or a library notebook's name"
+                f"that tag, so table {table.name} would never be built; {fix}"
             )
         path = ("tables", index, "builder", field)
         errors.append(source.error(path, format_path(path), what))

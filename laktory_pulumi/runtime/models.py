@@ -10,8 +10,9 @@ The arrow points one way: this module imports the models, the models import noth
 
 The metadata file is written from a pipeline the loader has validated (`metadata_bytes`), so
 reading it back checks the shape of every field (pydantic's JSON validation, in one pass) but
-not the rules across tables again: they held when it was written, and `read_metadata` is what
-every notebook of every update pays for.
+not the rules again (across tables, of a table, of a column): they held when it was written,
+and `read_metadata` is what every notebook of every update pays for. A table's columns, most
+of the file, are validated when first used: a notebook builds the tables of its template only.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ class RuntimeTableBuilder(TableBuilder):
         if self.template is None:
             self.__dict__["template"] = self.layer
         return self
+
+    @property
+    def is_from_cdc(self) -> bool:
+        """Laktory v0.0.22's: the source is a change feed, applied with `apply_changes`."""
+        source = self.table_source
+        return source is not None and source.cdc is not None
 
     def read_source(self, spark: SparkSession) -> DataFrame:
         """What the table is built from: its source read (a stream when it streams), its SQL
@@ -144,6 +151,11 @@ class RuntimeTable(Table):
         default_factory=list, description="Columns to build; validated on first use."
     )
     _raw_columns: list[Any] | None = PrivateAttr(default=None)
+
+    @property
+    def is_from_cdc(self) -> bool:
+        """Laktory v0.0.22's `Table.is_from_cdc`: its builder's."""
+        return self.builder.is_from_cdc
 
     @model_validator(mode="after")
     def _columns_on_first_use(self) -> RuntimeTable:
