@@ -1,9 +1,10 @@
 """No secret in clear in what a run or a deploy writes or prints (issue #12).
 
 A local run whose configuration holds an `${env.X}` value (every environment value is secret)
-and a `${secret.SCOPE/KEY}` reference: every file of the state folder (logs, event log, run
-report, spec, metadata, Spark's and the engine's logs) and the command's output are searched for
-the secret's text. The Pulumi program's error and log text are checked the same way, under
+and a `${secret.SCOPE/KEY}` reference, and whose silver filter reads the secret as `${conf.KEY}`
+(issue #23): every file of the state folder (logs, event log, run report, spec, metadata, Spark's
+and the engine's logs) and the command's output are searched for the secret's text. The same run
+first refuses an encrypted stack value it cannot decrypt, at its line. The Pulumi program's error and log text are checked the same way, under
 Pulumi's mock runtime.
 """
 
