@@ -64,8 +64,8 @@ def test_a_failure_while_the_graph_is_defined_names_its_tables_line(tmp_path: Pa
     lines = (REPO / file).read_text().splitlines()
     assert "name: brz_stock_metadata" in lines[int(line) - 1]
     assert field.strip() == "tables[1]"
-    first = state.failure.lines(pipeline.name)[0]
-    assert first.startswith("table brz_stock_metadata: no JSON files at ")
+    (line,) = state.failure.lines(pipeline.name)
+    assert line.startswith(f"{state.failure.location}: table brz_stock_metadata: no JSON files at ")
 
 
 def test_the_graph_shows_quarantined_rows_only_for_quarantined_tables() -> None:
