@@ -252,8 +252,7 @@ def test_a_failed_run_reports_committed_tables_and_where_the_failing_one_is_decl
     index = [table.name for table in pipeline.tables].index("slv_stock_prices")
     assert field.strip() == f"tables[{index}]"
     assert state.failure.lines(pipeline.name) == [
-        "table slv_stock_prices: CAST_INVALID",
-        f"  declared at {state.failure.location}",
+        f"{state.failure.location}: table slv_stock_prices: CAST_INVALID"
     ]
     assert locate("slv_stock_prices_quarantine") == state.failure.location
 

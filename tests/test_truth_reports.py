@@ -64,8 +64,8 @@ def test_a_failure_while_the_graph_is_defined_names_its_tables_line(tmp_path: Pa
     lines = (REPO / file).read_text().splitlines()
     assert "name: brz_stock_metadata" in lines[int(line) - 1]
     assert field.strip() == "tables[1]"
-    first = state.failure.lines(pipeline.name)[0]
-    assert first.startswith("table brz_stock_metadata: no JSON files at ")
+    (line,) = state.failure.lines(pipeline.name)
+    assert line.startswith(f"{state.failure.location}: table brz_stock_metadata: no JSON files at ")
 
 
 def test_the_graph_shows_quarantined_rows_only_for_quarantined_tables() -> None:
@@ -76,3 +76,22 @@ def test_the_graph_shows_quarantined_rows_only_for_quarantined_tables() -> None:
     stale = TableRun(rows_written=10, rows_total=10, quarantined=3)
     assert run_lines(stale) == ["rows: 10"]
     assert run_lines(stale, quarantine=True) == ["rows: 10", "quarantined: 3"]
+
+
+def test_an_unresolvable_flow_is_named_with_its_cause() -> None:
+    # SDP ends a run whose catalog source cannot resolve locally with "Failed to resolve flows
+    # in the pipeline" (no table); the flow's own event names it (message of pyspark 4.3's
+    # spark-pipelines: "Failed to resolve flow: '<flow>'"), and the run reports that table.
+    from laktory_pulumi.local.sdp_driver import _unresolved_flow
+
+    message = (
+        "Failed to resolve flow: 'spark_catalog.crm.slv_customers'.\n"
+        "Error: [TABLE_OR_VIEW_NOT_FOUND] The table or view `crm`.`raw`.`customers` cannot be "
+        "found."
+    )
+    table, error = _unresolved_flow(message) or ("", "")
+    assert table == "slv_customers"
+    assert error.startswith("does not resolve: [TABLE_OR_VIEW_NOT_FOUND]")
+    assert "`crm`.`raw`.`customers`" in error
+    assert _unresolved_flow("Failed to resolve flow due to upstream failure: 'x'") is None
+    assert _unresolved_flow("Flow 'spark_catalog.crm.x' is RUNNING.") is None

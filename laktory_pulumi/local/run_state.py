@@ -45,9 +45,10 @@ class RunFailure(Model):
     error: str = Field(description="The first line of the error.")
 
     def lines(self, pipeline: str) -> list[str]:
-        """What `run` prints: the table (or pipeline) and the error, then where it is declared."""
+        """What `run` prints: where the table (or pipeline) is declared first, as every located
+        error does (`file:line:column: tables[i]: table t: error`), on one line."""
         subject = f"table {self.table}" if self.table else f"pipeline {pipeline}"
-        return [f"{subject}: {self.error}", f"  declared at {self.location}"]
+        return [f"{self.location}: {subject}: {self.error}"]
 
 
 class RunState(Model):

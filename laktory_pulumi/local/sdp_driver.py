@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import functools
 import os
+import re
 import shutil
 import sys
 import threading
@@ -199,6 +200,20 @@ def _flow_state(message: str) -> tuple[str, str] | None:
     return (table_name(words[1].strip("'")), state) if state else None
 
 
+_UNRESOLVED = re.compile(r"Failed to resolve flow: '([^']+)'[.:]?\s*(.*)", re.DOTALL)
+
+
+def _unresolved_flow(message: str) -> tuple[str, str] | None:
+    """`Failed to resolve flow: 'spark_catalog.db.t'...` -> (t, what to say); None for others."""
+    match = _UNRESOLVED.match(message.strip())
+    if match is None:
+        return None
+    flow = table_name(match.group(1))
+    why = " ".join(line.strip() for line in match.group(2).splitlines() if line.strip())
+    why = why.removeprefix("Error:").strip()
+    return flow, f"does not resolve: {why or 'an input it reads is missing'}"
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
@@ -348,12 +363,22 @@ def _follow_run(
     ran: list[str] = []
     completed: list[str] = []
     failed_table: str | None = None
+    unresolved_error: str | None = None
     try:
         results = start_run(spark, graph_id, storage=spec.storage, dry=False, **selection)
         for result in cast(Iterator[dict[str, Any]], results):
             if "pipeline_event_result" not in result:
                 continue
-            flow = _flow_state(result["pipeline_event_result"].event.message)
+            message = result["pipeline_event_result"].event.message
+            unresolved = _unresolved_flow(message)
+            if unresolved is not None and unresolved_error is None:
+                # SDP ends with "Failed to resolve flows in the pipeline": the flow's own
+                # event says which one, and why.
+                failed_table = failed_table or registry.flow_targets.get(
+                    unresolved[0], unresolved[0]
+                )
+                unresolved_error = unresolved[1]
+            flow = _flow_state(message)
             if flow is None:
                 continue
             table = registry.flow_targets.get(flow[0], flow[0])
@@ -366,7 +391,7 @@ def _follow_run(
                 failed_table = table
             emit(Event("flow", update=update, table=table, state=state))
     except Exception as error:
-        return ran, completed, failed_table, _first_line(error)
+        return ran, completed, failed_table, unresolved_error or _first_line(error)
     return ran, completed, failed_table, None
 
 

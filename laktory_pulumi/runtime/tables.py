@@ -72,8 +72,8 @@ def import_modules(table: Table) -> None:
     Pipelines refuses that inside a query function (ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION).
     Imported once here, the module is already loaded when the query function runs.
     """
-    if table._pipeline.target is None:  # type: ignore[attr-defined]
-        return
+    if dlt.backend_name() != "sdp" or table._pipeline.target is None:  # type: ignore[attr-defined]
+        return  # DLT and the eager backend run query functions where the session may be asked
     user_functions(table)
     if table.transform is not None:
         import_function(table.transform, table.pipeline)
