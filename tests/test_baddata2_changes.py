@@ -79,3 +79,34 @@ def test_a_change_with_a_null_sequence_never_reaches_the_target(spark: SparkSess
     history = apply_changes(changes, replace(SPEC, stored_as_scd_type=2))
     assert rows_of(history, ["id", "amount", "__START_AT", "__END_AT"]) == [(1, 5.0, 1, None)]
     assert rows_of(apply_changes(changes, SPEC), ["id", "amount"]) == [(1, 5.0)]
+
+
+def test_the_changes_the_target_leaves_out_are_counted_as_warnings(spark: SparkSession) -> None:
+    """Case 13 had no warning: a run's summary now shows both checks as WARN rules."""
+    from laktory_pulumi.runtime.dlt_sdp import DatasetRecord, count_expectations
+    from laktory_pulumi.runtime.expectations import Rule
+    from laktory_pulumi.runtime.scd import SEQUENCE_RULES, sequence_checks
+
+    changes = spark.createDataFrame(
+        [
+            (1, 5.0, "U", 1, "a.json"),
+            (1, 7.0, "U", 2, "b.json"),
+            (1, 9.0, "U", 2, "c.json"),  # conflicts with 7.0
+            (2, 4.0, "U", 1, "a.json"),
+            (2, 4.0, "U", 1, "again.json"),  # re-delivered: no conflict
+            (3, 1.0, "U", None, "b.json"),  # NULL sequence
+        ],
+        COLUMNS,
+    )
+    rules = [Rule(name, condition, "WARN") for name, condition in SEQUENCE_RULES.items()]
+    record = DatasetRecord(
+        name="t",
+        materialized_view=True,
+        expectations=rules,
+        query=lambda: sequence_checks(changes, SPEC),
+    )
+    assert count_expectations(record) == {
+        "rows": 6,
+        "failed:sequence_not_null": 1,
+        "failed:one_change_per_sequence": 2,
+    }

@@ -4,7 +4,8 @@ One pipeline of orders, run four times on one state folder so that the engine st
 runs are paid once for every case:
 
 - case 1: a bronze fed by two event sources (append flows) -> silver -> a silver-star stream;
-- case 3: a change feed re-delivered by a later file, applied as SCD 2;
+- cases 3, 13, 14: a change feed re-delivered by a later file, with a conflicting change and
+  a NULL sequence, applied as SCD 2;
 - case 4: a truncated JSON line in a quarantined bronze;
 - case 6: a field whose case changes (`Amount` for `amount`);
 - case 9: integers, then a decimal in a later run;
@@ -122,7 +123,9 @@ def test_bad_files_and_reruns_never_lose_double_or_block_rows(
         # again, and a truncated payment line whose order id parsed before the break.
         land(landing, SHOP, "o6.json", _orders((6, "fay", 60), amount="Amount"))
         land(landing, PARTNER, "p7.json", _orders((7, "gus", 7.25)))
-        land(landing, CHANGES, "ch2.json", second)
+        conflict = json.dumps({"id": 0, "city": "z0", "seq": 2})  # case 13
+        no_sequence = json.dumps({"id": 1, "city": "n1", "seq": None})  # case 14
+        land(landing, CHANGES, "ch2.json", [*second, conflict, no_sequence])
         truncated = '{"order_id": 3, "paid": 3'
         land(landing, PAYMENTS, "pay2.json", [json.dumps({"order_id": 2, "paid": 20}), truncated])
         assert run(project, "pl-orders", landing, state) == 0
@@ -146,7 +149,14 @@ def test_bad_files_and_reruns_never_lose_double_or_block_rows(
         history = read_table(spark, state, "slv_customers", DATABASE)
         assert history.count() == 12
         current = history.where("__END_AT IS NULL").collect()
-        assert sorted((row.id, row.city) for row in current) == [(k, f"d{k}") for k in range(6)]
+        # Case 13: the conflicting change of key 0 wins by the documented rule; case 14: the
+        # NULL sequence is never applied. Both are warned about in the summary.
+        assert sorted((row.id, row.city) for row in current) == [(0, "z0")] + [
+            (k, f"d{k}") for k in range(1, 6)
+        ]
+        warned = tables["slv_customers"].expectations
+        assert warned["one_change_per_sequence"].failed_rows == 3  # d0 twice, z0
+        assert warned["sequence_not_null"].failed_rows == 1
         # Case 4: the truncated line is dropped from bronze and reaches its quarantine (before:
         # the JSON parser's pushed-down filter skipped it, 1 dropped and 0 quarantined).
         assert _ids(spark, state, "brz_payments") == [1, 2]

@@ -189,8 +189,10 @@ def lost_storage(pipeline: Pipeline, layout: StateLayout) -> list[str]:
     for table in pipeline.tables:
         quarantine = [table.quarantine_name] if table.quarantine else []
         for dataset in [*flows_of(table), table.name, *quarantine]:
-            checkpointed = any(checkpoints.glob(f"*/{database}/{dataset}"))
-            if checkpointed and _sink_log_lost(folder / dataset / "_spark_metadata"):
+            # A committed batch: the table has written rows (a stream that never had data
+            # has a checkpoint, but no table folder yet).
+            committed = any(checkpoints.glob(f"*/{database}/{dataset}/**/commits/[0-9]*"))
+            if committed and _sink_log_lost(folder / dataset / "_spark_metadata"):
                 lost.append(table.name)
                 break
     return lost

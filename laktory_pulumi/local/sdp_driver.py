@@ -494,8 +494,10 @@ def _main(args: argparse.Namespace) -> int:
                 return 1
             if not args.continuous:
                 return 0
-            # Later updates are incremental, whatever the first one was asked to do.
-            selection = {**selection, "full_refresh": [], "full_refresh_all": False}
+            # Later updates are incremental, whatever the first one was asked to do, and run
+            # the tables the first refreshed in full too.
+            refresh = selection["refresh"] and [*selection["refresh"], *selection["full_refresh"]]
+            selection = {"full_refresh": [], "full_refresh_all": False, "refresh": refresh}
             changed = _wait_for_change(args, seen)
             if changed is None:
                 return 0

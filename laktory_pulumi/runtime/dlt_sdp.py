@@ -48,8 +48,8 @@ from pyspark.sql import functions as F
 from .analysis import refusing_analysis
 from .deduplication import finishing_step
 from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules, rules_from
+from .scd import SEQUENCE_RULES, change_spec, sequence_checks
 from .scd import apply_changes as scd_apply_changes
-from .scd import change_spec
 
 QueryFunction = Callable[[], DataFrame]
 
@@ -74,6 +74,9 @@ class DatasetRecord:
     checked: QueryFunction | None = None
     """The rows `expectations` are checked on, when not `query`'s: a CDC target's are its
     change feed's, before the rules (the target itself holds only what the rules kept)."""
+    more_checks: tuple[tuple[list[Rule], QueryFunction], ...] = ()
+    """Rules among `expectations` counted on other rows than `checked`'s: a CDC target's
+    sequence checks, on the changes `apply_changes` consumes."""
 
 
 NOTEBOOK_CONF: dict[str, str] = {}
@@ -127,12 +130,27 @@ def count_expectations(record: DatasetRecord) -> dict[str, int]:
     query = record.checked or record.query
     if query is None or not record.expectations:
         return {}
+    elsewhere = {rule.name for rules, _ in record.more_checks for rule in rules}
+    counts = _counted(query, [rule for rule in record.expectations if rule.name not in elsewhere])
+    for rules, other_query in record.more_checks:
+        # The rows metric stays the first query's: the rows of the dataset the rules report on.
+        counts.update(
+            {
+                key: value
+                for key, value in _counted(other_query, rules).items()
+                if key != ROWS_METRIC
+            }
+        )
+    return counts
+
+
+def _counted(query: QueryFunction, rules: Sequence[Rule]) -> dict[str, int]:
     token = _batch_reads.set(True)
     try:
         frame = query()
     finally:
         _batch_reads.reset(token)
-    row = frame.agg(*_metrics(record.expectations)).first()
+    row = frame.agg(*_metrics(rules)).first()
     return {key: int(value or 0) for key, value in (row.asDict() if row else {}).items()}
 
 
@@ -487,6 +505,9 @@ class SdpBackend(ExpectationDecorators):
         def changes() -> DataFrame:
             return scd_apply_changes(_whole(source), spec)
 
+        def checks() -> DataFrame:
+            return sequence_checks(_whole(source), spec)
+
         frame = _build(target, changes)
         properties, partitions = self._target_properties.pop(target, (None, None))
         dp.materialized_view(
@@ -495,20 +516,27 @@ class SdpBackend(ExpectationDecorators):
             table_properties=properties,
             partition_cols=partitions,
         )(lambda: frame)
-        # The change feed's expectations are the table's to report (DLT shows them on it too).
+        # The change feed's expectations are the table's to report (DLT shows them on it too),
+        # counted on the feed before its rules; then the changes the target leaves out, as WARN
+        # rules counted on what apply_changes consumes (DLT does not report them; `runtime.scd`).
         rules, unchecked = VIEW_RULES.get(source, ([], None))
+        sequence_rules = [
+            Rule(name, condition, "WARN") for name, condition in SEQUENCE_RULES.items()
+        ]
 
         def feed() -> DataFrame:
             assert unchecked is not None
             with _reading_whole():
                 return unchecked()
 
+        counted_on_feed = unchecked is not None and bool(rules)
         REGISTRY[target] = DatasetRecord(
             name=target,
             materialized_view=True,
             query=changes,
-            expectations=rules,
-            checked=feed if unchecked is not None else None,
+            expectations=[*rules, *sequence_rules],
+            checked=feed if counted_on_feed else checks,
+            more_checks=((sequence_rules, checks),) if counted_on_feed else (),
         )
 
     # Notebook helpers ---------------------------------------------------------------------

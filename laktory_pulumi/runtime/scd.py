@@ -31,6 +31,11 @@ unsupported", https://docs.databricks.com/en/delta-live-tables/cdc.html):
   give the same current row in SCD 1 and SCD 2 (SCD 2 used to close every re-delivered
   version at its own sequence, leaving the key without a current row).
 
+Both are counted, and shown in a local run's summary as the WARN rules of the target
+(`SEQUENCE_RULES`, from `sequence_checks`): `sequence_not_null` fails on a change whose
+sequence is NULL, `one_change_per_sequence` on the changes of a key and sequence holding
+different values (system columns such as `_source_file` aside, so a re-delivery passes).
+
 The other options of `apply_changes`, with the meaning of DLT's Python reference
 (https://learn.microsoft.com/azure/databricks/dlt-ref/dlt-python-ref-apply-changes):
 `column_list` keeps only those columns; `ignore_null_updates` keeps a column's value when an
@@ -68,6 +73,24 @@ _LAST_TRUNCATE = "__laktory_last_truncate"
 _VERSION = "__laktory_version"
 _NEXT = "__laktory_next"
 _AT_SEQUENCE = "__laktory_at_sequence"
+_SEQUENCE_SET = "__laktory_sequence_set"
+_SEQUENCE_ALONE = "__laktory_sequence_alone"
+
+SEQUENCE_RULES = {
+    "sequence_not_null": f"`{_SEQUENCE_SET}`",
+    "one_change_per_sequence": f"`{_SEQUENCE_ALONE}`",
+}
+"""Names and conditions of the checks `sequence_checks` computes, as WARN expectations."""
+# Columns a pipeline adds to each row, which differ between two deliveries of one change.
+_SYSTEM_COLUMNS = (
+    "_source_file",
+    "_rescued_data",
+    "_bronze_at",
+    "_silver_at",
+    "_silver_star_at",
+    "_gold_at",
+    "_tstamp",
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -200,6 +223,21 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
     if int(spec.stored_as_scd_type) == 1:
         return _latest_version(marked, spec.keys)
     return _history(marked, spec)
+
+
+def sequence_checks(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
+    """For each change, whether its sequence is set and whether it is the only distinct change
+    of its key at that sequence: the columns `SEQUENCE_RULES` read."""
+    sequence = F.expr(spec.sequence_by) if isinstance(spec.sequence_by, str) else spec.sequence_by
+    marked = changes.select("*", sequence.alias(_SEQUENCE))
+    # `dropFields` ignores names the struct does not hold.
+    values = F.to_json(F.struct("*").dropFields(_SEQUENCE, *_SYSTEM_COLUMNS))
+    at_sequence = Window.partitionBy(*spec.keys, _SEQUENCE)
+    distinct = F.size(F.collect_set(values).over(at_sequence))
+    return marked.select(
+        F.col(_SEQUENCE).isNotNull().alias(_SEQUENCE_SET),
+        (F.col(_SEQUENCE).isNull() | (distinct <= 1)).alias(_SEQUENCE_ALONE),
+    )
 
 
 def _one_change_per_sequence(marked: DataFrame, keys: Sequence[str]) -> DataFrame:
