@@ -361,14 +361,7 @@ class PrincipalMarks:
 
     @classmethod
     def of(cls, source: YamlSource) -> PrincipalMarks:
-        return cls(
-            source.file,
-            {
-                path: mark
-                for path, mark in source.value_marks.items()
-                if path and path[-1] in PRINCIPAL_FIELDS
-            },
-        )
+        return cls(source.file, source.marks_of_keys(PRINCIPAL_FIELDS))
 
 
 def load_stack(
