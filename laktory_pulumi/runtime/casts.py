@@ -10,7 +10,9 @@ not fit) and a value that was there before the cast and is NULL after it is a fa
   failed cast keeps its rescued text unchanged;
 - on a table with `quarantine: true`, each such column is also a DROP rule named `cast:<column>`
   (`cast_rules`), so the row leaves the table for `<table>_quarantine` next to the rules it
-  failed, with its raw value and its `_source_file`.
+  failed, with its raw value and its `_source_file`. A rule blames its column only where this
+  table wrote it NULL: the rescued text a row came with (the JSON reader's corrupt-record text
+  holds every field of a bad line) never blames a column whose cast held.
 
 Everything here is column expressions for the table's one projection: nothing is collected and
 no analysis runs, so the same code serves streams, Databricks and SDP's query functions.
