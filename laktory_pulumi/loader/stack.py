@@ -366,12 +366,7 @@ class PrincipalMarks:
     def of(cls, source: YamlSource) -> PrincipalMarks:
         return cls(
             source.file,
-            {
-                path: mark
-                for path, mark in source.value_marks.items()
-                if path
-                and (path[-1] in PRINCIPAL_FIELDS or (path[0] in LOCATED_FIELDS and len(path) <= 3))
-            },
+            {**source.marks_under(LOCATED_FIELDS, 3), **source.marks_of_keys(PRINCIPAL_FIELDS)},
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,15 +21,20 @@ Mark = tuple[int, int]
 
 @dataclass
 class YamlSource:
-    """Parsed data, and 1-based (line, column) marks of every value and every mapping key."""
+    """Parsed data, and 1-based (line, column) marks of every value and every mapping key.
+
+    The marks of a parsed file are read from its YAML nodes when asked (`NodeMarks`): only
+    an error, a `defined_at` or a principal's line needs one, and recording the mark of every
+    value of a large stack as it was parsed cost more than building the values.
+    """
 
     file: str
     data: Any
-    value_marks: dict[Path, Mark] = field(default_factory=dict)
-    key_marks: dict[Path, Mark] = field(default_factory=dict)
+    value_marks: Mapping[Path, Mark] = field(default_factory=dict)
+    key_marks: Mapping[Path, Mark] = field(default_factory=dict)
     variables: dict[Path, str] = field(default_factory=dict)
     """The text of every value that held a `${scope.NAME}` variable, by path, once substituted."""
-    quoted: set[Path] = field(default_factory=set)
+    quoted: Container[Path] = field(default_factory=set)
     """Paths of the scalars written in quotes: a quoted variable becomes text."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
@@ -47,6 +53,190 @@ class YamlSource:
         """A located error at `path`."""
         line, column = self.mark_of(path, key=key)
         return LocatedError(self.file, line, column, field_path, message)
+
+    def marks_under(self, roots: Container[str], depth: int) -> dict[Path, Mark]:
+        """The value marks of every path at most `depth` deep under a top-level key of `roots`."""
+        if isinstance(self.value_marks, NodeMarks):
+            return self.value_marks.under(roots, depth)
+        return {
+            path: mark
+            for path, mark in self.value_marks.items()
+            if path and path[0] in roots and len(path) <= depth
+        }
+
+    def marks_of_keys(self, names: Container[str]) -> dict[Path, Mark]:
+        """The value marks of every path whose last key is one of `names`."""
+        if isinstance(self.value_marks, NodeMarks):
+            return self.value_marks.of_keys(names)
+        return {
+            path: mark
+            for path, mark in self.value_marks.items()
+            if path and isinstance(path[-1], str) and path[-1] in names
+        }
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def key_of(constructor: yaml.SafeLoader, key_node: yaml.Node) -> str | None:
+    """A mapping key as the data has it; None for a key that is not a plain value."""
+    if not isinstance(key_node, yaml.ScalarNode):
+        return None
+    if key_node.tag == _STR_TAG:
+        return key_node.value
+    key = constructor.construct_object(key_node, deep=True)
+    if isinstance(key, bool):
+        # A key as written: YAML 1.1 reads `on:` (a join's key) as the boolean true.
+        return key_node.value
+    return key if isinstance(key, str) else str(key)
+
+
+def _merge_sources(node: yaml.Node) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else [node]
+
+
+def _entries(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's entries in the order the data takes them: its own (first of duplicates),
+    then those of each mapping it merges (`<<`), as `_Walker._mapping` does."""
+    merged: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            merged.extend(_merge_sources(value_node))
+        else:
+            yield key_node, value_node
+    for source in merged:
+        if not isinstance(source, yaml.MappingNode) or source is node:
+            continue
+        nested: list[yaml.Node] = []
+        for key_node, value_node in source.value:
+            if key_node.tag == _MERGE_TAG:
+                nested.extend(_merge_sources(value_node))
+            else:
+                yield key_node, value_node
+        seen = {id(node), id(source)}
+        while nested and len(seen) < MAX_DEPTH:
+            inner = nested.pop(0)
+            if not isinstance(inner, yaml.MappingNode) or id(inner) in seen:
+                continue
+            seen.add(id(inner))
+            for key_node, value_node in inner.value:
+                if key_node.tag == _MERGE_TAG:
+                    nested.append(value_node)
+                else:
+                    yield key_node, value_node
+
+
+class NodeMarks(Mapping[Path, Mark]):
+    """Marks of a parsed file's values (or keys), read from its nodes by path when asked."""
+
+    def __init__(self, root: yaml.Node, constructor: yaml.SafeLoader, *, keys: bool) -> None:
+        self.root, self.constructor, self.keys = root, constructor, keys
+
+    def node_at(self, path: Path) -> tuple[yaml.Node | None, yaml.Node] | None:
+        """(key node, value node) at `path`, None where the path leads nowhere."""
+        key_node: yaml.Node | None = None
+        node = self.root
+        for part in path:
+            if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    return None
+                key_node, node = None, node.value[part]
+            elif isinstance(node, yaml.MappingNode):
+                found = next(
+                    ((k, v) for k, v in _entries(node) if key_of(self.constructor, k) == part),
+                    None,
+                )
+                if found is None:
+                    return None
+                key_node, node = found
+            else:
+                return None
+        return key_node, node
+
+    def __getitem__(self, path: Path) -> Mark:
+        found = self.node_at(path)
+        if found is None or (self.keys and found[0] is None):
+            raise KeyError(path)
+        return _mark(found[0] if self.keys else found[1])  # type: ignore[arg-type]
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, tuple):
+            return False
+        found = self.node_at(path)
+        return found is not None and (not self.keys or found[0] is not None)
+
+    def _walk(self) -> Iterator[tuple[Path, yaml.Node | None, yaml.Node]]:
+        """Every (path, key node, value node), depth first; an alias is followed once per
+        place it is used, as the data repeats it (cycles and depth bounded as the walker's)."""
+        stack: list[tuple[Path, yaml.Node | None, yaml.Node, frozenset[int]]] = [
+            ((), None, self.root, frozenset())
+        ]
+        while stack:
+            path, key_node, node, open_ = stack.pop()
+            yield path, key_node, node
+            if id(node) in open_ or len(path) >= MAX_DEPTH:
+                continue
+            inner = open_ | {id(node)}
+            if isinstance(node, yaml.SequenceNode):
+                children = [(None, item, index) for index, item in enumerate(node.value)]
+            elif isinstance(node, yaml.MappingNode):
+                children, seen = [], set()
+                for k, v in _entries(node):
+                    key = key_of(self.constructor, k)
+                    if key is not None and key not in seen:
+                        seen.add(key)
+                        children.append((k, v, key))
+            else:
+                continue
+            for k, v, part in reversed(children):
+                stack.append(((*path, part), k, v, inner))
+
+    def __iter__(self) -> Iterator[Path]:
+        for path, key_node, _ in self._walk():
+            if not self.keys or key_node is not None:
+                yield path
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def under(self, roots: Container[str], depth: int) -> dict[Path, Mark]:
+        """The value marks of the paths at most `depth` deep under a top-level key of `roots`
+        (walking only those levels, not the whole file)."""
+        found: dict[Path, Mark] = {}
+        stack: list[tuple[Path, yaml.Node]] = [((), self.root)]
+        while stack:
+            path, node = stack.pop()
+            if path:
+                found[path] = _mark(node)
+            if len(path) >= depth:
+                continue
+            if isinstance(node, yaml.SequenceNode):
+                stack.extend(((*path, index), item) for index, item in enumerate(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                for key_node, value_node in _entries(node):
+                    key = key_of(self.constructor, key_node)
+                    if key is not None and (path or key in roots):
+                        stack.append(((*path, key), value_node))
+        return found
+
+    def of_keys(self, names: Container[str]) -> dict[Path, Mark]:
+        """The marks of the paths whose last key is one of `names`."""
+        return {
+            path: _mark(key_node if self.keys else node)  # type: ignore[arg-type]
+            for path, key_node, node in self._walk()
+            if path and isinstance(path[-1], str) and path[-1] in names
+        }
+
+
+class QuotedScalars(Container[Path]):
+    """Whether the scalar at a path was written in quotes, read from its node when asked."""
+
+    def __init__(self, marks: NodeMarks) -> None:
+        self.marks = marks
+
+    def __contains__(self, path: object) -> bool:
+        found = self.marks.node_at(path) if isinstance(path, tuple) else None
+        return found is not None and getattr(found[1], "style", None) in ("'", '"')
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -106,7 +296,6 @@ class _Walker:
         self.aliased = 0
 
     def walk(self, node: yaml.Node, path: Path) -> Any:
-        self.source.value_marks[path] = _mark(node)
         if id(node) in self.seen:
             self.aliased += 1
             if self.aliased > MAX_ALIASED_VALUES:
@@ -138,14 +327,14 @@ class _Walker:
                 return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
             finally:
                 self.open.discard(id(node))
-        if node.style in ("'", '"'):
-            self.source.quoted.add(path)
         if _is_static_cell(path) and _yaml11_only(node):
             # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and `ON`
             # (Ontario) stay text, which the column's declared type then casts.
             return node.value
         if _is_static_cell(path) and not node.style and _DECIMAL.fullmatch(node.value):
             return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
+        if node.tag == _STR_TAG:
+            return node.value  # what the constructor of text returns, without the calls
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
         construct = self.constructor.yaml_constructors.get(node.tag)
@@ -185,7 +374,8 @@ class _Walker:
                     merged.append(merge_source)
             else:
                 own.append((key_node, value_node))
-        own_keys = {self._key(key_node) for key_node, _ in own}
+        keyed = [(self._key(key_node), key_node, value_node) for key_node, value_node in own]
+        own_keys = {key for key, _, _ in keyed}
         for merge_source in merged:
             if id(merge_source) in self.open:
                 self._error(merge_source, path, "this alias merges a mapping that holds it")
@@ -194,13 +384,11 @@ class _Walker:
                 key = self._key(key_node)
                 if key in own_keys or key in result:
                     continue  # the mapping's own keys, then earlier merges, win
-                self.source.key_marks[(*path, key)] = _mark(key_node)
                 result[key] = self.walk(value_node, (*path, key))
-        seen: set[str] = set()
-        for key_node, value_node in own:
-            key = self._key(key_node)
-            if key in seen:
-                first_line = self.source.key_marks[(*path, key)][0]
+        first: dict[str, yaml.Node] = {}
+        for key, key_node, value_node in keyed:
+            if key in first:
+                first_line = _mark(first[key])[0]
                 line, column = _mark(key_node)
                 self.errors.append(
                     LocatedError(
@@ -212,8 +400,7 @@ class _Walker:
                     )
                 )
                 continue
-            seen.add(key)
-            self.source.key_marks[(*path, key)] = _mark(key_node)
+            first[key] = key_node
             result[key] = self.walk(value_node, (*path, key))
         return result
 
@@ -242,7 +429,8 @@ class _Walker:
         return entries
 
     def _key(self, key_node: yaml.Node) -> str:
-        if not isinstance(key_node, yaml.ScalarNode):
+        key = key_of(self.constructor, key_node)
+        if key is None:
             line, column = _mark(key_node)
             self.errors.append(
                 LocatedError(
@@ -250,11 +438,7 @@ class _Walker:
                 )
             )
             return f"<key at line {line}>"
-        key = self.constructor.construct_object(key_node, deep=True)
-        if isinstance(key, bool):
-            # A key as written: YAML 1.1 reads `on:` (a join's key) as the boolean true.
-            return key_node.value
-        return key if isinstance(key, str) else str(key)
+        return key
 
 
 def _at(mark: yaml.Mark | None) -> Mark:
@@ -411,12 +595,17 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSou
             )
         walker = _Walker(source, loader)
         source.data = walker.walk(node, ())
+        source.value_marks = NodeMarks(node, loader, keys=False)
+        source.key_marks = NodeMarks(node, loader, keys=True)
+        source.quoted = QuotedScalars(source.value_marks)
     except yaml.MarkedYAMLError as error:
         if loader_class is not yaml.SafeLoader:
             raise
         (line, column), problem = _syntax_error(error)
         raise LoadError([LocatedError(file, line, column, "(yaml)", problem)]) from None
     finally:
+        # The marks read the nodes, and keys' constructor, after parsing: `dispose` only
+        # drops the parser's state, not the nodes.
         loader.dispose()
     if walker.errors:
         raise LoadError(walker.errors)

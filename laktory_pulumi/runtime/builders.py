@@ -14,10 +14,21 @@ reads, Databricks DLT, local SDP runs and Spark Connect.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
-from .casts import cast_to, produces_rescued_data, source_has_rescued_data, typed_columns
+from .casts import (
+    cast_to,
+    failing_casts,
+    produces_rescued_data,
+    rescued_sql,
+    source_has_rescued_data,
+    sql_name,
+    sql_string,
+    typed_columns,
+    typed_sql,
+)
 from .deduplication import deduplication_deferred, drop_duplicates_on
 from .joins import apply_joins
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, selection
@@ -96,29 +107,51 @@ def _with_join_keys(table: Table, df: DataFrame) -> DataFrame:
 def project(table: Table, df: DataFrame) -> DataFrame:
     """Declared columns, cast to their types, and the layer's system columns: one projection.
 
-    A value that fails its cast becomes NULL and is rescued (`casts.typed_columns`).
+    A value that fails its cast becomes NULL and is rescued (`casts`). When SQL can write
+    every declared value (`raw_sql`), the projection is SQL text (`_projection_sql`): with
+    classic Spark, each column expression built in Python is a round trip to the JVM and a
+    capture of the Python call site, which made a wide table's plan cost twice a hand-written
+    select; as text, the whole projection is one call. Otherwise it is built from column
+    expressions (`casts.typed_columns`). Both compute the same columns, in the same order.
     """
     from pyspark.sql import functions as F
 
     udfs = user_functions(table)
-    raw = {column.name: expression(column, udfs) for column in table.columns}
-    source_rescued = F.col(RESCUED_DATA_COLUMN) if source_has_rescued_data(table) else None
-    built, rescued = typed_columns(table, raw, source_rescued)
-    system = _system_values(table, built)
-    if rescued is not None:
-        system = {RESCUED_DATA_COLUMN: rescued, **system}
+    keeps_source = not table.builder.drops_source_columns or table.builder.aggregation is not None
+    texts = _projection_sql(table, udfs)
     try:
-        if not table.builder.drops_source_columns or table.builder.aggregation is not None:
-            # One projection that replaces same-named source columns and appends the rest. An
-            # aggregation has already left only its own columns (and those its post-aggregation
-            # joins add, which Laktory keeps).
-            projected = df.withColumns({**built, **system})
+        if texts is not None and not keeps_source:
+            carried = [sql_name(name) for name in _carried_columns(table)]
+            declared = [f"{text} AS {sql_name(name)}" for name, text in texts.declared.items()]
+            rescue = [f"{text} AS {sql_name(RESCUED_DATA_COLUMN)}" for text in texts.rescued]
+            stamps = [f"{text} AS {sql_name(name)}" for name, text in texts.system.items()]
+            projected = df.selectExpr(*declared, *rescue, *carried, *stamps)
         else:
-            declared = [value.alias(name) for name, value in built.items()]
-            carried = [F.col(name) for name in _carried_columns(table)]
-            rescue = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
-            stamps = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
-            projected = df.select(*declared, *rescue, *carried, *stamps)
+            if texts is not None:
+                built = {name: F.expr(text) for name, text in texts.declared.items()}
+                system = {name: F.expr(text) for name, text in texts.system.items()}
+                rescued = F.expr(texts.rescued[0]) if texts.rescued else None
+            else:
+                raw = {column.name: expression(column, udfs) for column in table.columns}
+                has_rescued = source_has_rescued_data(table)
+                source_rescued = F.col(RESCUED_DATA_COLUMN) if has_rescued else None
+                built, rescued = typed_columns(table, raw, source_rescued)
+                system = _system_values(table, built)
+            if rescued is not None:
+                system = {RESCUED_DATA_COLUMN: rescued, **system}
+            if keeps_source:
+                # One projection that replaces same-named source columns and appends the
+                # rest. An aggregation has already left only its own columns (and those its
+                # post-aggregation joins add, which Laktory keeps).
+                projected = df.withColumns({**built, **system})
+            else:
+                declared_columns = [value.alias(name) for name, value in built.items()]
+                carried_columns = [F.col(name) for name in _carried_columns(table)]
+                rescue_columns = [v.alias(n) for n, v in system.items() if n == RESCUED_DATA_COLUMN]
+                stamp_columns = [v.alias(n) for n, v in system.items() if n != RESCUED_DATA_COLUMN]
+                projected = df.select(
+                    *declared_columns, *rescue_columns, *carried_columns, *stamp_columns
+                )
         projected = with_field_metadata(projected, table.columns)
         if analysis_allowed() and table.columns:
             # Classic Spark analyses at `select`; Spark Connect only when asked.
@@ -131,6 +164,94 @@ def project(table: Table, df: DataFrame) -> DataFrame:
         _blame_a_column(table, df)
         raise
     return projected
+
+
+@dataclass(frozen=True)
+class ProjectionSql:
+    """A table's projection as SQL text: typed declared columns, `_rescued_data` (none or
+    one), and the layer's system columns, each by output name, in output order."""
+
+    declared: dict[str, str]
+    rescued: list[str]
+    system: dict[str, str]
+
+
+def _projection_sql(table: Table, udfs: Mapping[str, Callable[..., Any]]) -> ProjectionSql | None:
+    """The projection as SQL text, None when a declared value is not written simply enough."""
+    raw = {column.name: raw_sql(column, udfs) for column in table.columns}
+    key = table.timestamp_key
+    if any(text is None for text in raw.values()) or (key and key not in raw and "`" in key):
+        return None
+    values = {name: text or "" for name, text in raw.items()}
+    declared = {
+        column.name: typed_sql(values[column.name], column.type) for column in table.columns
+    }
+    casts = [(name, values[name], declared[name]) for name in failing_casts(table)]
+    rescued = [rescued_sql(casts, source_has_rescued_data(table))] if casts else []
+    return ProjectionSql(declared, rescued, _system_sql(table, declared))
+
+
+def _system_sql(table: Table, declared: Mapping[str, str]) -> dict[str, str]:
+    """`_system_values` as SQL text."""
+    now = "current_timestamp()"
+    stamps = {"BRONZE": BRONZE_AT, "GOLD": GOLD_AT, "SILVER_STAR": SILVER_STAR_AT}
+    if table.layer in stamps:
+        return {stamps[table.layer]: now}
+    system: dict[str, str] = {}
+    if table.timestamp_key:
+        key = table.timestamp_key
+        # The key usually names a declared column, which does not exist until this projection.
+        value = declared[key] if key in declared else _sql_reference(key)
+        system[TSTAMP] = f"try_cast(({value}) AS timestamp)"
+    system[SILVER_AT] = now
+    return system
+
+
+SQL_FUNCTIONS = frozenset({"coalesce", "concat", "greatest", "least", "lower", "upper", "abs"})
+"""Functions of `pyspark.sql.functions` taking only columns whose SQL function of the same name
+computes the same value from the same arguments: a call of one can be written as SQL."""
+
+
+def raw_sql(column: Column, udfs: Mapping[str, Callable[..., Any]]) -> str | None:
+    """SQL text of a declared column's value before its cast, as `expression` computes it;
+    None when the column is not written that simply (a UDF, another function, a keyword
+    argument, a Python value)."""
+    from ..models.column import LitArg, SqlArg
+
+    if column.sql_expression is not None:
+        return column.sql_expression
+    name = column.spark_func_name
+    if name is None:
+        return _sql_reference(column.name)  # static data: the value is under its name
+    if name not in SQL_FUNCTIONS or name in udfs or column.spark_func_kwargs:
+        return None
+    arguments = []
+    for arg in column.spark_func_args:
+        if isinstance(arg, str) and "`" not in arg:
+            arguments.append(_sql_reference(arg))
+        elif isinstance(arg, SqlArg):
+            arguments.append(f"({arg.sql})")
+        elif isinstance(arg, LitArg) and _sql_literal(arg.lit) is not None:
+            arguments.append(_sql_literal(arg.lit) or "")
+        else:
+            return None
+    return f"{name}({', '.join(arguments)})" if arguments else None
+
+
+def _sql_reference(name: str) -> str:
+    """A column name as `F.col` reads it (dots reach into structs), quoted as SQL."""
+    return ".".join(sql_name(part) for part in name.split("."))
+
+
+def _sql_literal(value: Any) -> str | None:
+    """`F.lit(value)` as SQL: the same value and type, for text, integers and booleans."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return sql_string(value)
+    return None
 
 
 def with_field_metadata(df: DataFrame, columns: Sequence[Column | Aggregate]) -> DataFrame:
