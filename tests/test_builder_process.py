@@ -150,7 +150,8 @@ def test_an_on_expression_join_keeps_both_sides(spark: Any, eager: Any) -> None:
         "close",
         "ticker",
         "currency",
-        "_silver_at",  # the other side is a silver table, read without selects
+        # No `_silver_at`: the other side's system columns are dropped (docs/joins.md,
+        # "Columns of a joined row"), and the left side (PRICES) has none of its own.
         "_silver_star_at",
     ]
     # No dedup without `on`: both AAPL metadata rows match each AAPL price.

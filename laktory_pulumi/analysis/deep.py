@@ -294,6 +294,8 @@ def _unresolved_expectation(
     if frame is None:
         return None
     for position, rule in enumerate(table.expectations):
+        if rule.is_aggregate:
+            continue  # analysed as an aggregate over the table (`_analyse_table`)
         failed = _fails(lambda rule=rule: frame.where(F.expr(rule.expression)))
         if failed is not None:
             return Finding(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import queue
 import signal
@@ -198,6 +199,57 @@ def lost_storage(pipeline: Pipeline, layout: StateLayout) -> list[str]:
     return lost
 
 
+UNION_FLOWS_FILE = "_union_flows.json"
+"""The append flows of each table fed by several sources, as of the last completed run."""
+
+
+def union_flows(pipeline: Pipeline) -> dict[str, list[str]]:
+    """The append flows of each table of `pipeline` fed by several sources."""
+    return {table.name: flows_of(table) for table in pipeline.tables if table.builder.appends}
+
+
+def changed_unions(pipeline: Pipeline, layout: StateLayout) -> dict[str, list[str]]:
+    """The tables whose sources changed since the last completed run, each with the tables
+    that stream it.
+
+    Locally a downstream stream of a table fed by several sources reads the union of its
+    flows' streams (`runtime.dlt_sdp`), and Spark refuses to go on from a checkpoint taken
+    with another number of sources ("There are [2] sources in the checkpoint offsets and now
+    there are [3]"). DLT streams the one target table, so a source added or removed changes
+    nothing downstream. Here those readers are rebuilt in full from the target's rows: each
+    row once, and the new flow reads its own files from the start, as on Databricks.
+    """
+    record = layout.storage / UNION_FLOWS_FILE
+    try:
+        before = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return {}
+    changed = {}
+    for name, flows in union_flows(pipeline).items():
+        if name not in before or before[name] == flows:
+            continue
+        readers = [
+            table.name
+            for table in pipeline.tables
+            if any(
+                getattr(source, "name", None) == name and source.read_as_stream
+                for source in [
+                    *table.builder.sources,
+                    *(join.other for join in table.builder.joins),
+                ]
+            )
+        ]
+        if readers:
+            changed[name] = readers
+    return changed
+
+
+def record_union_flows(pipeline: Pipeline, layout: StateLayout) -> None:
+    """Keep the flows of the tables fed by several sources, for `changed_unions`."""
+    layout.storage.mkdir(parents=True, exist_ok=True)
+    (layout.storage / UNION_FLOWS_FILE).write_text(json.dumps(union_flows(pipeline)))
+
+
 def _sink_log_lost(log: Path) -> bool:
     """Whether a streaming table's commit log is gone, or starts after its first batch (the
     folder was deleted and a run wrote a few batches since: every later read fails on the
@@ -288,6 +340,17 @@ def run_pipeline(
         reset = [*earlier, *(name for name in rebuilt if name not in earlier)]
         full_refresh = True
         tables = everything
+    unions = {} if target.remote or full_refresh else changed_unions(pipeline, layout)
+    if unions:
+        readers = [name for names in unions.values() for name in names]
+        rebuilt = full_refresh_selection(pipeline, readers)
+        print(
+            f"{', '.join(unions)}: its sources changed since the last run; rebuilding the tables "
+            f"that stream it from its rows ({', '.join(rebuilt)})"
+        )
+        tables = tables or selected_tables(pipeline, [table.name for table in pipeline.tables])
+        reset = [*(reset or []), *(name for name in rebuilt if name not in (reset or []))]
+        full_refresh = True
     if full_refresh and tables and reset:
         # The tables reading a refreshed one are refreshed with it, selected or not.
         tables = [*tables, *(name for name in reset if name not in tables)]
@@ -310,6 +373,8 @@ def run_pipeline(
         if not ended_itself or idle_seconds <= 0:
             # A killed client leaves its flows running on the server: never reuse that one.
             stop_engine(layout)
+    if status == "COMPLETED" and not target.remote:
+        record_union_flows(pipeline, layout)
     if status == "FAILED":
         report.locate_failure(table_locator(pipeline, pipeline_file, project))
     state = report.state(status)
