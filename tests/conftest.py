@@ -29,31 +29,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _heaviest_modules_first(items)
 
 
-# Seconds each whole-pipeline module took in a sequential run on the 2-core CI machine
-# (`pytest -m spark --durations=0`, 2026-11-25). Only the order of scheduling depends on them.
+# Seconds each whole-pipeline module took on the 2-core CI machine (`./dev test
+# --durations=0`, three workers, 2026-12-02). Only the order of scheduling depends on them.
 MODULE_SECONDS = {
-    "tests/test_local_stock.py": 180,
-    "tests/test_local_engine.py": 82,
-    "tests/test_local_cluster.py": 50,
-    "tests/test_local_continuous.py": 47,
-    "tests/test_udfs_runtime.py": 42,
-    "tests/test_baddata_pipeline.py": 60,
-    "tests/test_builder_laktory.py": 45,
-    "tests/test_laktory_fields.py": 20,
-    "tests/test_local_watermark.py": 27,
-    "tests/test_local_cdc.py": 26,
-    "tests/test_local_quarantine_order.py": 25,
+    "tests/test_local_stock.py": 290,
+    "tests/test_local_engine.py": 150,
+    "tests/test_baddata_pipeline.py": 100,
+    "tests/test_baddata2_pipeline.py": 90,
+    "tests/test_nohang_faults.py": 85,
+    "tests/test_local_cluster.py": 105,
+    "tests/test_local_continuous.py": 75,
+    "tests/test_udfs_runtime.py": 62,
+    "tests/test_baddata2_stock_day.py": 62,
+    "tests/test_nohang_joins.py": 55,
+    "tests/test_builder_laktory.py": 50,
+    "tests/test_contract_design_notebook.py": 50,
+    "tests/test_local_cdc.py": 46,
+    "tests/test_tabletests_run.py": 45,
+    "tests/test_local_quarantine_order.py": 41,
+    "tests/test_settings_local.py": 40,
+    "tests/test_local_watermark.py": 39,
+    "tests/test_cdc_local_run.py": 38,
+    "tests/test_truth_run.py": 38,
+    "tests/test_harden_bronze_quarantine.py": 37,
     "tests/test_harden_sequence.py": 45,
-    "tests/test_harden_bronze_quarantine.py": 28,
-    "tests/test_harden_secret_logs.py": 22,
-    "tests/test_cdc_local_run.py": 26,
+    "tests/test_harden_secret_logs.py": 24,
+    "tests/test_deploy_docs.py": 20,
+    "tests/test_laktory_fields.py": 20,
 }
 
 
 def _heaviest_modules_first(items: list[pytest.Item]) -> None:
     """Order modules by their measured time (then by their Spark tests), longest first.
 
-    `./dev test` spreads modules over two pytest-xdist workers (`--dist loadfile`), which take
+    `./dev test` spreads modules over three pytest-xdist workers (`--dist loadfile`), which take
     them in this order (`--no-loadscope-reorder`: xdist would otherwise start the modules with
     the most tests first): starting the longest ones first keeps a long module from running
     alone at the end. A module not listed is weighed by its whole-pipeline and Spark tests.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from ..loader import LoadError
 from ..loader.errors import LocatedError
 from ..loader.yaml_source import parse_yaml
 from ..models.base import format_path
+from ..runtime.log import show_query_context_logs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -29,10 +29,8 @@ _SESSION_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
 }
-# pyspark logs every analysis error it raises, with the JVM's whole stack, on these loggers
-# (`pyspark/errors/exceptions/base.py`, `_log_exception`); the analysis turns each error into
-# one located line, so the stacks are shown only with `--debug`.
-_QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+# The analysis turns each error into one located line, so pyspark's logs of it (with the JVM's
+# whole stack) are shown only with `--debug` (`runtime.log.show_query_context_logs`).
 _show_spark_output = False
 
 
@@ -40,8 +38,7 @@ def show_spark_output(show: bool) -> None:
     """Let the JVM's output and pyspark's error logs through (`laktory-pulumi --debug`)."""
     global _show_spark_output
     _show_spark_output = show
-    for name in _QUERY_CONTEXT_LOGGERS:
-        logging.getLogger(name).disabled = not show
+    show_query_context_logs(show)
 
 
 def analysis_session() -> SparkSession:

@@ -350,9 +350,12 @@ class SdpBackend(ExpectationDecorators):
             frame = _apply_rules(raw, table, rules, streaming)
             finish = finishing_step(function)  # deduplication, after the rules
             frame = finish(frame) if finish is not None else frame
-            if temporary:
+            if temporary and not rules:
                 # A private table: read by the pipeline, never published; SDP's unpublished
-                # dataset is a temporary view, recomputed within each flow that reads it.
+                # dataset is a temporary view, recomputed within each flow that reads it. One
+                # with expectations (an AGGREGATE checks view, which nothing reads) is kept a
+                # materialized view: DLT checks a private table's rules at every update, and
+                # a view nothing reads would never be computed.
                 dp.temporary_view(name=table, comment=comment, spark_conf=spark_conf)(lambda: frame)
                 VIEW_QUERIES[table] = function
                 return

@@ -31,3 +31,24 @@ def get_logger(name: str) -> logging.Logger:
         parent.propagate = False
     short = name.removeprefix("laktory.")
     return parent.getChild(short) if short != "laktory" else parent
+
+
+QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+"""pyspark logs every analysis error it raises, with the JVM's whole stack, on these loggers
+(`pyspark/errors/exceptions/base.py`, `_log_exception`)."""
+
+
+def show_query_context_logs(show: bool) -> None:
+    """Let pyspark's analysis-error logs through, or not.
+
+    The loggers are taken as pyspark makes them (`PySparkLogger`): a plain `logging.Logger`
+    of that name, made first, would be returned to pyspark, whose `logger.exception(...,
+    errorClass=...)` then fails with "unexpected keyword argument 'errorClass'" in place of
+    the analysis error.
+    """
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # no Spark installed: nothing logs there
+        return
+    for name in QUERY_CONTEXT_LOGGERS:
+        PySparkLogger.getLogger(name).disabled = not show

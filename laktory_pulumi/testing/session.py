@@ -8,7 +8,6 @@ a test's tables are DataFrames of the session, never stored.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from ..local.engine import (
 )
 from ..local.layout import StateLayout
 from ..local.spec import write_spark_conf
+from ..runtime.log import show_query_context_logs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -55,8 +55,7 @@ def engine_session(
 
     # pyspark logs every analysis error with its call site as JSON on stderr; a test that
     # fails reports its own one-line reason instead.
-    for name in ("DataFrameQueryContextLogger", "SQLQueryContextLogger"):
-        logging.getLogger(name).disabled = True
+    show_query_context_logs(False)
     conf_dir = write_spark_conf(layout)
     environment = engine_environment(layout, conf_dir)
     record = ensure_engine(
