@@ -105,25 +105,31 @@ def _entries(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         else:
             yield key_node, value_node
     for source in merged:
-        if not isinstance(source, yaml.MappingNode) or source is node:
+        if isinstance(source, yaml.MappingNode) and source is not node:
+            yield from _flattened(source)
+
+
+def _flattened(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A merged mapping's own entries, then those it merges itself (at most MAX_DEPTH)."""
+    entries: list[tuple[yaml.Node, yaml.Node]] = []
+    nested: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            nested.extend(_merge_sources(value_node))
+        else:
+            entries.append((key_node, value_node))
+    seen = {id(node)}
+    while nested and len(seen) < MAX_DEPTH:
+        inner = nested.pop(0)
+        if not isinstance(inner, yaml.MappingNode) or id(inner) in seen:
             continue
-        nested: list[yaml.Node] = []
-        for key_node, value_node in source.value:
+        seen.add(id(inner))
+        for key_node, value_node in inner.value:
             if key_node.tag == _MERGE_TAG:
-                nested.extend(_merge_sources(value_node))
+                nested.append(value_node)
             else:
-                yield key_node, value_node
-        seen = {id(node), id(source)}
-        while nested and len(seen) < MAX_DEPTH:
-            inner = nested.pop(0)
-            if not isinstance(inner, yaml.MappingNode) or id(inner) in seen:
-                continue
-            seen.add(id(inner))
-            for key_node, value_node in inner.value:
-                if key_node.tag == _MERGE_TAG:
-                    nested.append(value_node)
-                else:
-                    yield key_node, value_node
+                entries.append((key_node, value_node))
+    return entries
 
 
 class NodeMarks(Mapping[Path, Mark]):
@@ -380,7 +386,7 @@ class _Walker:
             if id(merge_source) in self.open:
                 self._error(merge_source, path, "this alias merges a mapping that holds it")
                 continue
-            for key_node, value_node in self._flattened(merge_source):
+            for key_node, value_node in _flattened(merge_source):
                 key = self._key(key_node)
                 if key in own_keys or key in result:
                     continue  # the mapping's own keys, then earlier merges, win
@@ -403,30 +409,6 @@ class _Walker:
             first[key] = key_node
             result[key] = self.walk(value_node, (*path, key))
         return result
-
-    def _flattened(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
-        """A merged mapping's own entries, then those it merges itself (at most MAX_DEPTH)."""
-        entries: list[tuple[yaml.Node, yaml.Node]] = []
-        nested: list[yaml.Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                nested.extend(
-                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                )
-            else:
-                entries.append((key_node, value_node))
-        seen = {id(node)}
-        while nested and len(seen) < MAX_DEPTH:
-            inner = nested.pop(0)
-            if not isinstance(inner, yaml.MappingNode) or id(inner) in seen:
-                continue
-            seen.add(id(inner))
-            for key_node, value_node in inner.value:
-                if key_node.tag == _MERGE_TAG:
-                    nested.append(value_node)
-                else:
-                    entries.append((key_node, value_node))
-        return entries
 
     def _key(self, key_node: yaml.Node) -> str:
         key = key_of(self.constructor, key_node)
