@@ -46,6 +46,12 @@ from laktory_pulumi.local import notebook_globals
 from laktory_pulumi.local.connection import bound_client_retries
 from laktory_pulumi.local.events import Event, emit, table_name
 from laktory_pulumi.local.secret_configuration import with_secret_configuration
+from laktory_pulumi.local.table_counts import (
+    COUNTS_FILE,
+    CountCache,
+    TableCount,
+    folder_fingerprint,
+)
 from laktory_pulumi.models.table_settings import RESET_ALLOWED
 from laktory_pulumi.runtime import dlt_sdp
 from laktory_pulumi.runtime.readers import RESCUED_DATA_COLUMN
@@ -226,8 +232,7 @@ def _remove_orphan_locations(spark: SparkSession, database: str, tables: list[st
     empty folder that fails every later run with LOCATION_ALREADY_EXISTS. A folder holding
     files is left alone: it has data, and the error then tells the user to look.
     """
-    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir") or "").path)
-    folder = warehouse if database == "default" else warehouse / f"{database}.db"
+    folder = _table_folder(spark, database)
     for table in tables:
         location = folder / table
         if (
@@ -238,11 +243,28 @@ def _remove_orphan_locations(spark: SparkSession, database: str, tables: list[st
             shutil.rmtree(location)
 
 
-def _counts(spark: SparkSession, database: str, tables: list[str]) -> dict[str, tuple[int, int]]:
+def _table_folder(spark: SparkSession, database: str) -> Path:
+    """Where the warehouse keeps the tables of `database`."""
+    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir") or "").path)
+    return warehouse if database == "default" else warehouse / f"{database}.db"
+
+
+def _count_cache(spec: PipelineSpec) -> CountCache:
+    """The kept counts of this pipeline's storage (none when it is not a local folder)."""
+    storage = urlparse(spec.storage or "")
+    folder = Path(storage.path) if storage.scheme in ("", "file") and storage.path else None
+    return CountCache(folder / COUNTS_FILE if folder is not None and folder.is_dir() else None)
+
+
+def _counts(
+    spark: SparkSession, database: str, tables: list[str], cache: CountCache
+) -> dict[str, tuple[int, int]]:
     """Rows, and rows holding rescued data, of each table, in one Spark job.
 
-    A table that does not exist counts (0, 0). One job for all tables rather than one per
-    table: on a warm server each job's round trip is a good part of a small update's time.
+    A table that does not exist counts (0, 0), and a table whose files are those of a kept
+    count is not read again (`table_counts`). One job for all the other tables rather than
+    one per table: on a warm server each job's round trip is a good part of a small update's
+    time.
     """
     counts = dict.fromkeys(tables, (0, 0))
     if not tables:
@@ -252,10 +274,18 @@ def _counts(spark: SparkSession, database: str, tables: list[str]) -> dict[str, 
         for row in spark.sql(f"SHOW TABLES IN `{database}`").collect()
         if not row.isTemporary
     }
+    folder = _table_folder(spark, database)
+    fingerprints: dict[str, str | None] = {}
     frames = []
     for table in tables:
         if table.lower() not in present:
             continue
+        fingerprint = folder_fingerprint(folder / table.lower())
+        kept = cache.get(table, fingerprint)
+        if kept is not None:
+            counts[table] = (kept.rows, kept.rescued)
+            continue
+        fingerprints[table] = fingerprint
         frame = spark.read.table(f"{database}.{table}")
         rescued = (
             F.count_if(F.col(RESCUED_DATA_COLUMN).isNotNull())
@@ -271,7 +301,12 @@ def _counts(spark: SparkSession, database: str, tables: list[str]) -> dict[str, 
         )
     if frames:
         for row in functools.reduce(lambda left, right: left.unionByName(right), frames).collect():
-            counts[row["table"]] = (int(row["rows"]), int(row["rescued"]))
+            table = row["table"]
+            counts[table] = (int(row["rows"]), int(row["rescued"]))
+            fingerprint = fingerprints.get(table)
+            if fingerprint is not None:
+                cache.put(table, TableCount(fingerprint, *counts[table]))
+        cache.save()
     return counts
 
 
@@ -309,6 +344,7 @@ def _run_update(
     asked = set(registry.tables) if selection["full_refresh_all"] else set()
     asked |= set(selection["full_refresh"])
     from_scratch = {t for t in asked if t in registry.tables and _reset_allowed(registry.tables[t])}
+    cache = _count_cache(spec)
     before = _counts(
         spark,
         database,
@@ -317,6 +353,7 @@ def _run_update(
             for table, output in registry.tables.items()
             if isinstance(output, StreamingTable) and table not in from_scratch
         ],
+        cache,
     )
     listener.reset(update, registry.flow_targets)
     ran, completed, failed_table, error = _follow_run(
@@ -332,7 +369,7 @@ def _run_update(
     # After a failure, the tables whose flows completed have committed their rows: report them.
     counted = [table for table in (ran if error is None else completed) if table in registry.tables]
     try:
-        after = _counts(spark, database, counted)
+        after = _counts(spark, database, counted, cache)
     except Exception:
         if error is None:
             raise
