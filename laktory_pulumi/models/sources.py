@@ -9,6 +9,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
+from .stream_sources import EventHubsStream, KafkaStream, KinesisStream, ValueFormat
 
 if TYPE_CHECKING:
     from .builder import TableBuilder
@@ -32,7 +33,9 @@ class Producer(Model):
 
 
 EventSourceType = Literal["STORAGE_DUMPS", "STORAGE_EVENTS", "STREAM_KINESIS", "STREAM_KAFKA"]
-"""Laktory v0.0.22's event source types; only STORAGE_EVENTS could be read there, and here."""
+"""Laktory v0.0.22's event source types. STORAGE_EVENTS reads landed files; STREAM_KAFKA a
+`kafka` or `event_hubs` block and STREAM_KINESIS a `kinesis` block (`models/stream_sources.py`);
+STORAGE_DUMPS has no reader, as in Laktory v0.0.22."""
 
 
 class EventSource(Model):
@@ -61,9 +64,10 @@ class EventSource(Model):
     )
     type: Annotated[EventSourceType, UpperCase] = Field(
         default="STORAGE_EVENTS",
-        description="How the events arrive. Only `STORAGE_EVENTS` (files landed in storage) is "
-        "read; Laktory v0.0.22 accepted the other values but could not read them either, so "
-        "they fail validation here.",
+        description="How the events arrive: `STORAGE_EVENTS` (files landed in storage), "
+        "`STREAM_KAFKA` (a `kafka` or `event_hubs` block) or `STREAM_KINESIS` (a `kinesis` "
+        "block). `STORAGE_DUMPS` has no reader (nor had it in Laktory v0.0.22) and fails "
+        "validation.",
     )
     read_as_stream: bool = Field(
         default=True,
@@ -99,18 +103,110 @@ class EventSource(Model):
     )
     schema_ddl: str | None = Field(
         default=None,
-        description="Schema of the events as a DDL string; inferred from the files when unset.",
+        description="Schema of the events as a DDL string; inferred from the files when unset. "
+        "For a stream with `value_format: json`, the schema of each record's value.",
+    )
+    kafka: KafkaStream | None = Field(
+        default=None,
+        description="`type: STREAM_KAFKA`: the Kafka topics read. Locally the records are "
+        "replayed from JSON lines landed in the events folder (docs/streams.md).",
+    )
+    event_hubs: EventHubsStream | None = Field(
+        default=None,
+        description="`type: STREAM_KAFKA`: an Azure Event Hub, read through its Kafka endpoint.",
+    )
+    kinesis: KinesisStream | None = Field(
+        default=None, description="`type: STREAM_KINESIS`: the Amazon Kinesis stream read."
+    )
+    value_format: ValueFormat | None = Field(
+        default=None,
+        description="A stream's record value in bronze: `json` (the default; parsed by "
+        "`schema_ddl` into the struct column `value`, a value that does not parse kept in "
+        "`_rescued_data`), `string` (UTF-8 text) or `bytes` (binary). Streams only.",
     )
 
     @model_validator(mode="after")
-    def _storage_events_only(self) -> EventSource:
-        if self.type != "STORAGE_EVENTS":
+    def _readable_type(self) -> EventSource:
+        """Each type reads with its own block (`models/stream_sources.py`)."""
+        blocks = [name for name in ("kafka", "event_hubs", "kinesis") if getattr(self, name)]
+        wanted = {
+            "STORAGE_EVENTS": (),
+            "STREAM_KAFKA": ("kafka", "event_hubs"),
+            "STREAM_KINESIS": ("kinesis",),
+        }
+        if self.type not in wanted:
             raise FieldError(
                 "type",
-                f"type {self.type} cannot be read: only STORAGE_EVENTS (files landed in "
-                "storage) has a reader, as in Laktory v0.0.22",
+                f"type {self.type} cannot be read: STORAGE_EVENTS (files landed in storage), "
+                "STREAM_KAFKA and STREAM_KINESIS have readers; STORAGE_DUMPS had none in "
+                "Laktory v0.0.22 either",
+            )
+        allowed = wanted[self.type]
+        stray = [name for name in blocks if name not in allowed]
+        if stray:
+            raise FieldError(stray[0], f"{stray[0]} is for type {_type_of(stray[0])}")
+        if allowed and len(blocks) != 1:
+            if len(blocks) > 1:
+                raise FieldError(blocks[-1], "set one of kafka or event_hubs")
+            raise FieldError(
+                "type", f"type {self.type} reads a {' or '.join(allowed)} block; add one"
+            )
+        if not allowed:
+            if self.value_format is not None:
+                raise FieldError("value_format", "value_format is for STREAM_ types")
+            return self
+        return self._stream_rules()
+
+    def _stream_rules(self) -> EventSource:
+        """A stream: read as a stream, no file-reader fields, a schema for a JSON value."""
+        if not self.read_as_stream:
+            raise FieldError(
+                "read_as_stream",
+                "a stream source is read as a stream (its checkpoint keeps the offsets); "
+                "remove read_as_stream: false",
+            )
+        # Compared with the defaults: the metadata file, read back, sets every field.
+        defaults = {"format": "JSON", "multiline": False, "header": True, "read_options": {}}
+        files = [name for name, value in defaults.items() if getattr(self, name) != value]
+        if files:
+            raise FieldError(
+                files[0],
+                f"{files[0]} is a file reader's; a stream's connector options go in its "
+                "block's options",
+            )
+        value_format = self.value_format or "json"
+        if value_format == "json" and not self.schema_ddl:
+            raise FieldError(
+                "schema_ddl" if "value_format" not in self.model_fields_set else "value_format",
+                "value_format json parses each record's value by schema_ddl (a stream has no "
+                "files to infer it from): declare schema_ddl, e.g. 'id INT, ts TIMESTAMP', or "
+                "keep the value unparsed with value_format: string or bytes",
+            )
+        if value_format != "json" and self.schema_ddl:
+            raise FieldError(
+                "schema_ddl",
+                f"schema_ddl parses a JSON value; with value_format {value_format} the value "
+                "is not parsed: remove schema_ddl or set value_format: json",
             )
         return self
+
+    @property
+    def is_stream(self) -> bool:
+        """True for a Kafka, Event Hubs or Kinesis stream, False for landed files."""
+        return self.type in ("STREAM_KAFKA", "STREAM_KINESIS")
+
+    @property
+    def stream_value_format(self) -> ValueFormat:
+        """A stream's value format, `json` unless set."""
+        return self.value_format or "json"
+
+    @property
+    def has_rescued_data(self) -> bool:
+        """Whether the read rows have `_rescued_data`: JSON and CSV files (the reader's
+        rescued or corrupt-record column), a stream whose value is parsed from JSON."""
+        if self.is_stream:
+            return self.stream_value_format == "json"
+        return self.format in ("JSON", "CSV")
 
     @property
     def spark_options(self) -> dict[str, str]:
@@ -143,6 +239,10 @@ class EventSource(Model):
                 raise ValueError("no landing root, and the event source has no events_root")
             root = f"{landing_root.rstrip('/')}/events/"
         return f"{root.rstrip('/')}/{self.folder}/"
+
+
+def _type_of(block: str) -> str:
+    return "STREAM_KINESIS" if block == "kinesis" else "STREAM_KAFKA"
 
 
 class Watermark(Model):
