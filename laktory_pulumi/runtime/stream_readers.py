@@ -72,6 +72,11 @@ _CORRUPT_LINE = "_replayed_line"
 
 BRONZE_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp")
 
+KAFKA_FORMAT = "kafka"
+"""The format name of Databricks' Kafka connector (Event Hubs goes through it too)."""
+KINESIS_FORMAT = "kinesis"
+"""The format name of Databricks' Kinesis connector."""
+
 
 def read_stream_source(source: EventSource, spark: SparkSession) -> DataFrame:
     """The source's bronze rows: from the connector on Databricks, replayed files elsewhere
@@ -88,7 +93,7 @@ def connector_rows(source: EventSource, spark: SparkSession) -> DataFrame:
     assert block is not None  # the model gives a stream source its block
     options = {key: resolved(value, spark) for key, value in connector_options(block).items()}
     if isinstance(block, KinesisStream):
-        records = spark.readStream.format("kinesis").options(**options).load()
+        records = spark.readStream.format(KINESIS_FORMAT).options(**options).load()
         return records.selectExpr(
             "partitionKey AS key",
             "data AS value",
@@ -97,7 +102,7 @@ def connector_rows(source: EventSource, spark: SparkSession) -> DataFrame:
             "sequenceNumber AS `offset`",
             "approximateArrivalTimestamp AS `timestamp`",
         )
-    records = spark.readStream.format("kafka").options(**options).load()
+    records = spark.readStream.format(KAFKA_FORMAT).options(**options).load()
     return records.select(*BRONZE_COLUMNS)
 
 
