@@ -139,7 +139,7 @@ def _register_fake_kafka(spark: SparkSession) -> None:
         def __init__(self, options: dict[str, str]) -> None:
             self.options = dict(options)
 
-        def initialOffset(self) -> dict[str, int]:  # noqa: N802  (pyspark's name)
+        def initialOffset(self) -> dict[str, int]:
             return {"offset": 0}
 
         def read(self, start: dict[str, int]) -> tuple[Iterator[tuple[Any, ...]], dict[str, int]]:
@@ -151,7 +151,7 @@ def _register_fake_kafka(spark: SparkSession) -> None:
             at = datetime.datetime(2024, 5, 1, 10, 0, 0)
             return iter([(b"device-7", value, "telemetry", 3, 42, at, 0)]), {"offset": 1}
 
-        def readBetweenOffsets(  # noqa: N802  (pyspark's name)
+        def readBetweenOffsets(
             self, start: dict[str, int], end: dict[str, int]
         ) -> Iterator[tuple[Any, ...]]:
             return self.read(start)[0]
@@ -169,7 +169,7 @@ def _register_fake_kafka(spark: SparkSession) -> None:
                 "`timestamp` TIMESTAMP, timestampType INT"
             )
 
-        def simpleStreamReader(self, schema: Any) -> OptionsReader:  # noqa: N802
+        def simpleStreamReader(self, schema: Any) -> OptionsReader:
             return OptionsReader(self.options)
 
     spark.dataSource.register(FakeKafka)
