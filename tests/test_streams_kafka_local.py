@@ -146,3 +146,22 @@ def test_silver_reads_the_parsed_value_and_the_positions(runs: Runs) -> None:
         (3, 1.25, "orders", 3),
         (None, None, "orders", 2),
     ]
+
+
+def test_deep_validation_analyses_silver_from_the_declared_value_schema(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """No broker, no landed record: the bronze columns come from the Kafka row shape and the
+    value's `schema_ddl`, so a silver column reading a field the value lacks is found at its
+    line, and one reading a Kafka position resolves."""
+    from laktory_pulumi.analysis.deep import analyse_pipeline
+    from laktory_pulumi.loader import load_pipeline_file
+
+    file = tmp_path / f"{NAME}.yaml"
+    file.write_text(PIPELINE)
+    assert analyse_pipeline(load_pipeline_file(file, {}), spark) == []
+
+    file.write_text(PIPELINE.replace("sql_expression: value.amount", "sql_expression: value.amout"))
+    (finding,) = analyse_pipeline(load_pipeline_file(file, {}), spark)
+    assert finding.path == ("tables", 1, "columns", 1, "sql_expression")
+    assert "amout" in finding.message and not finding.notice
