@@ -54,7 +54,7 @@ SECRET_REFERENCE = re.compile(r"^\{\{secrets/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)
 CONF_REFERENCE = re.compile(r"^\$\{([A-Za-z0-9_.-]+)\}$")
 """What `${conf.KEY}` becomes in the loader: Spark's `${KEY}`, a key of the configuration."""
 
-SECRET_OPTION_WORDS = ("password", "secret", "jaas", "accesskey", "token", "connectionstring")
+SECRET_OPTION_WORDS = ("password", "secret", "jaas", "accesskey", "connectionstring")
 """An option whose name (lower case, without `.`, `_` and `-`) holds one of these carries a
 secret: `kafka.sasl.jaas.config`, `kafka.ssl.keystore.password`, `awsSecretKey`..."""
 
@@ -177,7 +177,7 @@ class KafkaStream(Model):
         default_factory=dict,
         description="Other options of the connector, as Databricks names them "
         "(`maxOffsetsPerTrigger`, `failOnDataLoss`, `kafka.`-prefixed consumer settings). A "
-        "value whose option name says it is a secret (password, jaas, secret, token...) must "
+        "value whose option name says it is a secret (password, jaas, secret...) must "
         "be a `${secret.SCOPE/KEY}` or `${conf.KEY}`.",
     )
 
