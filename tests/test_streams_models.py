@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from laktory_pulumi.analysis.landing import inferred_sources
+from laktory_pulumi.graph.model import build_graph
 from laktory_pulumi.loader import LoadError, load_pipeline_file
 from laktory_pulumi.models.stream_sources import connector_options, holds_secret
 
@@ -112,6 +114,12 @@ def test_a_configuration_key_is_a_reference_too(tmp_path: Path) -> None:
 """,
     )
     hubs = source.event_hubs  # type: ignore[attr-defined]
+    # No schema to infer: `validate` notes no empty-landing failure (analysis/landing.py).
+    pipeline = load_pipeline_file(tmp_path / "pl-streams.yaml", {})
+    assert inferred_sources(pipeline) == []
+    # The graph names the stream's kind.
+    nodes = build_graph(pipeline).nodes
+    assert [node.lines for node in nodes if node.kind == "source"] == [("kafka: events",)]
     assert hubs.connection_string == "${eh_connection}"
     assert connector_options(hubs)["kafka.bootstrap.servers"] == (
         "plant-ns.servicebus.windows.net:9093"
