@@ -228,3 +228,72 @@ def test_event_hubs_options_reach_databricks_with_the_secret_only_as_a_reference
         "maxoffsetspertrigger": "1000",
         "failondataloss": "false",
     }
+
+
+def test_a_configuration_reference_is_read_from_the_pipelines_configuration(
+    on_databricks: tuple[Recording, FakeSecrets], spark: SparkSession
+) -> None:
+    """`${conf.KEY}` (written `${KEY}` in the metadata) is read with `spark.conf.get` on the
+    cluster, where Databricks has put the configuration (and resolved its secrets)."""
+    _, secrets = on_databricks
+    spark.conf.set("eh_connection", "from-the-configuration")
+    try:
+        text = 'M required username="$ConnectionString" password="${eh_connection}";'
+        assert stream_readers.resolved(text, spark) == (
+            'M required username="$ConnectionString" password="from-the-configuration";'
+        )
+    finally:
+        spark.conf.unset("eh_connection")
+    assert stream_readers.resolved("{{secrets/kv/eh-conn}}", spark) == SECRET
+    assert secrets.read == [("kv", "eh-conn")]
+
+
+def test_kinesis_records_replay_locally_with_their_bytes(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off Databricks a Kinesis source replays its landed records: shard id and sequence
+    number as text, a `bytes` value given as base64 kept as the bytes."""
+    import base64
+
+    from laktory_pulumi.models.sources import EventSource
+
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    monkeypatch.setenv("LAKTORY_LANDING_ROOT", str(tmp_path))
+    source = EventSource.model_validate(
+        {
+            "name": "clicks",
+            "type": "STREAM_KINESIS",
+            "kinesis": {"stream_name": "clicks", "region": "eu-west-1", "role_arn": "arn:r"},
+            "value_format": "bytes",
+        }
+    )
+    folder = tmp_path / "events" / "clicks"
+    folder.mkdir(parents=True)
+    record = {
+        "key": "user-9",
+        "value": base64.b64encode(b"\x00\xffraw").decode(),
+        "topic": "clicks",
+        "partition": "shardId-000000000001",
+        "offset": "49590338271490256608559692538361571095921575989136588898",
+        "timestamp": "2024-05-01T10:00:00Z",
+    }
+    (folder / "r.json").write_text(json.dumps(record) + "\nnot a record\n")
+    frame = stream_readers.read_stream_source(source, spark)
+    query = (
+        frame.writeStream.format("memory")
+        .queryName("kinesis_replayed")
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination(120)
+    rows = sorted(spark.table("kinesis_replayed").collect(), key=lambda row: row.key or "")
+    assert frame.columns == ["key", "value", "topic", "partition", "offset", "timestamp"]
+    bad, good = rows
+    assert (good.key, bytes(good.value), good.partition) == (
+        "user-9",
+        b"\x00\xffraw",
+        "shardId-000000000001",
+    )
+    assert good.offset == record["offset"]
+    # A line that is not a record is kept as a record of its own text, nothing dropped.
+    assert bad.key is None and bad.value is not None
