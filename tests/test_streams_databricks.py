@@ -10,8 +10,8 @@ the JSON of the options it was given). Spark runs the query function's stream fo
 bronze columns of the Databricks path are checked too. The connector's format name is the one
 knob turned (`stream_readers.KAFKA_FORMAT`): Spark keeps `kafka` for its own connector.
 
-Databricks' Event Hubs settings: "Use Azure Event Hubs as a pipeline data source"
-(https://learn.microsoft.com/azure/databricks/ldp/event-hubs): bootstrap
+Databricks' Event Hubs settings: "Use Azure Event Hubs as a DLT data source"
+(https://learn.microsoft.com/azure/databricks/delta-live-tables/event-hubs): bootstrap
 `<namespace>.servicebus.windows.net:9093`, `kafka.security.protocol` SASL_SSL,
 `kafka.sasl.mechanism` PLAIN, and a JAAS configuration of the shaded
 `kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule` with the user

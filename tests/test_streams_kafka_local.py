@@ -4,7 +4,7 @@ Databricks runs on the Kafka connector's rows (`runtime/stream_readers.py`).
 One module-scoped pair of runs: the first update reads three records (one value that is not
 JSON), the second only the record landed since (the file stream's checkpoint). Bronze keeps
 `key`, the parsed `value`, `topic`, `partition`, `offset` and `timestamp`; silver reads the
-parsed fields. `validate --deep` analyses the same pipeline from its declared schema, and
+parsed fields. The SASL login's secret references need nothing locally. `validate --deep` analyses the same pipeline from its declared schema, and
 finds a silver column reading a field the value does not have.
 """
 
@@ -40,6 +40,8 @@ tables:
           bootstrap_servers: broker-1:9092,broker-2:9092
           topics: [orders]
           starting_offsets: earliest
+          # References only; a local run connects to no broker and reads no secret.
+          sasl: {{username: "${{secret.kafka/api-key}}", password: "${{secret.kafka/api-secret}}"}}
         schema_ddl: "id INT, amount DOUBLE, status STRING"
   - name: slv_orders
     builder:

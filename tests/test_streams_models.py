@@ -3,8 +3,8 @@ and the combinations refused at their line (more in tests/data/invalid/stream_*.
 
 Option names are Databricks': Kafka ("Connect to Apache Kafka",
 https://docs.databricks.com/aws/en/connect/streaming/kafka.html), Event Hubs through its Kafka
-endpoint (https://learn.microsoft.com/azure/databricks/ldp/event-hubs), Kinesis (`streamName`,
-`region`, `initialPosition`, `roleArn`, `awsAccessKey`, `awsSecretKey`, `serviceCredential`:
+endpoint (https://learn.microsoft.com/azure/databricks/delta-live-tables/event-hubs), Kinesis
+(`streamName`, `region`, `initialPosition`, `roleArn`, `awsAccessKey`, `awsSecretKey`, `serviceCredential`:
 https://docs.databricks.com/sql/language-manual/functions/read_kinesis.html).
 """
 

@@ -12,10 +12,10 @@ connectors take (`runtime/stream_readers.py`):
 - Event Hubs: the same connector on `<namespace>.servicebus.windows.net:9093`, with
   `kafka.security.protocol` SASL_SSL, `kafka.sasl.mechanism` PLAIN and a JAAS configuration
   of Databricks' shaded `PlainLoginModule` whose user is `$ConnectionString` and password the
-  namespace's connection string ("Use Azure Event Hubs as a pipeline data source",
-  https://learn.microsoft.com/azure/databricks/ldp/event-hubs; Azure's "Event Hubs for Apache
-  Kafka" settings: bootstrap `<namespace>.servicebus.windows.net:9093`, SASL_SSL, PLAIN,
-  username `$ConnectionString`).
+  namespace's connection string ("Use Azure Event Hubs as a DLT data source",
+  https://learn.microsoft.com/azure/databricks/delta-live-tables/event-hubs; Azure's "Event
+  Hubs for Apache Kafka" settings: bootstrap `<namespace>.servicebus.windows.net:9093`,
+  SASL_SSL, PLAIN, username `$ConnectionString`).
 - Kinesis: `spark.readStream.format("kinesis")` with `streamName`, `region`,
   `initialPosition` ("Connect to Amazon Kinesis",
   https://docs.databricks.com/aws/en/connect/streaming/kinesis.html; its option names are

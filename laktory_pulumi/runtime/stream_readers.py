@@ -18,7 +18,9 @@ The Kafka connector's rows are `key`, `value` (BINARY), `topic`, `partition`, `o
 https://docs.databricks.com/aws/en/connect/streaming/kafka.html); the Kinesis connector's are
 `partitionKey`, `data` (BINARY), `stream`, `shardId`, `sequenceNumber`,
 `approximateArrivalTimestamp` ("Connect to Amazon Kinesis", schema,
-https://docs.databricks.com/aws/en/connect/streaming/kinesis.html).
+https://docs.databricks.com/aws/en/connect/streaming/kinesis.html; the fields of a Kinesis
+record, AWS's API reference "Record": Data, PartitionKey, SequenceNumber,
+ApproximateArrivalTimestamp).
 
 Off Databricks there is no broker and no connector: the records are JSON lines landed under
 the source's events folder, one object per record with `key`, `value` (the value's text, a JSON
@@ -28,8 +30,9 @@ first make the connector's row shape (key, value as bytes, then the four positio
 `bronze_rows` builds bronze from it: one code path for the value and the rescue.
 
 Secrets: the connector options hold references (`{{secrets/SCOPE/KEY}}`, `${KEY}`) until the
-query function runs on the cluster, where `dbutils.secrets.get` (Databricks' "Use secrets in a
-pipeline": read a secret in pipeline code with `dbutils.secrets.get`) or `spark.conf.get`
+query function runs on the cluster, where `dbutils.secrets.get` (as Databricks' "Use Azure
+Event Hubs as a DLT data source" reads its policy key in pipeline code,
+https://learn.microsoft.com/azure/databricks/delta-live-tables/event-hubs) or `spark.conf.get`
 replaces them, so the value never reaches the metadata, the pipeline settings or the plan.
 """
 
