@@ -297,3 +297,116 @@ def test_kinesis_records_replay_locally_with_their_bytes(
     assert good.offset == record["offset"]
     # A line that is not a record is kept as a record of its own text, nothing dropped.
     assert bad.key is None and bad.value is not None
+
+
+def _register_fake_kinesis(spark: SparkSession) -> None:
+    from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
+
+    class RecordsReader(SimpleDataSourceStreamReader):
+        def __init__(self, options: dict[str, str]) -> None:
+            self.options = dict(options)
+
+        def initialOffset(self) -> dict[str, int]:
+            return {"offset": 0}
+
+        def read(self, start: dict[str, int]) -> tuple[Iterator[tuple[Any, ...]], dict[str, int]]:
+            if start["offset"] >= 1:
+                return iter([]), start
+            import datetime
+
+            data = json.dumps({"page": "/home", "options": self.options}).encode()
+            at = datetime.datetime(2024, 5, 1, 10, 0, 0)
+            record = ("user-9", data, "clicks", "shardId-000000000001", "4959", at)
+            return iter([record]), {"offset": 1}
+
+        def readBetweenOffsets(
+            self, start: dict[str, int], end: dict[str, int]
+        ) -> Iterator[tuple[Any, ...]]:
+            return self.read(start)[0]
+
+    class FakeKinesis(DataSource):
+        """The Kinesis connector's schema ("Connect to Amazon Kinesis", schema)."""
+
+        @classmethod
+        def name(cls) -> str:
+            return "laktory_fake_kinesis"
+
+        def schema(self) -> str:
+            return (
+                "partitionKey STRING, data BINARY, stream STRING, shardId STRING, "
+                "sequenceNumber STRING, approximateArrivalTimestamp TIMESTAMP"
+            )
+
+        def simpleStreamReader(self, schema: Any) -> RecordsReader:
+            return RecordsReader(self.options)
+
+    spark.dataSource.register(FakeKinesis)
+
+
+@pytest.mark.filterwarnings("ignore:This is a stub")
+def test_kinesis_records_become_the_same_bronze_columns_on_databricks(
+    on_databricks: tuple[Recording, FakeSecrets],
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from laktory_pulumi.runtime.tables import define_table
+
+    recording, secrets = on_databricks
+    monkeypatch.setattr(stream_readers, "KINESIS_FORMAT", "laktory_fake_kinesis")
+    _register_fake_kinesis(spark)
+    file = tmp_path / "pl-clicks.yaml"
+    file.write_text(
+        PIPELINE.replace("pl-telemetry", "pl-clicks").split("tables:")[0]
+        + """tables:
+  - name: brz_clicks
+    builder:
+      layer: BRONZE
+      event_source:
+        name: clicks
+        type: STREAM_KINESIS
+        kinesis:
+          stream_name: clicks
+          region: eu-west-1
+          initial_position: trim_horizon
+          aws_access_key: ${secret.kv/eh-conn}
+          aws_secret_key: ${secret.kv/eh-conn}
+        schema_ddl: "page STRING, options MAP<STRING, STRING>"
+"""
+    )
+    pipeline = load_pipeline_file(file, {})
+    define_table(pipeline.tables[0], spark)
+    frame = recording.queries["brz_clicks"]()
+    query = (
+        frame.writeStream.format("memory")
+        .queryName("brz_clicks_databricks")
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination(120)
+    (row,) = spark.table("brz_clicks_databricks").collect()
+    assert frame.columns[:7] == [
+        "key",
+        "value",
+        "topic",
+        "partition",
+        "offset",
+        "timestamp",
+        "_rescued_data",
+    ]
+    assert (row.key, row.topic, row.partition, row.offset) == (
+        "user-9",
+        "clicks",
+        "shardId-000000000001",
+        "4959",
+    )
+    assert row.value.page == "/home" and row._rescued_data is None
+    options = {key.lower(): value for key, value in row.value.options.items()}
+    assert options == {
+        "streamname": "clicks",
+        "region": "eu-west-1",
+        "initialposition": "trim_horizon",
+        "awsaccesskey": SECRET,
+        "awssecretkey": SECRET,
+    }
+    assert secrets.read == [("kv", "eh-conn"), ("kv", "eh-conn")]

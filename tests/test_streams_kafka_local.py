@@ -4,8 +4,9 @@ Databricks runs on the Kafka connector's rows (`runtime/stream_readers.py`).
 One module-scoped pair of runs: the first update reads three records (one value that is not
 JSON), the second only the record landed since (the file stream's checkpoint). Bronze keeps
 `key`, the parsed `value`, `topic`, `partition`, `offset` and `timestamp`; silver reads the
-parsed fields. The SASL login's secret references need nothing locally. `validate --deep` analyses the same pipeline from its declared schema, and
-finds a silver column reading a field the value does not have.
+parsed fields (the SASL login's secret references need nothing locally). `validate --deep`
+analyses the same pipeline from its declared schema, and finds a silver column reading a field
+the value does not have.
 """
 
 from __future__ import annotations

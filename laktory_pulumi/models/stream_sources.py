@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import FieldError, Model
 
@@ -183,6 +183,11 @@ class KafkaStream(Model):
 
     @model_validator(mode="after")
     def _one_subscription(self) -> KafkaStream:
+        """Spark's Kafka source takes exactly one of `assign`, `subscribe` and
+        `subscribePattern` ("Structured Streaming + Kafka Integration Guide", "Only one of
+        ... options can be specified", https://spark.apache.org/docs/latest/
+        structured-streaming-kafka-integration.html), and Kafka's SASL logins need a SASL
+        `security.protocol`."""
         chosen = [f for f in ("topics", "topic_pattern", "assign") if getattr(self, f)]
         if not chosen:
             raise ValueError(
@@ -283,8 +288,8 @@ class KinesisStream(Model):
 
     @field_validator("aws_access_key", "aws_secret_key")
     @classmethod
-    def _keys_are_references(cls, value: str | None, info: object) -> str | None:
-        return _reference_only(getattr(info, "field_name", "key"), value)
+    def _keys_are_references(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _reference_only(info.field_name or "key", value)
 
     @model_validator(mode="after")
     def _key_pair(self) -> KinesisStream:
