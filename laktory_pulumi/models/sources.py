@@ -9,7 +9,13 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
-from .stream_sources import EventHubsStream, KafkaStream, KinesisStream, ValueFormat
+from .stream_sources import (
+    EventHubsStream,
+    KafkaStream,
+    KinesisStream,
+    ValueFormat,
+    check_event_source,
+)
 
 if TYPE_CHECKING:
     from .builder import TableBuilder
@@ -127,67 +133,8 @@ class EventSource(Model):
 
     @model_validator(mode="after")
     def _readable_type(self) -> EventSource:
-        """Each type reads with its own block (`models/stream_sources.py`)."""
-        blocks = [name for name in ("kafka", "event_hubs", "kinesis") if getattr(self, name)]
-        wanted = {
-            "STORAGE_EVENTS": (),
-            "STREAM_KAFKA": ("kafka", "event_hubs"),
-            "STREAM_KINESIS": ("kinesis",),
-        }
-        if self.type not in wanted:
-            raise FieldError(
-                "type",
-                f"type {self.type} cannot be read: STORAGE_EVENTS (files landed in storage), "
-                "STREAM_KAFKA and STREAM_KINESIS have readers; STORAGE_DUMPS had none in "
-                "Laktory v0.0.22 either",
-            )
-        allowed = wanted[self.type]
-        stray = [name for name in blocks if name not in allowed]
-        if stray:
-            raise FieldError(stray[0], f"{stray[0]} is for type {_type_of(stray[0])}")
-        if allowed and len(blocks) != 1:
-            if len(blocks) > 1:
-                raise FieldError(blocks[-1], "set one of kafka or event_hubs")
-            raise FieldError(
-                "type", f"type {self.type} reads a {' or '.join(allowed)} block; add one"
-            )
-        if not allowed:
-            if self.value_format is not None:
-                raise FieldError("value_format", "value_format is for STREAM_ types")
-            return self
-        return self._stream_rules()
-
-    def _stream_rules(self) -> EventSource:
-        """A stream: read as a stream, no file-reader fields, a schema for a JSON value."""
-        if not self.read_as_stream:
-            raise FieldError(
-                "read_as_stream",
-                "a stream source is read as a stream (its checkpoint keeps the offsets); "
-                "remove read_as_stream: false",
-            )
-        # Compared with the defaults: the metadata file, read back, sets every field.
-        defaults = {"format": "JSON", "multiline": False, "header": True, "read_options": {}}
-        files = [name for name, value in defaults.items() if getattr(self, name) != value]
-        if files:
-            raise FieldError(
-                files[0],
-                f"{files[0]} is a file reader's; a stream's connector options go in its "
-                "block's options",
-            )
-        value_format = self.value_format or "json"
-        if value_format == "json" and not self.schema_ddl:
-            raise FieldError(
-                "schema_ddl" if "value_format" not in self.model_fields_set else "value_format",
-                "value_format json parses each record's value by schema_ddl (a stream has no "
-                "files to infer it from): declare schema_ddl, e.g. 'id INT, ts TIMESTAMP', or "
-                "keep the value unparsed with value_format: string or bytes",
-            )
-        if value_format != "json" and self.schema_ddl:
-            raise FieldError(
-                "schema_ddl",
-                f"schema_ddl parses a JSON value; with value_format {value_format} the value "
-                "is not parsed: remove schema_ddl or set value_format: json",
-            )
+        """Each type reads with its own block, with the rules of `stream_sources`."""
+        check_event_source(self)
         return self
 
     @property
@@ -239,10 +186,6 @@ class EventSource(Model):
                 raise ValueError("no landing root, and the event source has no events_root")
             root = f"{landing_root.rstrip('/')}/events/"
         return f"{root.rstrip('/')}/{self.folder}/"
-
-
-def _type_of(block: str) -> str:
-    return "STREAM_KINESIS" if block == "kinesis" else "STREAM_KAFKA"
 
 
 class Watermark(Model):

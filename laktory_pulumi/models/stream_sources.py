@@ -41,6 +41,7 @@ from .base import FieldError, Model
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
+    from .sources import EventSource
 
 ValueFormat = Literal["json", "string", "bytes"]
 """How a record's value reaches bronze: parsed from JSON by `schema_ddl`, decoded as UTF-8
@@ -303,6 +304,76 @@ class KinesisStream(Model):
 
 StreamBlock = KafkaStream | EventHubsStream | KinesisStream
 
+_BLOCKS_OF_TYPE = {
+    "STORAGE_EVENTS": (),
+    "STREAM_KAFKA": ("kafka", "event_hubs"),
+    "STREAM_KINESIS": ("kinesis",),
+}
+"""The blocks each readable event source type takes (STORAGE_DUMPS has no reader)."""
+
+_FILE_READER_DEFAULTS = {"format": "JSON", "multiline": False, "header": True, "read_options": {}}
+"""The file-reader fields of an event source, at their defaults. Compared with the defaults,
+not with the fields set: the metadata file, read back, sets every field."""
+
+
+def check_event_source(source: EventSource) -> None:
+    """The type, blocks and value fields of an event source agree; a `FieldError` otherwise."""
+    if source.type not in _BLOCKS_OF_TYPE:
+        raise FieldError(
+            "type",
+            f"type {source.type} cannot be read: STORAGE_EVENTS (files landed in storage), "
+            "STREAM_KAFKA and STREAM_KINESIS have readers; STORAGE_DUMPS had none in "
+            "Laktory v0.0.22 either",
+        )
+    blocks = [name for name in STREAM_BLOCKS if getattr(source, name) is not None]
+    allowed = _BLOCKS_OF_TYPE[source.type]
+    stray = [name for name in blocks if name not in allowed]
+    if stray:
+        kind = "STREAM_KINESIS" if stray[0] == "kinesis" else "STREAM_KAFKA"
+        raise FieldError(stray[0], f"{stray[0]} is for type {kind}")
+    if not allowed:
+        if source.value_format is not None:
+            raise FieldError("value_format", "value_format is for STREAM_ types")
+        return
+    if len(blocks) > 1:
+        raise FieldError(blocks[-1], "set one of kafka or event_hubs")
+    if not blocks:
+        raise FieldError(
+            "type", f"type {source.type} reads a {' or '.join(allowed)} block; add one"
+        )
+    _check_stream(source)
+
+
+def _check_stream(source: EventSource) -> None:
+    """A stream: read as a stream, no file-reader fields, a schema for a JSON value only."""
+    if not source.read_as_stream:
+        raise FieldError(
+            "read_as_stream",
+            "a stream source is read as a stream (its checkpoint keeps the offsets); "
+            "remove read_as_stream: false",
+        )
+    files = [n for n, value in _FILE_READER_DEFAULTS.items() if getattr(source, n) != value]
+    if files:
+        raise FieldError(
+            files[0],
+            f"{files[0]} is a file reader's; a stream's connector options go in its block's "
+            "options",
+        )
+    value_format = source.stream_value_format
+    if value_format == "json" and not source.schema_ddl:
+        raise FieldError(
+            "value_format" if "value_format" in source.model_fields_set else "schema_ddl",
+            "value_format json parses each record's value by schema_ddl (a stream has no "
+            "files to infer it from): declare schema_ddl, e.g. 'id INT, ts TIMESTAMP', or "
+            "keep the value unparsed with value_format: string or bytes",
+        )
+    if value_format != "json" and source.schema_ddl:
+        raise FieldError(
+            "schema_ddl",
+            f"schema_ddl parses a JSON value; with value_format {value_format} the value is "
+            "not parsed: remove schema_ddl or set value_format: json",
+        )
+
 
 def connector_options(block: StreamBlock) -> dict[str, str]:
     """The connector's options from a block, secrets still as references (resolved by the
@@ -420,6 +491,7 @@ __all__ = [
     "SaslLogin",
     "ValueFormat",
     "block_of",
+    "check_event_source",
     "connector_options",
     "holds_secret",
     "is_reference",
