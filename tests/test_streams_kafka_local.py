@@ -11,6 +11,8 @@ the value does not have.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 from test_local_support import land, make_project, read_table, rows_of, run
+
+from laktory_pulumi.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -53,6 +57,16 @@ tables:
       - {{name: amount, type: double, sql_expression: value.amount}}
       - {{name: topic, type: string, sql_expression: topic}}
       - {{name: kafka_offset, type: bigint, sql_expression: '`offset`'}}
+tests:
+  - name: orders_parsed_from_kafka_records
+    table: slv_orders
+    given:
+      - event_source: orders
+        rows:
+          - {{key: k9, value: {{id: 7, amount: 2.5}}, topic: orders, partition: 0, offset: 9,
+             timestamp: "2024-05-01T10:00:09Z"}}
+    expect:
+      rows: [{{id: 7, amount: 2.5, topic: orders, kafka_offset: 9}}]
 """
 
 
@@ -75,6 +89,7 @@ class Runs:
     project: Path
     landing: Path
     state: Path
+    tested: tuple[int, str]
     first: list[tuple[object, ...]]
     second: list[tuple[object, ...]]
     bronze_columns: list[str]
@@ -104,10 +119,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Runs:
     assert run(project, NAME, landing, state) == 0
     bronze = read_table(spark, state, "brz_orders", "shop")
     silver = read_table(spark, state, "slv_orders", "shop")
+    # The table test (records given in the replayed shape), on the run's warm engine.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tested = main(["test", "--project", str(project), "--state", str(state)])
     return Runs(
         project,
         landing,
         state,
+        (tested, out.getvalue()),
         first,
         rows_of(bronze, columns),
         bronze.columns,
@@ -168,3 +188,9 @@ def test_deep_validation_analyses_silver_from_the_declared_value_schema(
     (finding,) = analyse_pipeline(load_pipeline_file(file, {}), spark)
     assert finding.path == ("tables", 1, "columns", 1, "sql_expression")
     assert "amout" in finding.message and not finding.notice
+
+
+def test_a_table_test_gives_records_in_the_replayed_shape(runs: Runs) -> None:
+    code, out = runs.tested
+    assert code == 0, out
+    assert "orders_parsed_from_kafka_records" in out and "1 passed" in out, out

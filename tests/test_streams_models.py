@@ -190,3 +190,24 @@ def test_two_blocks_and_an_option_the_block_sets_are_refused(tmp_path: Path) -> 
 )
 def test_options_named_as_secrets_are_secret(option: str, secret: bool) -> None:
     assert holds_secret(option) is secret
+
+
+def test_a_table_test_cannot_give_kinesis_records(tmp_path: Path) -> None:
+    """A table test reads its inputs whole; Kinesis is read as a stream only."""
+    error = _error(
+        tmp_path,
+        """\
+        type: STREAM_KINESIS
+        kinesis: {stream_name: clicks, region: eu-west-1}
+        value_format: string
+tests:
+  - name: clicks
+    table: brz_events
+    given:
+      - event_source: events
+        rows: [{key: a, value: b}]
+    expect: {row_count: 1}
+""",
+    )
+    assert "tests[0].given[0].event_source: event rows are landed as JSON" in error
+    assert "a Kinesis stream" in error

@@ -345,12 +345,20 @@ def check_event_source(source: EventSource) -> None:
 
 
 def _check_stream(source: EventSource) -> None:
-    """A stream: read as a stream, no file-reader fields, a schema for a JSON value only."""
-    if not source.read_as_stream:
+    """A stream: no file-reader fields, a schema for a JSON value only; Kinesis as a stream.
+
+    Kafka (and Event Hubs) may be read whole (`read_as_stream: false`, a materialized view
+    reading every retained record at each update): Databricks' Kafka connector takes batch
+    reads ("Connect to Apache Kafka", https://docs.databricks.com/aws/en/connect/streaming/
+    kafka.html). Kinesis is read as a stream only (`read_kinesis` is a "streaming
+    table-valued function", https://docs.databricks.com/sql/language-manual/functions/
+    read_kinesis.html).
+    """
+    if not source.read_as_stream and source.kinesis is not None:
         raise FieldError(
             "read_as_stream",
-            "a stream source is read as a stream (its checkpoint keeps the offsets); "
-            "remove read_as_stream: false",
+            "a Kinesis source is read as a stream (Databricks' Kinesis connector streams, its "
+            "checkpoint keeps the sequence numbers); remove read_as_stream: false",
         )
     files = [n for n, value in _FILE_READER_DEFAULTS.items() if getattr(source, n) != value]
     if files:

@@ -95,7 +95,7 @@ def connector_rows(source: EventSource, spark: SparkSession) -> DataFrame:
     block = block_of(source)
     assert block is not None  # the model gives a stream source its block
     options = {key: resolved(value, spark) for key, value in connector_options(block).items()}
-    if isinstance(block, KinesisStream):
+    if isinstance(block, KinesisStream):  # a stream only (the model refuses a batch read)
         records = spark.readStream.format(KINESIS_FORMAT).options(**options).load()
         return records.selectExpr(
             "partitionKey AS key",
@@ -105,7 +105,10 @@ def connector_rows(source: EventSource, spark: SparkSession) -> DataFrame:
             "sequenceNumber AS `offset`",
             "approximateArrivalTimestamp AS `timestamp`",
         )
-    records = spark.readStream.format(KAFKA_FORMAT).options(**options).load()
+    # Read whole, Kafka starts at `earliest` and ends at `latest` (the connector's batch
+    # defaults); as a stream, each update resumes from the checkpoint.
+    reader = spark.readStream if source.read_as_stream else spark.read
+    records = reader.format(KAFKA_FORMAT).options(**options).load()
     return records.select(*BRONZE_COLUMNS)
 
 
@@ -115,8 +118,9 @@ def replayed_rows(source: EventSource, spark: SparkSession, folder: str) -> Data
         # An empty landing is an empty stream, not a missing path (nothing to infer here).
         Path(folder.removeprefix("file:")).mkdir(parents=True, exist_ok=True)
     ddl = KINESIS_REPLAY_DDL if source.kinesis is not None else KAFKA_REPLAY_DDL
+    reader = spark.readStream if source.read_as_stream else spark.read
     lines = (
-        spark.readStream.format("json")
+        reader.format("json")
         .schema(f"{ddl}, `{_CORRUPT_LINE}` STRING")
         .options(
             mode="PERMISSIVE",
