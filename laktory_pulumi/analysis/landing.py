@@ -34,8 +34,8 @@ def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
             for position, source in enumerate(builder.event_sources or [])
         ]
         for path, source in sources:
-            if source is None or source.schema_ddl is not None:
-                continue
+            if source is None or source.schema_ddl is not None or source.is_stream:
+                continue  # a stream's value is parsed by its schema_ddl, or kept unparsed
             found.append(
                 (
                     ("tables", index, *path),

@@ -136,7 +136,9 @@ def _add_source(graph: Graph, ids: _Ids, source: EventSource | TableSource) -> s
     if isinstance(source, EventSource):
         node_id, new = ids.get("evt", source.folder)
         if new:
-            label = f"events: {source.folder}"
+            # A stream names its kind: `kafka: shop/orders` (its records, not landed files).
+            kind = {"STREAM_KAFKA": "kafka", "STREAM_KINESIS": "kinesis"}.get(source.type)
+            label = f"{kind or 'events'}: {source.folder}"
             graph.nodes.append(Node(node_id, (label,), "source"))
         return node_id
     if source.is_external:

@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..models.base import format_path
+from ..models.stream_sources import takes_secret_reference
 from .errors import LoadError, LocatedError
 from .yaml_source import Path, YamlSource
 
@@ -225,10 +226,15 @@ def substitute(
                 f"'${{{piece.expression.strip()}}}' is not a secret reference; write "
                 "${secret.SCOPE/KEY}"
             )
+        if takes_secret_reference(path):
+            # A stream's password or connection string: the reference stays one in the
+            # metadata, and the runtime reads the secret on the cluster (`models.stream_sources`).
+            return secret_reference(*match.groups())
         if len(path) < 2 or path[-2] not in SECRET_FIELDS:
             raise _Problem(
                 "${secret.SCOPE/KEY} goes only in configuration, spark_conf or spark_env_vars "
-                "values, where Databricks resolves secrets at run time"
+                "values, where Databricks resolves secrets at run time (or in a stream source's "
+                "password, connection string, AWS keys and options)"
             )
         return secret_reference(*match.groups())
 

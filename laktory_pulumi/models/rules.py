@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .names import SYSTEM_COLUMNS, name_problem, segment_problem
+from .stream_sources import stream_source_rules
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -30,6 +31,7 @@ def pipeline_rules(pipeline: Pipeline) -> Problems:
         *_sql_reads_own_tables_unqualified(pipeline),
         *_runtime_settable_configuration(pipeline),
         *_rescued_data_kept(pipeline),
+        *stream_source_rules(pipeline),
     ]
 
 

@@ -9,6 +9,13 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
+from .stream_sources import (
+    EventHubsStream,
+    KafkaStream,
+    KinesisStream,
+    ValueFormat,
+    check_event_source,
+)
 
 if TYPE_CHECKING:
     from .builder import TableBuilder
@@ -32,7 +39,9 @@ class Producer(Model):
 
 
 EventSourceType = Literal["STORAGE_DUMPS", "STORAGE_EVENTS", "STREAM_KINESIS", "STREAM_KAFKA"]
-"""Laktory v0.0.22's event source types; only STORAGE_EVENTS could be read there, and here."""
+"""Laktory v0.0.22's event source types. STORAGE_EVENTS reads landed files; STREAM_KAFKA a
+`kafka` or `event_hubs` block and STREAM_KINESIS a `kinesis` block (`models/stream_sources.py`);
+STORAGE_DUMPS has no reader, as in Laktory v0.0.22."""
 
 
 class EventSource(Model):
@@ -61,9 +70,10 @@ class EventSource(Model):
     )
     type: Annotated[EventSourceType, UpperCase] = Field(
         default="STORAGE_EVENTS",
-        description="How the events arrive. Only `STORAGE_EVENTS` (files landed in storage) is "
-        "read; Laktory v0.0.22 accepted the other values but could not read them either, so "
-        "they fail validation here.",
+        description="How the events arrive: `STORAGE_EVENTS` (files landed in storage), "
+        "`STREAM_KAFKA` (a `kafka` or `event_hubs` block) or `STREAM_KINESIS` (a `kinesis` "
+        "block). `STORAGE_DUMPS` has no reader (nor had it in Laktory v0.0.22) and fails "
+        "validation.",
     )
     read_as_stream: bool = Field(
         default=True,
@@ -99,18 +109,51 @@ class EventSource(Model):
     )
     schema_ddl: str | None = Field(
         default=None,
-        description="Schema of the events as a DDL string; inferred from the files when unset.",
+        description="Schema of the events as a DDL string; inferred from the files when unset. "
+        "For a stream with `value_format: json`, the schema of each record's value.",
+    )
+    kafka: KafkaStream | None = Field(
+        default=None,
+        description="`type: STREAM_KAFKA`: the Kafka topics read. Locally the records are "
+        "replayed from JSON lines landed in the events folder (docs/streams.md).",
+    )
+    event_hubs: EventHubsStream | None = Field(
+        default=None,
+        description="`type: STREAM_KAFKA`: an Azure Event Hub, read through its Kafka endpoint.",
+    )
+    kinesis: KinesisStream | None = Field(
+        default=None, description="`type: STREAM_KINESIS`: the Amazon Kinesis stream read."
+    )
+    value_format: ValueFormat | None = Field(
+        default=None,
+        description="A stream's record value in bronze: `json` (the default; parsed by "
+        "`schema_ddl` into the struct column `value`, a value that does not parse kept in "
+        "`_rescued_data`), `string` (UTF-8 text) or `bytes` (binary). Streams only.",
     )
 
     @model_validator(mode="after")
-    def _storage_events_only(self) -> EventSource:
-        if self.type != "STORAGE_EVENTS":
-            raise FieldError(
-                "type",
-                f"type {self.type} cannot be read: only STORAGE_EVENTS (files landed in "
-                "storage) has a reader, as in Laktory v0.0.22",
-            )
+    def _readable_type(self) -> EventSource:
+        """Each type reads with its own block, with the rules of `stream_sources`."""
+        check_event_source(self)
         return self
+
+    @property
+    def is_stream(self) -> bool:
+        """True for a Kafka, Event Hubs or Kinesis stream, False for landed files."""
+        return self.type in ("STREAM_KAFKA", "STREAM_KINESIS")
+
+    @property
+    def stream_value_format(self) -> ValueFormat:
+        """A stream's value format, `json` unless set."""
+        return self.value_format or "json"
+
+    @property
+    def has_rescued_data(self) -> bool:
+        """Whether the read rows have `_rescued_data`: JSON and CSV files (the reader's
+        rescued or corrupt-record column), a stream whose value is parsed from JSON."""
+        if self.is_stream:
+            return self.stream_value_format == "json"
+        return self.format in ("JSON", "CSV")
 
     @property
     def spark_options(self) -> dict[str, str]:

@@ -275,7 +275,8 @@ def _test_problems(pipeline: Pipeline, test: TableTest, here: Path) -> Problems:
             problems.append((at, f"event source {given.event_source} is not read: {why}"))
     for position, given in enumerate(test.given):
         formats = {
-            source.format
+            # A Kinesis source streams only, and a test reads its inputs whole.
+            "a Kinesis stream" if source.kinesis is not None else source.format
             for table in built
             for source in table.builder.sources
             if isinstance(source, EventSource) and given.event_source in event_source_names(source)

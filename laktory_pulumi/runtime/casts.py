@@ -141,7 +141,7 @@ def source_has_rescued_data(table: Table) -> bool:
     if builder.aggregation is not None:
         return False  # the projection reads the aggregates, not the source's rows
     if builder.event_source is not None:
-        return builder.event_source.format in ("JSON", "CSV")
+        return builder.event_source.has_rescued_data
     source = builder.table_source
     if source is None or source.is_external or source.cdc is not None:
         return False

@@ -76,6 +76,10 @@ def read_events(
     `key` (default: the table's name) names the kept schema and Auto Loader's schema location;
     a table appending several event sources gives each its own (`runtime.flows`).
     """
+    if source.is_stream:  # Kafka, Event Hubs, Kinesis: `runtime/stream_readers.py`
+        from .stream_readers import read_stream_source
+
+        return read_stream_source(source, spark)
     key = key or table.name
     path = source.events_path(None if source.events_root else landing_root(spark))
     file_format = source.format.lower()

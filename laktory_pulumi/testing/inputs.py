@@ -36,7 +36,7 @@ def as_one_batch(pipeline: Pipeline) -> Pipeline:
 
 def _read_whole(value: Any) -> None:
     if isinstance(value, dict):
-        if "read_as_stream" in value:
+        if "read_as_stream" in value and value.get("kinesis") is None:  # Kinesis only streams
             value["read_as_stream"] = False
         value.pop("events_root", None)
         for item in value.values():
