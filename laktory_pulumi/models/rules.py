@@ -236,6 +236,8 @@ def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
         for path, source in reads:
             if source is None or not source.read_as_stream or source.is_external:
                 continue
+            if source.snapshots is not None:  # a snapshot is read whole
+                continue
             upstream = tables.get(source.name)
             if upstream is None or _appends_only(upstream):
                 continue
