@@ -102,9 +102,7 @@ def _feeds_agree(here: Path, table: Table, feeds: list[TableSource]) -> list[tup
         at: Path = (*here, "builder", "table_sources", position, "cdc")
         for field, reason in _ONE_FEED_ONLY.items():
             if getattr(cdc, field):
-                problems.append(
-                    ((*at, field), f"{field} takes a single change feed: {reason}")
-                )
+                problems.append(((*at, field), f"{field} takes a single change feed: {reason}"))
         if source is first:
             continue
         for field in _AGREEING:
@@ -142,7 +140,10 @@ def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Pa
         )
     if pipeline.edition == "CORE":
         problems.append(
-            ((*here, "builder"), "change flows need edition PRO or ADVANCED (this pipeline is CORE)")
+            (
+                (*here, "builder"),
+                "change flows need edition PRO or ADVANCED (this pipeline is CORE)",
+            )
         )
     return problems
 

@@ -261,7 +261,8 @@ def _why_not_appended(table: object) -> str:
     if source is not None and source.cdc is not None:
         return "a CDC target is updated and deleted by apply_changes"
     if table.builder.appends or any(  # type: ignore[attr-defined]
-        source.snapshots for source in table.builder.sources  # type: ignore[attr-defined]
+        source.snapshots
+        for source in table.builder.sources  # type: ignore[attr-defined]
     ):
         return "a CDC target is updated and deleted by its change flows"
     return "it reads its source whole, so it is a materialized view, recomputed at each update"

@@ -93,9 +93,13 @@ class SnapshotCdc(Model):
         if self.version == "column" and self.version_column is None:
             raise FieldError("version_column", "version column needs a version_column")
         if self.version != "file_name" and self.version_pattern is not None:
-            raise FieldError("version_pattern", f"version_pattern is for version file_name, not {self.version}")
+            raise FieldError(
+                "version_pattern", f"version_pattern is for version file_name, not {self.version}"
+            )
         if self.version != "column" and self.version_column is not None:
-            raise FieldError("version_column", f"version_column is for version column, not {self.version}")
+            raise FieldError(
+                "version_column", f"version_column is for version column, not {self.version}"
+            )
         if self.track_history_columns and self.track_history_except_columns:
             raise FieldError(
                 "track_history_except_columns",

@@ -50,7 +50,9 @@ def _define_feed(table: Table, source: TableSource, spark: SparkSession) -> None
     def changes() -> DataFrame:
         return process(table, read_one(table, source, spark, flow))
 
-    dlt.create_auto_cdc_flow(target=table.name, source=view, flow_name=flow, **feed_arguments(source))
+    dlt.create_auto_cdc_flow(
+        target=table.name, source=view, flow_name=flow, **feed_arguments(source)
+    )
 
 
 def feed_arguments(source: TableSource) -> dict[str, Any]:

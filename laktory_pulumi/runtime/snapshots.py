@@ -110,7 +110,7 @@ def define_snapshots(table: Table, spark: SparkSession) -> Any:
     from . import dlt
     from .tables import settings_of
 
-    source, settings = _snapshot_source(table)
+    _, settings = _snapshot_source(table)
     dlt.create_streaming_table(
         name=table.name, comment=table.comment, **settings_of(table, streaming_table=True)
     )

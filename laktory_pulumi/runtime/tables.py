@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ..models.cdc_feeds import change_feeds, snapshot_source
 from . import dlt
 from .builders import process
-from .change_feeds import define_change_feeds
 from .cdc_columns import filled_columns
+from .change_feeds import define_change_feeds
 from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import define_aggregate_checks, quarantine, rules_of
 from .flows import define_appends
