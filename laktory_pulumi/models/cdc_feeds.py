@@ -122,7 +122,16 @@ def _feeds_agree(here: Path, table: Table, feeds: list[TableSource]) -> list[tup
 def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Path, str]]:
     """What a CDC target cannot have, as for a single change feed (`models.rules`)."""
     problems: list[tuple[Path, str]] = []
-    if table.quarantine:
+    if snapshot_source(table.builder) is not None and table.expectations:
+        problems.append(
+            (
+                (*here, "expectations"),
+                "a snapshot table takes no expectations: DLT's snapshot source gives it "
+                "DataFrames, not a dataset that expectations can check; check the rows in the "
+                "table it reads, or in a table reading this one",
+            )
+        )
+    elif table.quarantine:
         problems.append(
             (
                 (*here, "quarantine"),
