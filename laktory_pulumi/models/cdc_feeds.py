@@ -122,7 +122,17 @@ def _feeds_agree(here: Path, table: Table, feeds: list[TableSource]) -> list[tup
 def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Path, str]]:
     """What a CDC target cannot have, as for a single change feed (`models.rules`)."""
     problems: list[tuple[Path, str]] = []
-    if snapshot_source(table.builder) is not None and table.expectations:
+    found = snapshot_source(table.builder)
+    settings = found[1].snapshots if found is not None else None
+    if settings is not None and settings.version == "file_name" and table.layer != "BRONZE":
+        problems.append(
+            (
+                (*here, "builder", "event_source", "snapshots", "version"),
+                "version file_name reads each row's file from _source_file, which BRONZE "
+                f"tables keep (this table is {table.layer}): read the files on BRONZE",
+            )
+        )
+    if found is not None and table.expectations:
         problems.append(
             (
                 (*here, "expectations"),

@@ -58,9 +58,10 @@ class SnapshotCdc(Model):
     version_pattern: str | None = Field(
         default=None,
         description="With `version: file_name`: a regular expression searched in each file's "
-        "path, whose first group is the version, e.g. `LOAD_(\\d+)` for DLT-META's "
-        "`LOAD_1.csv`, `LOAD_2.csv`. Digits compare as numbers; other text compares as text "
-        "(write dates as `YYYY-MM-DD`).",
+        "path, whose first group, digits, is the version, a number: e.g. `LOAD_(\\d+)` for "
+        "DLT-META's `LOAD_1.csv`, `LOAD_2.csv` (`LOAD_10` comes after `LOAD_9`), or "
+        "`extract_(\\d{8})` for dated files. An update fails on a file it finds no version in, "
+        "rather than leave its rows out.",
     )
     version_column: str | None = Field(
         default=None,
