@@ -120,7 +120,8 @@ def _feeds_agree(here: Path, table: Table, feeds: list[TableSource]) -> list[tup
 
 
 def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Path, str]]:
-    """What a CDC target cannot have, as for a single change feed (`models.rules`)."""
+    """What a CDC target cannot have, as for a single change feed (`models.rules`); a table of
+    several feeds gets no quarantine by the rule of listed sources (`Pipeline._appends`)."""
     problems: list[tuple[Path, str]] = []
     found = snapshot_source(table.builder)
     settings = found[1].snapshots if found is not None else None
@@ -139,22 +140,6 @@ def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Pa
                 "a snapshot table takes no expectations: DLT's snapshot source gives it "
                 "DataFrames, not a dataset that expectations can check; check the rows in the "
                 "table it reads, or in a table reading this one",
-            )
-        )
-    elif table.quarantine:
-        problems.append(
-            (
-                (*here, "quarantine"),
-                "quarantine is not built: a CDC target applies its changes with a change flow "
-                "and gets no quarantine",
-            )
-        )
-    if table.private and snapshot_source(table.builder) is not None:
-        problems.append(
-            (
-                (*here, "private"),
-                "a snapshot CDC target is a streaming table: only a table with one source "
-                "without cdc can be private",
             )
         )
     if pipeline.edition == "CORE":

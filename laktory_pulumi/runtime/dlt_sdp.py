@@ -630,7 +630,9 @@ class SdpBackend(ExpectationDecorators):
                 next_version = earlier.agg(
                     (F.coalesce(F.max(SNAPSHOT_VERSION), F.lit(0)) + 1).alias(SNAPSHOT_VERSION)
                 )
-                return earlier.unionByName(current.crossJoin(next_version))
+                return earlier.unionByName(
+                    current.crossJoin(next_version), allowMissingColumns=True
+                )
 
         elif hasattr(source, "every_snapshot"):
             every_snapshot = source.every_snapshot
