@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
-from test_local_support import land, make_project, read_table, rows_of, run
+from test_local_support import land, make_project, read_table, rows_of, run, run_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -90,6 +90,8 @@ tables:
       table_sources:
         - {name: brz_orders_web, cdc: &latest {primary_keys: [id], sequence_by: seq, apply_as_deletes: "op = 'D'", except_columns: [op]}}
         - {name: brz_orders_calls, cdc: *latest}
+    expectations:  # on both feeds' changes; a delete has no status
+      - {name: has_status, expression: status IS NOT NULL, action: WARN}
   - name: slv_orders_history
     builder:
       layer: SILVER
@@ -162,6 +164,10 @@ def updates(
                 for table, columns in _READ.items()
             }
         )
+        rule = run_state(state).tables.get("slv_orders")
+        if rule is not None and "has_status" in rule.expectations:
+            counted = rule.expectations["has_status"]
+            seen[-1]["has_status"] = [(counted.passed_rows, counted.failed_rows)]
     yield seen
 
 
@@ -212,6 +218,13 @@ def test_an_update_without_a_new_snapshot_changes_nothing(
 ) -> None:
     for table in ("brz_products", "slv_products", "brz_stores_history"):
         assert updates[2][table] == updates[1][table], table
+
+
+def test_the_feeds_expectations_are_counted_on_every_feeds_changes(
+    updates: list[dict[str, Any]],
+) -> None:
+    # After the second update the two feeds hold 7 changes, one a delete without a status.
+    assert updates[1]["has_status"] == [(6, 1)]
 
 
 def test_two_change_feeds_latest_change_per_key_wins(updates: list[dict[str, Any]]) -> None:

@@ -597,7 +597,21 @@ class SdpBackend(ExpectationDecorators):
         dp.materialized_view(
             name=target, comment=comment, table_properties=properties, partition_cols=partitions
         )(lambda: frame)
-        REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=changes)
+        # The feeds' views carry the table's expectations (the same rules on each): the table
+        # reports them, counted on every feed's changes before the rules, as for one feed.
+        checked = [VIEW_RULES[source] for source, _ in feeds if source in VIEW_RULES]
+
+        def feed_rows() -> DataFrame:
+            with _reading_whole():
+                return _union([unchecked() for _, unchecked in checked])
+
+        REGISTRY[target] = DatasetRecord(
+            name=target,
+            materialized_view=True,
+            query=changes,
+            expectations=list(checked[0][0]) if checked else [],
+            checked=feed_rows if checked else None,
+        )
 
     def create_auto_cdc_from_snapshot_flow(
         self,

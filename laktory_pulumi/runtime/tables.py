@@ -2,7 +2,9 @@
 
 The templates call it for each table they build: a table with its expectations (and its
 quarantine table when asked); a CDC table (its change feed as a view, applied with
-`apply_changes`); a table listing several sources, one append flow each (`runtime.flows`).
+`apply_changes`); a table listing several sources, one append flow each (`runtime.flows`), or
+one change flow each when they are change feeds (`runtime.change_feeds`); a table read as
+full snapshots (`runtime.snapshots`).
 What the query reads comes from `source_frame`: the table's source, its SQL query, or its
 static `data` rows.
 """
