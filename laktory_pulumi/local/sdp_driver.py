@@ -380,6 +380,7 @@ def _run_update(
     if error is not None:
         emit(Event("update_ended", update=update, state="FAILED", table=failed_table, error=error))
         return False
+    dlt_sdp.log_snapshots(spark)  # the snapshots read whole this update, for the next ones
     emit(Event("update_ended", update=update, state="COMPLETED"))
     return True
 

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from .base import BackRef, Model, RuleViolation, UpperCase, exactly_one
 from .builder_rules import builder_rules
+from .cdc_feeds import cdc_feed_rules
 from .cluster import PipelineCluster
 from .deploy_rules import deploy_rules
 from .function_rules import functions_exist
@@ -257,6 +258,7 @@ class Pipeline(Model):
             *functions_exist(self),
             *self._appends(),
             *builder_rules(self),
+            *cdc_feed_rules(self),
             *laktory_name_rules(self),
             *settings_rules(self),
             *table_test_rules(self),

@@ -201,11 +201,16 @@ def _appends_only(table: object) -> bool:
     if table.sql is not None or table.data is not None:  # type: ignore[attr-defined]
         return False
     if builder.appends:
-        return True
+        return not any(source.cdc for source in builder.table_sources or [])
     if builder.event_source is not None:
-        return builder.event_source.read_as_stream
+        return builder.event_source.read_as_stream and builder.event_source.snapshots is None
     source = builder.table_source
-    return source is not None and source.cdc is None and source.read_as_stream
+    return (
+        source is not None
+        and source.cdc is None
+        and source.snapshots is None
+        and source.read_as_stream
+    )
 
 
 def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
@@ -233,6 +238,8 @@ def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
         for path, source in reads:
             if source is None or not source.read_as_stream or source.is_external:
                 continue
+            if source.snapshots is not None:  # a snapshot is read whole
+                continue
             upstream = tables.get(source.name)
             if upstream is None or _appends_only(upstream):
                 continue
@@ -255,6 +262,11 @@ def _why_not_appended(table: object) -> str:
         return "a table of static data is a materialized view"
     if source is not None and source.cdc is not None:
         return "a CDC target is updated and deleted by apply_changes"
+    if table.builder.appends or any(  # type: ignore[attr-defined]
+        source.snapshots
+        for source in table.builder.sources  # type: ignore[attr-defined]
+    ):
+        return "a CDC target is updated and deleted by its change flows"
     return "it reads its source whole, so it is a materialized view, recomputed at each update"
 
 

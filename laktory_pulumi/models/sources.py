@@ -9,6 +9,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
+from .snapshots import SnapshotCdc
 from .stream_sources import (
     EventHubsStream,
     KafkaStream,
@@ -130,6 +131,22 @@ class EventSource(Model):
         "`schema_ddl` into the struct column `value`, a value that does not parse kept in "
         "`_rescued_data`), `string` (UTF-8 text) or `bytes` (binary). Streams only.",
     )
+    snapshots: SnapshotCdc | None = Field(
+        default=None,
+        description="Each landed file (or the files of one version) is a full snapshot of the "
+        "source, and the table applies the changes between consecutive snapshots (DLT's "
+        "`create_auto_cdc_from_snapshot_flow`); the files are read whole, not as a stream.",
+    )
+
+    @model_validator(mode="after")
+    def _snapshot_versions_of_files(self) -> EventSource:
+        if self.snapshots is not None and self.snapshots.version == "arrival":
+            raise FieldError(
+                "snapshots",
+                "version arrival is for table sources; landed files give their version "
+                "with version: file_name (and a version_pattern) or version: column",
+            )
+        return self
 
     @model_validator(mode="after")
     def _readable_type(self) -> EventSource:
@@ -352,6 +369,13 @@ class TableSource(Model):
     )
     watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
     cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
+    snapshots: SnapshotCdc | None = Field(
+        default=None,
+        description="The source is a sequence of full snapshots, read whole, and the table "
+        "applies the changes between consecutive snapshots (DLT's "
+        "`create_auto_cdc_from_snapshot_flow`): `version: arrival` takes the table as it is "
+        "at each update, `version: column` splits it by a version column.",
+    )
     schema_ddl: str | None = Field(
         default=None,
         description="Columns of the catalog table read (a `catalog.schema.table` name), as a "
@@ -393,6 +417,22 @@ class TableSource(Model):
         return self
 
     @model_validator(mode="after")
+    def _snapshots_of_a_table(self) -> TableSource:
+        if self.snapshots is None:
+            return self
+        if self.cdc is not None:
+            raise FieldError("snapshots", "set cdc (a change feed) or snapshots, not both")
+        if self.snapshots.version == "file_name":
+            raise FieldError(
+                "snapshots",
+                "version file_name is for landed files; a table gives its version with "
+                "version: arrival or version: column",
+            )
+        if self.watermark is not None:
+            raise FieldError("watermark", "a snapshot is read whole: it takes no watermark")
+        return self
+
+    @model_validator(mode="after")
     def _cdc_needs_stream(self) -> TableSource:
         if self.cdc is not None and not self.read_as_stream:
             raise FieldError(
@@ -419,8 +459,10 @@ def check_source_lists(builder: TableBuilder) -> None:
     """Rules of `event_sources` / `table_sources`: append flows of streams, one key each.
 
     Each source is an append flow into one streaming table (DLT's `append_flow`), so each reads
-    a stream; change feeds (`cdc`) need `apply_changes` on a single source; and an aggregation
-    or a deduplication would only see the rows of one flow.
+    a stream; or, when every listed source is a change feed (`cdc`), one change flow each
+    (`create_auto_cdc_flow` with the source's flow name; `models.cdc_feeds` checks they agree);
+    snapshots take one source; and an aggregation or a deduplication would only see the rows of
+    one flow.
     """
     field = "event_sources" if builder.event_sources is not None else "table_sources"
     listed: list[EventSource | TableSource] = [
@@ -435,8 +477,19 @@ def check_source_lists(builder: TableBuilder) -> None:
         raise FieldError(
             field, "each listed source is appended as a stream: remove read_as_stream: false"
         )
-    if any(isinstance(source, TableSource) and source.cdc is not None for source in listed):
-        raise FieldError(field, "cdc takes a single table_source (apply_changes reads one feed)")
+    if any(source.snapshots is not None for source in listed):
+        raise FieldError(
+            field,
+            "snapshots take a single source: a snapshot's missing keys are deletes, so two "
+            "snapshot flows into one table would delete each other's rows",
+        )
+    with_cdc = [isinstance(s, TableSource) and s.cdc is not None for s in listed]
+    if any(with_cdc) and not all(with_cdc):
+        raise FieldError(
+            field,
+            "either every listed source is a table_source with cdc (one change flow each) or "
+            "none is: DLT cannot append to a table that change flows update",
+        )
     if builder.aggregation is not None or builder.drop_duplicates:
         raise FieldError(
             field,

@@ -16,6 +16,7 @@ from .base import (
     equal_wherever_defined,
 )
 from .builder import TableBuilder
+from .cdc_feeds import generated_views
 from .column import NO_CAST, Column
 from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
 from .table_settings import PropertyValue, RowFilter
@@ -334,6 +335,7 @@ class Table(Model):
             generated.append(
                 (self.changes_view_name, ("builder", "table_source", "cdc"), "change-feed view")
             )
+        generated += generated_views(self)
         if any(expectation.is_aggregate for expectation in self.expectations):
             generated.append(
                 (self.aggregate_checks_name, ("expectations",), "aggregate expectations view")

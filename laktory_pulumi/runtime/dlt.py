@@ -192,6 +192,35 @@ def apply_changes(**options: Any) -> Any:
     return backend().apply_changes(**options)
 
 
+def create_auto_cdc_flow(**options: Any) -> Any:
+    """One change flow into a target: DLT's `create_auto_cdc_flow`, which replaced
+    `apply_changes` with the same signature (DLT's Python reference, "create_auto_cdc_flow");
+    a backend with the older name only gets `apply_changes`."""
+    chosen = backend()
+    call = getattr(chosen, "create_auto_cdc_flow", None) or chosen.apply_changes
+    return call(**options)
+
+
+def create_auto_cdc_from_snapshot_flow(**options: Any) -> Any:
+    """A flow applying full snapshots to a target: DLT's `create_auto_cdc_from_snapshot_flow`,
+    which replaced `apply_changes_from_snapshot` with the same signature (DLT's Python
+    reference, "create_auto_cdc_from_snapshot_flow"); a backend with the older name only
+    gets `apply_changes_from_snapshot`."""
+    chosen = backend()
+    call = getattr(chosen, "create_auto_cdc_from_snapshot_flow", None)
+    return (call or chosen.apply_changes_from_snapshot)(**options)
+
+
+def change_flows_defined(target: str) -> None:
+    """Say every change flow of `target` is defined; for the backends that need to know (SDP).
+
+    Not a call of Databricks' `dlt`: there, the flows are all DLT needs.
+    """
+    chosen = backend()
+    if hasattr(chosen, "change_flows_defined"):
+        chosen.change_flows_defined(target)
+
+
 def display(frame: DataFrame) -> None:
     """Databricks' `display` on Databricks; `show` in debug; nothing inside a local run."""
     chosen = backend()

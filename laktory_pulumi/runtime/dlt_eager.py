@@ -35,6 +35,7 @@ class EagerBackend(ExpectationDecorators):
     def __init__(self) -> None:
         self.frames: dict[str, DataFrame] = {}
         self._streaming_tables: dict[str, list[Rule]] = {}
+        self._change_flows: dict[str, list[tuple[DataFrame, Any]]] = {}
 
     def _spark(self) -> SparkSession:
         from . import dlt
@@ -104,6 +105,37 @@ class EagerBackend(ExpectationDecorators):
             return DefinedDataset(target, frame)
 
         return register
+
+    def create_auto_cdc_flow(
+        self, target: str, source: str, flow_name: str | None = None, **arguments: Any
+    ) -> DefinedDataset:
+        """One change flow into `target`; with a flow name, one of several, the target being
+        the SCD table of all the flows' changes so far (`runtime.change_feeds`)."""
+        from .scd import apply_changes_of_feeds, change_spec
+
+        if flow_name is None:
+            return self.apply_changes(target, source, **arguments)
+        feeds = self._change_flows.setdefault(target, [])
+        feeds.append((as_batch(self.read(source), source), change_spec(**arguments)))
+        self.frames[target] = apply_changes_of_feeds(feeds)
+        return DefinedDataset(target, self.frames[target])
+
+    def create_auto_cdc_from_snapshot_flow(
+        self, target: str, source: Any, **arguments: Any
+    ) -> DefinedDataset:
+        """The SCD table of the source's snapshots: every snapshot of a `SnapshotReader`, or
+        the one snapshot a view holds now."""
+        from pyspark.sql import functions as F
+
+        from .snapshots import SNAPSHOT_VERSION, apply_snapshots
+
+        if isinstance(source, str):
+            version = F.lit(1).cast("bigint").alias(SNAPSHOT_VERSION)
+            snapshots = as_batch(self.read(source), source).select("*", version)
+        else:
+            snapshots = source.every_snapshot()
+        self.frames[target] = apply_snapshots(snapshots, **arguments)
+        return DefinedDataset(target, self.frames[target])
 
     def apply_changes(self, target: str, source: str, **arguments: Any) -> DefinedDataset:
         """The SCD table of `source`'s changes, computed from every change at once.

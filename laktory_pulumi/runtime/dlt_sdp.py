@@ -48,7 +48,7 @@ from pyspark.sql import functions as F
 from .analysis import refusing_analysis
 from .deduplication import finishing_step
 from .expectations import ExpectationDecorators, Rule, apply_rules, attached_rules, rules_from
-from .scd import SEQUENCE_RULES, change_spec, sequence_checks
+from .scd import SEQUENCE_RULES, ChangeSpec, apply_changes_of_feeds, change_spec, sequence_checks
 from .scd import apply_changes as scd_apply_changes
 
 QueryFunction = Callable[[], DataFrame]
@@ -102,8 +102,36 @@ VIEW_RULES: dict[str, tuple[list[Rule], QueryFunction]] = {}
 READ_VIEWS: set[str] = set()
 
 
+SNAPSHOT_LOGS: dict[str, tuple[str, str]] = {}
+"""For each target of a periodic snapshot (a view read whole at each update): its log table
+and the view. Locally the snapshots a view gave at earlier updates exist nowhere else; the
+driver appends each update's to the log once the update has committed (`log_snapshots`)."""
+
+
+def snapshot_log_name(target: str) -> str:
+    """The catalog table keeping the snapshots of `target`'s periodic snapshot flow."""
+    return f"laktory_snapshots__{target}"
+
+
+def log_snapshots(spark: SparkSession) -> None:
+    """Append, to each periodic snapshot's log, the snapshot the update just applied: its view
+    evaluated again against the tables the update committed, at the next version."""
+    from .snapshots import SNAPSHOT_VERSION
+
+    for log, source in SNAPSHOT_LOGS.values():
+        current = _whole(source)
+        if spark.catalog.tableExists(log):
+            row = spark.table(log).agg(F.max(SNAPSHOT_VERSION)).first()
+            version = int(row[0] or 0) + 1 if row else 1
+        else:
+            version = 1
+        logged = current.select("*", F.lit(version).cast("bigint").alias(SNAPSHOT_VERSION))
+        logged.write.mode("append").format("parquet").saveAsTable(log)
+
+
 def reset() -> None:
     """Forget the datasets of the previous update: each update imports the notebooks anew."""
+    SNAPSHOT_LOGS.clear()
     REGISTRY.clear()
     VIEW_QUERIES.clear()
     VIEW_RULES.clear()
@@ -287,6 +315,8 @@ class SdpBackend(ExpectationDecorators):
         self._unions: dict[str, list[str]] = {}
         # Settings of each append target, for its flows' tables: (properties, partitions).
         self._target_properties: dict[str, tuple[dict[str, str] | None, list[str] | None]] = {}
+        # The change flows of each target fed by several change feeds, until all are defined.
+        self._change_flows: dict[str, list[tuple[str, ChangeSpec]]] = {}
 
     # Reads --------------------------------------------------------------------------------
 
@@ -541,6 +571,106 @@ class SdpBackend(ExpectationDecorators):
             checked=feed if counted_on_feed else checks,
             more_checks=((sequence_rules, checks),) if counted_on_feed else (),
         )
+
+    def create_auto_cdc_flow(
+        self, target: str, source: str, flow_name: str | None = None, **arguments: Any
+    ) -> None:
+        """One change flow into `target`. Without a flow name, the target's only flow
+        (`apply_changes`); with one, one of several, applied together once
+        `change_flows_defined` says they are all there (`runtime.change_feeds`)."""
+        if flow_name is None:
+            self.apply_changes(target=target, source=source, **arguments)
+            return
+        self._change_flows.setdefault(target, []).append((source, change_spec(**arguments)))
+
+    def change_flows_defined(self, target: str) -> None:
+        """Every change flow of `target` is defined: the target is the SCD table of all their
+        changes, the latest change of a key winning whichever feed brought it."""
+        feeds = self._change_flows.pop(target, [])
+        comment = self._pending_cdc_targets.pop(target, None)
+
+        def changes() -> DataFrame:
+            return apply_changes_of_feeds([(_whole(source), spec) for source, spec in feeds])
+
+        frame = _build(target, changes)
+        properties, partitions = self._target_properties.pop(target, (None, None))
+        dp.materialized_view(
+            name=target, comment=comment, table_properties=properties, partition_cols=partitions
+        )(lambda: frame)
+        # The feeds' views carry the table's expectations (the same rules on each): the table
+        # reports them, counted on every feed's changes before the rules, as for one feed.
+        checked = [VIEW_RULES[source] for source, _ in feeds if source in VIEW_RULES]
+
+        def feed_rows() -> DataFrame:
+            with _reading_whole():
+                return _union([unchecked() for _, unchecked in checked])
+
+        REGISTRY[target] = DatasetRecord(
+            name=target,
+            materialized_view=True,
+            query=changes,
+            expectations=list(checked[0][0]) if checked else [],
+            checked=feed_rows if checked else None,
+        )
+
+    def create_auto_cdc_from_snapshot_flow(
+        self,
+        target: str,
+        source: Any,
+        keys: list[str],
+        stored_as_scd_type: int | str = 1,
+        track_history_column_list: list[str] | None = None,
+        track_history_except_column_list: list[str] | None = None,
+        **_databricks_only: Any,
+    ) -> None:
+        """`create_auto_cdc_from_snapshot_flow`: the target is the SCD table of every snapshot.
+
+        `source` is a `runtime.snapshots.SnapshotReader` (its `every_snapshot`), or the name of
+        a view read whole at each update, whose earlier reads `snapshot_logs` keeps.
+        """
+        from .snapshots import SNAPSHOT_VERSION, apply_snapshots
+
+        comment = self._pending_cdc_targets.pop(target, None)
+        if isinstance(source, str):
+            log = snapshot_log_name(target)
+            SNAPSHOT_LOGS[target] = (log, source)
+            logged = SparkSession.active().catalog.tableExists(log)
+
+            def every_snapshot() -> DataFrame:
+                current = _whole(source)
+                if not logged:
+                    return current.select("*", F.lit(1).cast("bigint").alias(SNAPSHOT_VERSION))
+                earlier = _table(log, stream=False)
+                next_version = earlier.agg(
+                    (F.coalesce(F.max(SNAPSHOT_VERSION), F.lit(0)) + 1).alias(SNAPSHOT_VERSION)
+                )
+                return earlier.unionByName(
+                    current.crossJoin(next_version), allowMissingColumns=True
+                )
+
+        elif hasattr(source, "every_snapshot"):
+            every_snapshot = source.every_snapshot
+        else:
+            raise NotImplementedError(
+                "a snapshot source function runs on Databricks only; locally the snapshots come "
+                "from the table's YAML (`snapshots:`)"
+            )
+
+        def snapshot_table() -> DataFrame:
+            return apply_snapshots(
+                every_snapshot(),
+                keys,
+                stored_as_scd_type,
+                track_history_column_list,
+                track_history_except_column_list,
+            )
+
+        frame = _build(target, snapshot_table)
+        properties, partitions = self._target_properties.pop(target, (None, None))
+        dp.materialized_view(
+            name=target, comment=comment, table_properties=properties, partition_cols=partitions
+        )(lambda: frame)
+        REGISTRY[target] = DatasetRecord(name=target, materialized_view=True, query=snapshot_table)
 
     # Notebook helpers ---------------------------------------------------------------------
 

@@ -69,8 +69,11 @@ def read_one(
 
 
 def flows_of(table: Table) -> list[str]:
-    """The append flows of `table`, in its sources' order (empty for a single source)."""
-    if not table.builder.appends:
+    """The append flows of `table`, in its sources' order (empty for a single source, and for
+    change feeds, whose flows write no table of their own: `runtime.change_feeds`)."""
+    from ..models.cdc_feeds import change_feeds
+
+    if not table.builder.appends or change_feeds(table.builder):
         return []
     return [table.builder.flow_name(source) for source in table.builder.sources]
 

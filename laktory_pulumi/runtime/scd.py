@@ -203,6 +203,26 @@ def change_spec(
 
 def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
     """The SCD table of a change feed (a batch frame of every change)."""
+    return _applied(_marked(changes, spec), spec)
+
+
+def apply_changes_of_feeds(feeds: Sequence[tuple[DataFrame, ChangeSpec]]) -> DataFrame:
+    """The SCD table of several change feeds into one table (one change flow each in DLT).
+
+    Each feed is marked with its own sequence, deletes and column options; then they are
+    applied as one feed, so the latest change of a key wins whichever feed brought it (DLT's
+    change flows into one target sequence every change by `sequence_by`). The feeds share the
+    first one's keys, SCD type and history lists (`models.cdc_feeds` checks they agree).
+    """
+    marked = [_marked(frame, spec) for frame, spec in feeds]
+    union = marked[0]
+    for other in marked[1:]:
+        union = union.unionByName(other, allowMissingColumns=True)
+    return _applied(union, feeds[0][1])
+
+
+def _marked(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
+    """The changes with their sequence and delete flag, less truncated and unkept columns."""
     sequence = F.expr(spec.sequence_by) if isinstance(spec.sequence_by, str) else spec.sequence_by
     # Sequence and flags are computed before `column_list` / `except_column_list` drop their
     # inputs.
@@ -217,6 +237,10 @@ def apply_changes(changes: DataFrame, spec: ChangeSpec) -> DataFrame:
         marked = marked.select(*kept, _SEQUENCE, _IS_DELETE)
     else:
         marked = _all_but(marked, spec.except_column_list)
+    return marked
+
+
+def _applied(marked: DataFrame, spec: ChangeSpec) -> DataFrame:
     marked = _one_change_per_sequence(marked, spec.keys)
     if spec.ignore_null_updates or spec.ignore_null_updates_column_list:
         marked = _null_updates_ignored(marked, spec)

@@ -2,7 +2,9 @@
 
 The templates call it for each table they build: a table with its expectations (and its
 quarantine table when asked); a CDC table (its change feed as a view, applied with
-`apply_changes`); a table listing several sources, one append flow each (`runtime.flows`).
+`apply_changes`); a table listing several sources, one append flow each (`runtime.flows`), or
+one change flow each when they are change feeds (`runtime.change_feeds`); a table read as
+full snapshots (`runtime.snapshots`).
 What the query reads comes from `source_frame`: the table's source, its SQL query, or its
 static `data` rows.
 """
@@ -11,15 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..models.cdc_feeds import change_feeds, snapshot_source
 from . import dlt
 from .builders import process
 from .cdc_columns import filled_columns
+from .change_feeds import define_change_feeds
 from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import define_aggregate_checks, quarantine, rules_of
 from .flows import define_appends
 from .joins import assert_unique_output
 from .readers import read_source
 from .scd import sequence_arguments
+from .snapshots import define_snapshots
 from .sql_tables import read_sql
 from .static import static_rows
 from .table_settings import private_keyword, table_arguments
@@ -50,6 +55,10 @@ def _define_dataset(table: Table, spark: SparkSession) -> Any:
     source = table.builder.table_source
     if source is not None and source.cdc is not None:
         return define_changes(table, spark)
+    if change_feeds(table.builder):
+        return define_change_feeds(table, spark)
+    if snapshot_source(table.builder) is not None:
+        return define_snapshots(table, spark)
     if table.builder.appends:
         return define_appends(table, spark)
 
