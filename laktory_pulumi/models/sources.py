@@ -9,6 +9,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
+from .schema_hints import HintError, parse_hints
 
 if TYPE_CHECKING:
     from .builder import TableBuilder
@@ -99,8 +100,47 @@ class EventSource(Model):
     )
     schema_ddl: str | None = Field(
         default=None,
-        description="Schema of the events as a DDL string; inferred from the files when unset.",
+        description="Schema of the events as a DDL string; inferred from the files when unset. "
+        "Strict: a field it does not declare goes to `_rescued_data` (Auto Loader's default "
+        "with a given schema); to let later fields become columns, use `schema_hints`.",
     )
+    schema_hints: str | None = Field(
+        default=None,
+        description="Types of some columns, as Auto Loader's `cloudFiles.schemaHints`: a "
+        "column or dotted struct field and its type, comma-separated (`data.open DOUBLE, "
+        "data.symbol STRING`). The hinted columns take these types and the others are inferred; "
+        "a later file's new field still becomes a column (`addNewColumns`). On an empty landing "
+        "folder (a fresh deploy) the first update reads the hinted columns as the whole schema, "
+        "so hint every column the pipeline reads. Not with `schema_ddl` (Auto Loader ignores "
+        "hints when a schema is given).",
+    )
+
+    @model_validator(mode="after")
+    def _hints_read(self) -> EventSource:
+        if self.schema_hints is None:
+            return self
+        if self.schema_ddl is not None:
+            raise FieldError(
+                "schema_hints",
+                "schema_hints with schema_ddl: Auto Loader uses hints only when no schema is "
+                "given; keep schema_ddl (strict) or schema_hints (columns may still grow)",
+            )
+        if not self.read_as_stream:
+            raise FieldError(
+                "schema_hints",
+                "schema_hints are Auto Loader's (a stream, read_as_stream: true); a batch read "
+                "of the files takes no hints: declare schema_ddl, or read as a stream",
+            )
+        try:
+            parse_hints(self.schema_hints)
+        except HintError as error:
+            raise FieldError("schema_hints", str(error)) from None
+        return self
+
+    @property
+    def declares_columns(self) -> bool:
+        """The source's columns are known before any file lands (`schema_ddl` or hints)."""
+        return self.schema_ddl is not None or self.schema_hints is not None
 
     @model_validator(mode="after")
     def _storage_events_only(self) -> EventSource:

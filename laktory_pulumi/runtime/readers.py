@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
+from ..models.schema_hints import hinted_ddl
 from .analysis import outside_query_context
 from .case_variants import read_matching_case
 from .csv_headers import header_of, out_of_order, read_by_header
-from .schema_merge import case_variants, grow
+from .schema_merge import case_variants, grow, with_hints
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -94,7 +95,7 @@ def read_events(
     schema, variants, headers = _event_schema(
         table, key, source, spark, path, file_format, reader_options
     )
-    if source.schema_ddl and "://" not in path:
+    if source.declares_columns and "://" not in path:
         # A fresh landing volume holds no folder yet: with a declared schema there is nothing
         # to infer, and the first update reads an empty folder instead of failing on a missing
         # one (PATH_NOT_FOUND).
@@ -155,13 +156,41 @@ def _auto_loader(
         "rescuedDataColumn": RESCUED_DATA_COLUMN,
         **options,
     }
+    if source.schema_hints:
+        auto.setdefault("cloudFiles.schemaHints", source.schema_hints)
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
     if schema_root:
         auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{key}")
     reader = spark.readStream.format("cloudFiles").options(**auto)
     if source.schema_ddl:
         reader = reader.schema(source.schema_ddl)
+    elif source.schema_hints and holds_no_file(path):
+        # Auto Loader infers the columns it is not hinted from files, and an empty folder has
+        # none (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE: "start the stream when there are files in
+        # the input path, or specify the schema"). This update reads the hinted columns as the
+        # whole schema (a given schema: new fields go to the rescued column, nothing is lost);
+        # the next update, with files landed, infers and grows the schema from the hints.
+        reader = reader.schema(hinted_ddl(source.schema_hints))
     return reader.load(path)
+
+
+def holds_no_file(path: str) -> bool:
+    """A folder of the file system (a Unity Catalog volume's `/Volumes/...` path, which
+    Unity Catalog compute reads as files) that holds no data file yet, or does not exist.
+
+    A URI (`abfss://`) is not listed: it counts as holding files, so Auto Loader infers.
+    """
+    local = path.removeprefix("file:")
+    if "://" in local:
+        return False
+    root = Path(local)
+    if not root.is_dir():
+        return True
+    for _, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith((".", "_"))]
+        if any(not name.startswith((".", "_")) for name in files):
+            return False
+    return True
 
 
 def _event_schema(
@@ -196,11 +225,17 @@ def _event_schema(
     new = None if landed is None else sorted(set(landed) - seen)
     known_variants = _read_kept_json(kept_file, "case-variants")
     known_headers = _read_kept_json(kept_file, "csv-headers")
+    hinted = _hinted_schema(spark, source)
     if kept is not None and new == []:
-        return kept, known_variants, known_headers
+        return with_hints(kept, hinted), known_variants, known_headers
+    if hinted is not None and kept is None and not landed and "://" not in path:
+        # Nothing landed yet: the hinted columns are the schema of this read, as on Databricks
+        # (`_auto_loader`); nothing is kept, so the first files are inferred when they land.
+        return _with_rescued_column(hinted, rescued), {}, {}
     inferred, per_file = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
-    schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
+    grown = inferred if kept is None else grow(kept, inferred)
+    schema = _with_rescued_column(with_hints(grown, hinted), rescued)
     variants = dict(known_variants)
     for file_schema in per_file:
         variants.update(case_variants(schema, file_schema))
@@ -218,6 +253,18 @@ def _event_schema(
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
     return schema, variants, headers
+
+
+def _hinted_schema(spark: SparkSession, source: EventSource) -> StructType | None:
+    """The struct of the hinted columns, parsed by Spark (outside any query function)."""
+    if not source.schema_hints:
+        return None
+    from pyspark.sql.types import StructType
+
+    ddl = hinted_ddl(source.schema_hints)
+    parsed = outside_query_context(lambda: StructType.fromDDL(ddl))
+    assert isinstance(parsed, StructType)
+    return parsed
 
 
 PER_FILE_INFERENCE_LIMIT = 32
