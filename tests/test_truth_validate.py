@@ -195,3 +195,31 @@ def test_a_stream_of_a_sql_table_is_refused(
     )
     whole = tables.replace("read_as_stream: true", "read_as_stream: false")
     assert validate(project_with(tmp_path / "w", whole), capsys)[0] == 0
+
+
+def test_a_number_given_as_a_column_fails_plain_validate_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/laktory.md: `{value: X}` with a non-text X given to a column parameter fails
+    validation (before, only `--deep` found it, when Spark defined the table)."""
+    tables = """\
+  - name: slv_orders
+    builder: {layer: SILVER, table_source: {name: brz_orders}}
+    columns:
+      - {name: id, type: int, sql_expression: id}
+      - {name: amount, type: double, spark_func_name: coalesce, spark_func_args: [amount, {value: 0.5}]}
+"""
+    project = project_with(tmp_path, tables)
+    line, field, message = only_error(project, capsys)
+    text = (project / "stacks" / "pipelines" / "pl-truth.yaml").read_text()
+    assert (line, field) == (line_of(text, "{value: 0.5}"), "tables[1].columns[1].spark_func_args")
+    assert message.startswith("{value: 0.5} is given to coalesce's column parameter 'cols'")
+    assert "{lit: 0.5}" in message
+    # A text value is Laktory's SQL expression there, and a value where no column is taken
+    # (date_format's format) is passed as is: both validate.
+    fine = tables.replace("{value: 0.5}", "{value: '0.5'}") + (
+        "      - {name: day, type: string, spark_func_name: date_format, "
+        "spark_func_args: [amount, {value: 'yyyy'}]}\n"
+    )
+    code, _out, err = validate(project_with(tmp_path / "fine", fine), capsys)
+    assert (code, err) == (0, "")

@@ -21,6 +21,7 @@ from .table import Table
 from .table_settings import EventLog, PropertyValue, settings_rules
 from .table_test import TableTest, table_test_rules
 from .udf import FunctionRef, PipelineUdf
+from .value_arg_rules import value_args_are_columns
 
 Path = tuple[str | int, ...]
 
@@ -255,6 +256,7 @@ class Pipeline(Model):
             *deploy_rules(self),
             *pipeline_rules(self),
             *functions_exist(self),
+            *value_args_are_columns(self),
             *self._appends(),
             *builder_rules(self),
             *laktory_name_rules(self),
