@@ -107,7 +107,7 @@ def test_databricks_reads_hints_and_the_hinted_schema_on_an_empty_folder(
             return default
 
     class Session:
-        readStream = Reader()  # noqa: N815 - Spark's name
+        readStream = Reader()
         conf = Conf()
 
     table = _pipeline(tmp_path, schema_hints=HINTS).table("brz_events")
