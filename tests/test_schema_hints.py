@@ -55,7 +55,6 @@ def test_hints_are_the_struct_of_the_hinted_columns() -> None:
     ("source", "message"),
     [
         ({"schema_hints": HINTS, "schema_ddl": "id INT"}, "Auto Loader uses hints only when"),
-        ({"schema_hints": HINTS, "read_as_stream": False}, "a batch read of the files takes no"),
         ({"schema_hints": "data.open"}, "is no hint"),
         ({"schema_hints": "data.open DUBBLE"}, "is not a Spark SQL type"),
         ({"schema_hints": "items.element.price DOUBLE"}, "inside arrays and maps"),

@@ -125,12 +125,6 @@ class EventSource(Model):
                 "schema_hints with schema_ddl: Auto Loader uses hints only when no schema is "
                 "given; keep schema_ddl (strict) or schema_hints (columns may still grow)",
             )
-        if not self.read_as_stream:
-            raise FieldError(
-                "schema_hints",
-                "schema_hints are Auto Loader's (a stream, read_as_stream: true); a batch read "
-                "of the files takes no hints: declare schema_ddl, or read as a stream",
-            )
         try:
             parse_hints(self.schema_hints)
         except HintError as error:

@@ -48,7 +48,8 @@ def read_source(table: Table, spark: SparkSession, **options: Any) -> DataFrame:
     if builder.event_source is not None:
         return read_events(table, builder.event_source, spark, options)
     assert builder.table_source is not None  # the model guarantees exactly one source
-    return read_table_source(builder.table_source, spark)
+    whole = builder.recomputes_whole and not on_databricks()
+    return read_table_source(builder.table_source, spark, whole=whole)
 
 
 # Event files -------------------------------------------------------------------------------
@@ -147,9 +148,16 @@ def _auto_loader(
         # Auto Loader lists sub-folders; a plain batch read does only with this option.
         nested = {"recursiveFileLookup": "true", **options}
         reader = spark.read.format(file_format).options(**nested)
-        return (
-            reader.schema(source.schema_ddl).load(path) if source.schema_ddl else reader.load(path)
-        )
+        if source.schema_ddl:
+            return reader.schema(source.schema_ddl).load(path)
+        if source.schema_hints:
+            # Spark's batch reader takes no hints: the inferred schema with the hinted types
+            # (the hinted columns alone when nothing has landed), as Auto Loader reads.
+            hinted = _hinted_schema(spark, source)
+            if holds_no_file(path):
+                return reader.schema(hinted_ddl(source.schema_hints)).load(path)
+            return reader.schema(with_hints(reader.load(path).schema, hinted)).load(path)
+        return reader.load(path)
     auto = {
         "cloudFiles.format": file_format,
         "cloudFiles.inferColumnTypes": "true",
@@ -431,25 +439,31 @@ def _with_rescued_column(schema: StructType, rescued: str | None) -> StructType:
 # Tables ------------------------------------------------------------------------------------
 
 
-def read_table_source(source: TableSource, spark: SparkSession) -> DataFrame:
+def read_table_source(
+    source: TableSource, spark: SparkSession, *, whole: bool = False
+) -> DataFrame:
     """Another table: through the pipeline when it is one of its own, else from the catalog.
 
-    The source's filter and selects apply, and its watermark on streams.
+    The source's filter and selects apply, and its watermark on streams. `whole` reads a
+    streamed source whole: a streaming aggregation without watermark, which DLT rewrites in
+    full at each update (`TableBuilder.recomputes_whole`), is a materialized view locally,
+    where Spark Declarative Pipelines writes streams in append mode only.
     """
     from . import dlt
 
-    watermark = source.watermark if source.read_as_stream else None
+    streamed = source.read_as_stream and not whole
+    watermark = source.watermark if streamed else None
     if source.is_external:
         # Unqualified parts resolve to the session's current catalog and schema, which are the
         # pipeline's (Databricks DLT: "the catalog and schema configured for the pipeline are
         # the defaults"; locally the SDP spec's catalog and database).
-        reader = spark.readStream if source.read_as_stream else spark.read
+        reader = spark.readStream if streamed else spark.read
         frame = reader.table(source.catalog_table_name)
         if watermark is not None:
             frame = frame.withWatermark(watermark.column, watermark.threshold)
     elif watermark is not None:
         frame = dlt.read_stream_with_watermark(source.name, watermark.column, watermark.threshold)
-    elif source.read_as_stream:
+    elif streamed:
         frame = dlt.read_stream(source.name)
     else:
         frame = dlt.read(source.name)
