@@ -221,7 +221,7 @@ def test_a_streamed_aggregation_without_watermark_validates_and_is_noted(
     out, err = capsys.readouterr()
     assert (code, err) == (0, ""), err
     (notice,) = [line for line in out.splitlines() if "aggregates a stream" in line]
-    line = _line_of(text, "aggregation:")
+    line = _line_of(text, "groupby_columns")  # the mapping, at its first key
     assert notice.startswith(f"notice: stacks/pipelines/pl-deep.yaml:{line}:")
     assert "tables[2].builder.aggregation: table " in notice
     assert "rewrites the whole table at each update (complete output mode)" in notice

@@ -20,6 +20,7 @@ from .schedule import Schedule
 from .table import Table
 from .table_settings import EventLog, PropertyValue, settings_rules
 from .table_test import TableTest, table_test_rules
+from .tag_rules import tag_rules
 from .udf import FunctionRef, PipelineUdf
 from .value_arg_rules import value_args_are_columns
 
@@ -261,6 +262,7 @@ class Pipeline(Model):
             *builder_rules(self),
             *laktory_name_rules(self),
             *settings_rules(self),
+            *tag_rules(self),
             *table_test_rules(self),
         ]
 
