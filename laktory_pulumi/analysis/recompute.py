@@ -1,9 +1,12 @@
-"""Aggregations DLT recomputes in full at each update: `validate` notes them.
+"""What DLT recomputes in full, or local runs read otherwise: `validate` notes them.
 
 A gold table aggregating a streamed source without watermark is valid in DLT: every group stays
 in the stream's state and the whole table is rewritten at each update (complete output mode;
 `TableBuilder.recomputes_whole`). It runs, locally as a materialized view, but never
-incrementally, so `validate` says so where the aggregation is declared. No Spark is needed.
+incrementally, so `validate` says so where the aggregation is declared. A CDC target streamed
+with `skip_change_commits` is read whole by local runs, where the CDC target is a materialized
+view (`runtime.dlt_sdp`), so a local run gives its current rows where Databricks streams the
+rows of its commits that only add rows. No Spark is needed.
 """
 
 from __future__ import annotations
@@ -37,11 +40,35 @@ def recomputed_aggregations(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
     ]
 
 
+def skipped_changes_read_whole(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
+    """(path, message) of each stream of a pipeline table with `skip_change_commits`."""
+    found: list[tuple[FieldPath, str]] = []
+    for index, table in enumerate(pipeline.tables):
+        builder = table.builder
+        reads = [(("builder", "table_source"), builder.table_source)]
+        reads += [
+            (("builder", "table_sources", position), source)
+            for position, source in enumerate(builder.table_sources or [])
+        ]
+        for path, source in reads:
+            if source is None or not source.skip_change_commits or source.is_external:
+                continue
+            found.append(
+                (
+                    ("tables", index, *path, "skip_change_commits"),
+                    f"table {table.name} streams {source.name} skipping its change commits: "
+                    "Databricks reads the rows of its commits that only add rows; a local run, "
+                    "where a CDC target is recomputed, reads its current rows whole",
+                )
+            )
+    return found
+
+
 def full_recompute_notices(stack: Stack, project: Path) -> list[LocatedError]:
     """The notices of every pipeline of the stack, located in their files."""
     notices: list[LocatedError] = []
     for name, pipeline in stack.pipelines.items():
-        found = recomputed_aggregations(pipeline)
+        found = recomputed_aggregations(pipeline) + skipped_changes_read_whole(pipeline)
         if not found:
             continue
         file = stack.files[name]

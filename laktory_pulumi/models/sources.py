@@ -342,6 +342,15 @@ class TableSource(Model):
         description="Source columns to keep: a list of names, or a mapping name -> new name.",
     )
     watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
+    skip_change_commits: bool = Field(
+        default=False,
+        description="Stream a table that also has updates and deletes, skipping the commits "
+        "that change or delete rows (Delta's `skipChangeCommits` read option): the stream "
+        "reads the rows of the commits that only add rows. For a CDC target of this pipeline "
+        "or a catalog table; a materialized view is recomputed at each update, so it cannot be "
+        "streamed even so. Local runs read a CDC target whole (theirs is recomputed), as "
+        "`validate` notes.",
+    )
     cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
     schema_ddl: str | None = Field(
         default=None,
@@ -363,6 +372,16 @@ class TableSource(Model):
     def catalog_table_name(self) -> str:
         """The name a catalog read uses: `[catalog_name.][schema_name.]name`."""
         return ".".join(part for part in (self.catalog_name, self.schema_name, self.name) if part)
+
+    @model_validator(mode="after")
+    def _skip_changes_of_streams(self) -> TableSource:
+        if self.skip_change_commits and not self.read_as_stream:
+            raise FieldError(
+                "skip_change_commits",
+                "skip_change_commits is an option of a stream; a whole read "
+                "(read_as_stream: false) sees the table's rows as they are",
+            )
+        return self
 
     @model_validator(mode="after")
     def _qualified_once(self) -> TableSource:

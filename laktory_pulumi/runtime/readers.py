@@ -38,6 +38,10 @@ SOURCE_FILE_COLUMN = "_source_file"
 Auto Loader has too), so a rescued or quarantined row can be traced back to its file."""
 
 
+SKIP_CHANGE_COMMITS = "skipChangeCommits"
+"""Delta's streaming read option that skips the commits changing or deleting rows."""
+
+
 class SourceError(RuntimeError):
     """A source cannot be read: no landing root, no files to infer a schema from."""
 
@@ -451,14 +455,24 @@ def read_table_source(
     """
     from . import dlt
 
+    skips = source.skip_change_commits and source.read_as_stream
+    if skips and not source.is_external and not on_databricks():
+        # A CDC target is a materialized view locally (`runtime.dlt_sdp`), recomputed at each
+        # update: read whole, its current rows (validate notes the difference).
+        whole = True
     streamed = source.read_as_stream and not whole
     watermark = source.watermark if streamed else None
-    if source.is_external:
+    if source.is_external or (skips and streamed):
         # Unqualified parts resolve to the session's current catalog and schema, which are the
         # pipeline's (Databricks DLT: "the catalog and schema configured for the pipeline are
-        # the defaults"; locally the SDP spec's catalog and database).
+        # the defaults"; locally the SDP spec's catalog and database). A table of the pipeline
+        # streamed with an option is read by its name too (`dlt.read_stream` takes no option;
+        # DLT resolves `spark.readStream.table` to the pipeline's dataset).
         reader = spark.readStream if streamed else spark.read
-        frame = reader.table(source.catalog_table_name)
+        if skips and streamed:
+            reader = reader.option(SKIP_CHANGE_COMMITS, "true")
+        name = source.catalog_table_name if source.is_external else source.name
+        frame = reader.table(name)
         if watermark is not None:
             frame = frame.withWatermark(watermark.column, watermark.threshold)
     elif watermark is not None:
