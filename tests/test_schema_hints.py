@@ -115,13 +115,16 @@ def test_databricks_reads_hints_and_the_hinted_schema_on_an_empty_folder(
     path = source.events_path(None)
     readers._auto_loader("brz_events", source, Session(), path, "json", {})  # type: ignore[arg-type]
     options = next(value for kind, value in calls if kind == "options")
-    assert options["cloudFiles.schemaHints"] == HINTS
+    assert "cloudFiles.schemaHints" not in options  # used only without a schema
     assert ("schema", hinted_ddl(HINTS)) in calls
     Path(path).mkdir(parents=True)
     (Path(path) / "1.json").write_text("{}\n")
     calls.clear()
     readers._auto_loader("brz_events", source, Session(), path, "json", {})  # type: ignore[arg-type]
     assert [kind for kind, _ in calls] == ["format", "options"]
+    options = next(value for kind, value in calls if kind == "options")
+    assert options["cloudFiles.schemaHints"] == HINTS
+    assert options["cloudFiles.inferColumnTypes"] == "true"
 
 
 def _drain(spark: Any, frame: Any, name: str) -> list[Any]:

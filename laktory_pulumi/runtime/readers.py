@@ -168,7 +168,8 @@ def _auto_loader(
         "rescuedDataColumn": RESCUED_DATA_COLUMN,
         **options,
     }
-    if source.schema_hints:
+    empty = bool(source.schema_hints) and not source.schema_ddl and holds_no_file(path)
+    if source.schema_hints and not empty:
         auto.setdefault("cloudFiles.schemaHints", source.schema_hints)
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
     if schema_root:
@@ -176,7 +177,7 @@ def _auto_loader(
     reader = spark.readStream.format("cloudFiles").options(**auto)
     if source.schema_ddl:
         reader = reader.schema(source.schema_ddl)
-    elif source.schema_hints and holds_no_file(path):
+    elif empty:
         # Auto Loader infers the columns it is not hinted from files, and an empty folder has
         # none (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE: "start the stream when there are files in
         # the input path, or specify the schema"). This update reads the hinted columns as the
