@@ -18,9 +18,11 @@ from laktory_pulumi.deploy.preview import (
     OfflineMocks,
     plan,
 )
+from laktory_pulumi.loader import LoadError
 from laktory_pulumi.models import Pipeline
 
 TAG_TYPE = "databricks:index/entityTagAssignment:EntityTagAssignment"
+GET_TAGS = "databricks:index/getEntityTagAssignments:getEntityTagAssignments"
 SILVER = "dev.finance.slv_stock_prices"
 FILE = "stacks/pipelines/pl-stock-prices.yaml"
 
@@ -28,12 +30,31 @@ FILE = "stacks/pipelines/pl-stock-prices.yaml"
 class WorkspaceWith(OfflineMocks):
     """A workspace holding the stock pipeline's schema and these tables."""
 
-    def __init__(self, tables: set[str]) -> None:
+    def __init__(self, tables: set[str], tags: dict[str, list[str]] | None = None) -> None:
         super().__init__()
         self.tables = tables
+        self.tags = tags or {}
         self.listed: list[tuple[str, str]] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == GET_TAGS:
+            table = args.args["entityName"]
+            return {
+                "entityName": table,
+                "entityType": "tables",
+                "tagAssignments": [
+                    {
+                        "entityName": table,
+                        "entityType": "tables",
+                        "sourceType": "TAG_ASSIGNMENT_SOURCE_TYPE_UNSPECIFIED",
+                        "tagKey": key,
+                        "tagValue": "x",
+                        "updateTime": "2026-01-01T00:00:00Z",
+                        "updatedBy": "someone",
+                    }
+                    for key in self.tags.get(table, [])
+                ],
+            }
         if args.token == GET_SCHEMAS:
             return {"id": "schemas", "ids": ["dev.finance"]}
         if args.token == GET_TABLES:
@@ -67,6 +88,31 @@ def test_each_tag_of_an_existing_table_is_an_assignment_under_the_pipeline(
     assert tag.parent == pipeline.parent  # the pipeline component's child, as the pipeline
     assert not tag.protect  # a tag holds no data
     assert not [notice for notice in notices if "tags" in notice]
+    exports = next(r for r in resources if r.type == "pulumi:pulumi:Stack").outputs
+    assert exports["deployed"]["table_tags"] == [f"{SILVER}/data_owner"]
+
+
+def test_a_tag_the_table_has_from_elsewhere_is_refused_before_anything_is_created(
+    tmp_path: Path,
+) -> None:
+    """Creating it again would fail `pulumi up` half-way; adopting it would make this stack
+    remove a tag it never gave. One this stack assigned (its deployed record) is its own."""
+    deployed = {"schemas": ["dev.finance"], "volumes": ["dev.sources.landing"]}
+    mocks = WorkspaceWith({SILVER}, {SILVER: ["data_owner"]})
+    mocks.previous = {"deployed": deployed}
+    project = _previous(tmp_path)
+    with pytest.raises(LoadError) as raised:
+        plan(project, "dev", mocks=mocks)
+    lines = (project / FILE).read_text().splitlines()
+    line = lines.index("      data_owner: finance") + 1
+    (error,) = [str(error) for error in raised.value.errors]
+    assert error.startswith(f"{FILE}:{line}:")
+    assert (
+        "tables[2].tags: table dev.finance.slv_stock_prices already has the tag 'data_owner'"
+        in error
+    )
+    mocks.previous = {"deployed": {**deployed, "table_tags": [f"{SILVER}/data_owner"]}}
+    assert of_type(plan(project, "dev", mocks=mocks), TAG_TYPE)
 
 
 def test_a_table_not_created_yet_gets_a_notice_and_no_assignment(tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ class WorkspaceLookups:
     tables: Callable[[str, str], set[str]] = lambda catalog, schema: set()
     """A schema's tables, `catalog.schema.table`, views aside (`databricks.get_tables`,
     catalog/data_tables.go); asked only for a pipeline with tagged tables (`table_tags`)."""
+    table_tag_keys: Callable[[str], set[str]] = lambda table: set()
+    """The tag keys assigned to a table, by its full name
+    (`databricks.get_entity_tag_assignments`); asked only for a tagged table that exists."""
 
 
 def provider_lookups() -> WorkspaceLookups:
@@ -60,6 +63,13 @@ def provider_lookups() -> WorkspaceLookups:
         tables=lambda catalog, schema: set(
             databricks.get_tables(catalog_name=catalog, schema_name=schema).ids or ()
         ),
+        table_tag_keys=lambda table: {
+            assignment.tag_key
+            for assignment in databricks.get_entity_tag_assignments(
+                entity_type="tables", entity_name=table
+            ).tag_assignments
+            or ()
+        },
     )
 
 

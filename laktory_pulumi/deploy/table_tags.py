@@ -16,13 +16,17 @@ resource_entity_tag_assignment.go):
 The pipeline creates its tables at its first update, after `pulumi up`: a table the workspace
 does not hold yet (`databricks.get_tables`, which lists a schema's tables, streaming tables and
 materialized views, views aside: catalog/data_tables.go) gets no assignment, and a located
-notice says the next `pulumi up` applies its tags. `pulumi up` never fails half-way on it.
+notice says the next `pulumi up` applies its tags. A key the table already has, which this
+stack did not assign (by hand, another stack), is refused at its line before anything is
+created: creating it again would fail `pulumi up` half-way, and adopting it would make this
+stack remove a tag it never gave.
 """
 
 from __future__ import annotations
 
 from ..loader import LocatedError, Stack
 from ..models import Pipeline
+from .deployed import Deployment
 from .prerequisites import WorkspaceLookups
 
 ENTITY_TYPE = "tables"
@@ -62,3 +66,42 @@ def pending_tag_notices(stack: Stack, existing: dict[str, frozenset[str]]) -> li
                     )
                 )
     return notices
+
+
+def assigned(pipeline: Pipeline, existing: frozenset[str]) -> list[str]:
+    """`table/key` of each tag this update assigns (the deployed record's `table_tags`)."""
+    return [
+        f"{full_name(pipeline, table.name)}/{key}"
+        for table in pipeline.tables
+        if table.tags and full_name(pipeline, table.name) in existing
+        for key in sorted(table.tags)
+    ]
+
+
+def foreign_tags(
+    stack: Stack,
+    existing: dict[str, frozenset[str]],
+    lookups: WorkspaceLookups,
+    previous: Deployment,
+) -> list[LocatedError]:
+    """An error at each tag key a table already has that this stack did not assign."""
+    errors: list[LocatedError] = []
+    for name, pipeline in sorted(stack.pipelines.items()):
+        for index, table in enumerate(pipeline.tables):
+            full = full_name(pipeline, table.name)
+            if not table.tags or full not in existing.get(name, ()):
+                continue
+            present = lookups.table_tag_keys(full)
+            for key in sorted(table.tags):
+                if key in present and f"{full}/{key}" not in previous.table_tags:
+                    errors.append(
+                        stack.locate(
+                            "pipeline",
+                            name,
+                            ("tables", index, "tags"),
+                            f"table {full} already has the tag '{key}', and this stack did not "
+                            "assign it (set by hand or by another stack): remove it from the "
+                            "table, or leave it out of tags",
+                        )
+                    )
+    return errors
