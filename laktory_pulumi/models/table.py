@@ -179,7 +179,8 @@ class Table(Model):
         "key-only tag). DLT's table definitions take no tags, so the deploy assigns each one "
         "(`databricks.EntityTagAssignment`) once the table exists: a table the pipeline has "
         "not created yet gets its tags at the next `pulumi up`, as the deploy's notice says. "
-        "Needs a `catalog`; not on a private table.",
+        "Needs a `catalog`; not on a private table. Local runs do not apply them (the run "
+        "says so).",
     )
 
     defined_at: DefinedAt = DEFINED_AT
