@@ -423,7 +423,7 @@ def _infer(
                 raise SourceError(
                     f"table {table.name}: no {file_format.upper()} files at {path} to infer the "
                     "event schema from; land files there first, or declare "
-                    "event_source.schema_ddl"
+                    "event_source.schema_hints (the columns read) or schema_ddl"
                 ) from None
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else error
             raise SourceError(
