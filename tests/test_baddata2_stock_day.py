@@ -59,6 +59,12 @@ def test_a_day_in_24_files_with_every_kind_of_problem_ends_with_each_good_row_on
     day = [line for line in stock_lines() if json.loads(line)["data"]["created_at"][:10] == DAY]
     assert len(day) == 28
     files = split_evenly(day, 24)
+    # A fresh deploy: nothing landed yet. The bronze sources hint the columns the pipeline
+    # reads (`schema_hints`), so the first update runs and writes empty tables (issue #18, 7).
+    landing.mkdir()  # the deploy's landing volume, empty
+    assert run(REPO, PIPELINE, landing, state) == 0
+    first = run_state(state).tables
+    assert first["brz_stock_prices"].rows_total == first["slv_stock_prices"].rows_total == 0
     land_stock_metadata(landing)
     for index, lines in enumerate(files):
         name, folder = f"prices_{index:02}.json", STOCK_EVENTS

@@ -22,6 +22,7 @@ target: crm
 libraries:
   - notebook: {path: /pipelines/dlt_brz_template.py}
   - notebook: {path: /pipelines/dlt_slv_template.py}
+  - notebook: {path: /pipelines/dlt_gld_template.py}
 tables:
   - name: brz_users
     builder:
@@ -62,6 +63,15 @@ tables:
           track_history_columns: [city]
           ignore_null_updates: true  # no cdc.columns: the declared ones are filled
     columns: *columns
+  - name: gld_user_cities
+    builder:
+      layer: GOLD
+      # A stream of a CDC target, skipping its change commits (Delta's skipChangeCommits on
+      # Databricks); locally the target is recomputed, so it is read whole.
+      table_source: {name: slv_users_history, skip_change_commits: true}
+    columns:
+      - {name: id, type: int, sql_expression: id}
+      - {name: city, type: string, sql_expression: city}
 """
 
 
@@ -90,3 +100,6 @@ def test_cdc_options_give_dlts_rows_in_a_local_run(spark: SparkSession, tmp_path
         (1, "anne", "Nice", 5, 5, None),  # the null name of seq 5 keeps anne
         (2, "bob", "Rome", 1, 1, None),
     ]
+    # skip_change_commits: locally the CDC target's current rows (tests/test_skip_change_commits.py)
+    cities = read_table(spark, state, "gld_user_cities", "crm")
+    assert rows_of(cities, ["id", "city"]) == [(1, "Lyon"), (1, "Nice"), (1, "Paris"), (2, "Rome")]

@@ -155,20 +155,20 @@ def test_lakehouse_as_code_runs_locally_with_the_design_documents_template(
     shutil.copyfile(DESIGN_TEMPLATE, project / "notebooks" / "dlt_slv_template.py")
     pipeline_file = project / "stacks" / "pipelines" / f"{PIPELINE}.yaml"
     text = pipeline_file.read_text()
-    # The one change to lakehouse-as-code's file: its daily gold aggregation read its source
-    # as a stream without a watermark, which this project's validation refuses (a streaming
-    # aggregation without watermark emits nothing in append mode); read whole instead.
+    # lakehouse-as-code's daily gold aggregation streams its source without a watermark, as
+    # written: DLT rewrites such a table in full at each update (complete output mode), and
+    # the local run computes it as a materialized view, the same rows.
     by_day = text.index("- name: gld_stock_prices_by_1d")
-    streamed = text.index("read_as_stream: True", by_day)
-    pipeline_file.write_text(
-        text[:streamed] + "read_as_stream: False" + text[streamed + len("read_as_stream: True") :]
-    )
+    assert "read_as_stream: True" in text[by_day : text.index("aggregation:", by_day)]
     state = tmp_path / "state"
     assert run(project, PIPELINE, landing, state, "--idle-timeout", "0") == 0
 
     tables = run_state(state).tables
     assert tables["slv_stock_prices"].rows_written == 7012
     assert tables["gld_stock_performances"].rows_written == 4
+    daily = read_table(spark, state, "gld_stock_prices_by_1d", STOCK_DATABASE)
+    days = daily.select("symbol", "window_start").distinct().count()
+    assert daily.count() == days > 0  # one row per symbol and day, each group once
     silver = read_table(spark, state, "slv_stock_prices", STOCK_DATABASE)
     # The pipeline's pandas UDF (its `udfs`, lakehouse-as-code's stock_functions) named them;
     # its mapping misspells AAPL ("APPL"), so Apple stays NULL as it did on Databricks.

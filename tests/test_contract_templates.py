@@ -229,6 +229,14 @@ def test_lakehouse_as_code_stock_pipeline_validates_and_previews(tmp_path: Path)
     performances = pipeline.table("gld_stock_performances").builder
     assert performances.template == "STOCK_PERFORMANCES"
     assert [t.name for t in tables_of(pipeline, "dlt_gld_template")] == ["gld_stock_prices_by_1d"]
+    # Its daily aggregation streams without a watermark: valid in DLT, rewritten in full at
+    # each update, which validate notes at the aggregation.
+    from laktory_pulumi.analysis.recompute import recomputed_aggregations
+
+    index = [t.name for t in pipeline.tables].index("gld_stock_prices_by_1d")
+    ((path, message),) = recomputed_aggregations(pipeline)
+    assert path == ("tables", index, "builder", "aggregation")
+    assert "complete output mode" in message
 
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

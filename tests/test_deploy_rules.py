@@ -124,13 +124,18 @@ def test_the_stock_dev_plan_grants_only_on_securables_it_creates(
     assert {(g.inputs["schema"], g.inputs["principal"]) for g in grants} == {
         ("dev.finance", "role-engineers")
     }
-    # The catalog's admins are told what the reader still needs, at the reader's line.
+    # The catalog's admins are told what the reader still needs, at the reader's line; and
+    # the silver table's tags wait for the table (tests/test_table_tags.py).
     reader_line = line_of(REPO, "readers:") + 1
+    tags_line = line_of(REPO, "      data_owner: finance")
     assert notices == [
         f"notice: {PIPELINE_FILE}:{reader_line}:17: readers[0].group_name: 'role-engineers' can "
         "query these tables once an owner of what this stack does not create runs: GRANT USE "
         "CATALOG ON CATALOG `dev` TO `role-engineers` (or list the principal under "
-        "authoritative_catalog_grants)"
+        "authoritative_catalog_grants)",
+        f"notice: {PIPELINE_FILE}:{tags_line}:7: tables[2].tags: table "
+        "dev.finance.slv_stock_prices does not exist yet: the pipeline's first update creates "
+        "it, and the next `pulumi up` assigns its tags",
     ]
 
 
@@ -421,6 +426,7 @@ def test_the_plan_records_what_the_next_run_compares_with(
         "pipeline_ids": {NAME: f"{NAME}-id"},
         "schemas": ["dev.finance", "dev.sources"],
         "volumes": ["dev.sources.landing"],
+        "table_tags": [],  # the silver table does not exist yet (tests/test_table_tags.py)
     }
 
 

@@ -141,10 +141,12 @@ def test_one_run_over_the_real_data(spark: SparkSession, one_run: Path) -> None:
 
 
 def test_the_silver_settings_are_applied_or_said_to_be_left_to_databricks(demo: Demo) -> None:
-    """Issue 19: the silver table's property is in its catalog entry; its clustering, which
-    only Databricks applies, is named once and never claimed."""
+    """Issue 19: the silver table's property is in its catalog entry; its clustering and its
+    tags, which only Databricks applies, are named once and never claimed."""
     assert demo.silver_properties["quality"] == "silver"
-    notice = "not applied by this local run, only on Databricks: slv_stock_prices (cluster_by)"
+    notice = (
+        "not applied by this local run, only on Databricks: slv_stock_prices (cluster_by, tags)"
+    )
     assert demo.printed.count(notice) == 1
     assert demo.printed.count("cluster_by") == 1
 

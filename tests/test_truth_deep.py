@@ -1,6 +1,7 @@
 """`validate --deep` finds, each at its own line and on one line, what used to pass it and fail
 at run time (issue #18, "What breaks today" 3, 4 and 6): a WARN expectation on a missing column,
-`{value: 0.5}` given to a column parameter, a table left with only system columns. One deep
+a table left with only system columns (`{value: 0.5}` given to a column parameter fails plain
+validate now: tests/test_truth_validate.py). One deep
 analysis of one pipeline holds every case; a `sql:` table ending with a `-- comment` is in it
 too, and passes.
 """
@@ -33,7 +34,7 @@ tables:
   - name: slv_value
     builder: {layer: SILVER, table_source: {name: brz_orders}}
     columns:
-      - {name: amount, type: double, spark_func_name: coalesce, spark_func_args: [amount, {value: 0.5}]}
+      - {name: amount, type: double, spark_func_name: coalesce, spark_func_args: [amount, {lit: 0.5}]}
   - name: slv_nothing
     builder: {layer: SILVER, table_source: {name: brz_orders}}
   - name: slv_changes
@@ -78,7 +79,6 @@ def test_each_finding_is_one_line_at_its_field(
         found[field.strip()] = (int(number), message.strip())
     assert set(found) == {
         "tables[0].expectations[0].expression",
-        "tables[1].columns[0].spark_func_args",
         "tables[2].builder.layer",
         "tables[3].expectations[0].expression",
     }, err
@@ -89,10 +89,6 @@ def test_each_finding_is_one_line_at_its_field(
     line, message = found["tables[3].expectations[0].expression"]  # a CDC table's feed
     assert line == line_of("name: positive")
     assert "expectation positive: [UNRESOLVED_COLUMN" in message
-    # docs/laktory.md: a plain non-text value is no column, where the function needs one.
-    line, message = found["tables[1].columns[0].spark_func_args"]
-    assert line == line_of("{value: 0.5}")
-    assert "Argument `col` should be Column or str, got float" in message
     # A silver table drops its source's columns by default: declaring none leaves it nothing.
     line, message = found["tables[2].builder.layer"]
     assert line == line_of("name: slv_nothing") + 1

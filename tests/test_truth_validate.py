@@ -65,15 +65,18 @@ def project_with(tmp_path: Path, tables: str, modules: dict[str, str] | None = N
 def test_validate_notes_every_source_that_infers_its_schema(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The example pipeline infers its bronze schemas (a declared schema would put a later
-    # file's new field in `_rescued_data` instead of a new column): validate notes both.
+    # The example pipeline hints the columns it reads (`schema_hints`: later fields still
+    # become columns), so its first update runs on an empty landing: no notice.
     code, out, _ = validate(REPO, capsys)
-    notices = [line for line in out if line.startswith("notice:")]
     assert code == 0
-    assert [line.split(": ")[2] for line in notices if "infers its events' schema" in line] == [
-        "tables[0].builder.event_source",
-        "tables[1].builder.event_source",
-    ]
+    assert not [line for line in out if "infers its events' schema" in line]
+    hinted = BRONZE.replace(
+        'schema_ddl: "id INT, amount DOUBLE"', 'schema_hints: "id INT, amount DOUBLE"'
+    )
+    assert hinted != BRONZE
+    project = make_project(tmp_path / "hinted", hinted, "pl-truth")
+    code, out, err = validate(project, capsys)
+    assert (code, err) == (0, "") and not [line for line in out if "infers" in line]
     text = BRONZE.replace('        schema_ddl: "id INT, amount DOUBLE"\n', "")
     project = make_project(tmp_path / "project", text, "pl-truth")
     code, out, err = validate(project, capsys)
@@ -192,3 +195,31 @@ def test_a_stream_of_a_sql_table_is_refused(
     )
     whole = tables.replace("read_as_stream: true", "read_as_stream: false")
     assert validate(project_with(tmp_path / "w", whole), capsys)[0] == 0
+
+
+def test_a_number_given_as_a_column_fails_plain_validate_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/laktory.md: `{value: X}` with a non-text X given to a column parameter fails
+    validation (before, only `--deep` found it, when Spark defined the table)."""
+    tables = """\
+  - name: slv_orders
+    builder: {layer: SILVER, table_source: {name: brz_orders}}
+    columns:
+      - {name: id, type: int, sql_expression: id}
+      - {name: amount, type: double, spark_func_name: coalesce, spark_func_args: [amount, {value: 0.5}]}
+"""
+    project = project_with(tmp_path, tables)
+    line, field, message = only_error(project, capsys)
+    text = (project / "stacks" / "pipelines" / "pl-truth.yaml").read_text()
+    assert (line, field) == (line_of(text, "{value: 0.5}"), "tables[1].columns[1].spark_func_args")
+    assert message.startswith("{value: 0.5} is given to coalesce's column parameter 'cols'")
+    assert "{lit: 0.5}" in message
+    # A text value is Laktory's SQL expression there, and a value where no column is taken
+    # (date_format's format) is passed as is: both validate.
+    fine = tables.replace("{value: 0.5}", "{value: '0.5'}") + (
+        "      - {name: day, type: string, spark_func_name: date_format, "
+        "spark_func_args: [amount, {value: 'yyyy'}]}\n"
+    )
+    code, _out, err = validate(project_with(tmp_path / "fine", fine), capsys)
+    assert (code, err) == (0, "")

@@ -258,7 +258,7 @@ def _analyse_table(
                 where = f"land sample files in {source.events_path(str(landing))}"
             message = (
                 f"table {table.name}: no input schema to analyse: {where}, or declare "
-                "event_source.schema_ddl"
+                "event_source.schema_hints or schema_ddl"
             )
         return Finding((*here, "builder", "event_source"), message)
     except ColumnInputError as error:

@@ -1,10 +1,12 @@
 """Sources that would fail a fresh deploy's first update: `validate` notes them.
 
-A new landing volume is empty. An event source without `schema_ddl` has its schema inferred
-from the files it reads, and with no file there is nothing to infer from: Auto Loader fails the
+A new landing volume is empty. An event source without `schema_ddl` or `schema_hints` has its
+schema inferred from the files it reads, and with no file there is nothing to infer from:
+Auto Loader fails the
 update (Databricks error class CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE, "Cannot infer schema when the
-input path is empty"), and so does the local run. Declaring the schema lets the first update
-run and write empty tables. No Spark is needed to say so.
+input path is empty"), and so does the local run. Declaring the schema, or hinting the columns
+the pipeline reads (the first update then reads them as the schema, `runtime.readers`), lets
+the first update run and write empty tables. No Spark is needed to say so.
 """
 
 from __future__ import annotations
@@ -34,15 +36,16 @@ def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
             for position, source in enumerate(builder.event_sources or [])
         ]
         for path, source in sources:
-            if source is None or source.schema_ddl is not None or source.is_stream:
+            if source is None or source.declares_columns or source.is_stream:
                 continue  # a stream's value is parsed by its schema_ddl, or kept unparsed
             found.append(
                 (
                     ("tables", index, *path),
                     f"table {table.name} infers its events' schema from the files landed in "
                     f"{source.name}: on an empty landing folder (a fresh deploy) its first "
-                    "update fails (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE); declare schema_ddl to "
-                    "run it before events land",
+                    "update fails (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE); declare schema_hints (the "
+                    "columns the pipeline reads; later fields still become columns) or "
+                    "schema_ddl (strict) to run it before events land",
                 )
             )
     return found

@@ -10,7 +10,8 @@ never deployed has none), which `pulumi preview` resolves as `up` does. It tells
   definition ... from a pipeline", DLT release notes 2024.49), which `protect` cannot see, since
   the pipeline itself is only updated;
 - which schemas, volumes and pipeline ids are this stack's own, so that an existing object of
-  the same name that is not is refused (`deploy.prerequisites`).
+  the same name that is not is refused (`deploy.prerequisites`); which table tags it assigned
+  (`deploy.table_tags`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Deployment:
     pipeline_ids: Mapping[str, str] = field(default_factory=dict)
     schemas: frozenset[str] = frozenset()
     volumes: frozenset[str] = frozenset()
+    table_tags: frozenset[str] = frozenset()
+    """The tags it assigned, `catalog.schema.table/key` (`deploy.table_tags`)."""
 
     @classmethod
     def of(cls, record: Any) -> Deployment:
@@ -49,6 +52,7 @@ class Deployment:
             },
             schemas=frozenset(record.get("schemas") or ()),
             volumes=frozenset(record.get("volumes") or ()),
+            table_tags=frozenset(record.get("table_tags") or ()),
         )
 
 

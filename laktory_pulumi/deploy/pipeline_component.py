@@ -7,6 +7,8 @@ what it holds (`deploy.protection`): only the pipeline is protected, never the r
   `databricks.WorkspaceFile` for the metadata JSON and the laktory_pulumi wheel, all passed
   inline (base64): no temporary file, and an edited notebook is updated in place;
 - `databricks.Pipeline`, created after them (its notebooks must exist when DLT reads them);
+- `databricks.EntityTagAssignment` for each tag of a table the workspace holds
+  (`deploy.table_tags`);
 - `databricks.Permissions` on the pipeline from the YAML's `permissions`, and CAN_READ for the
   same principals on every uploaded notebook and file. Nobody else gets anything: no grant is
   added that the YAML did not ask for;
@@ -41,6 +43,7 @@ from .permissions import READ_ONLY, access_controls
 from .pipeline_args import pipeline_resource_args
 from .protection import child_options
 from .secrets import SecretValues
+from .table_tags import ENTITY_TYPE, full_name
 from .wheel import Wheel
 
 PIPELINE_TYPE = "laktory:databricks:Pipeline"
@@ -54,6 +57,8 @@ class PipelineComponent(pulumi.ComponentResource):
     """The uploaded notebooks and files, by artifact key."""
     pipeline_id: pulumi.Output[str]
     pipeline_url: pulumi.Output[str]
+    tag_assignments: list[databricks.EntityTagAssignment]
+    """One per tag of each table that exists (`deploy.table_tags`)."""
     job: databricks.Job | None
     metadata_path: str
     notebook_paths: list[str]
@@ -69,10 +74,13 @@ class PipelineComponent(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] | None = None,
         wheel: Wheel | None = None,
         secrets: SecretValues | None = None,
+        existing_tables: frozenset[str] = frozenset(),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`depends_on`: what the pipeline needs first (its schema, its landing volume);
-        `wheel`: the package, built once for the stack (built here when not given)."""
+        `wheel`: the package, built once for the stack (built here when not given);
+        `existing_tables`: the full names of the tables the workspace holds, whose `tags`
+        are assigned (`deploy.table_tags`)."""
         super().__init__(PIPELINE_TYPE, pipeline.name, None, opts)
         secrets = secrets or SecretValues()
         self._protect = protect
@@ -118,6 +126,20 @@ class PipelineComponent(pulumi.ComponentResource):
                     **target,
                     opts=self._child(depends_on=[self.artifacts[artifact.key]]),
                 )
+
+        self.tag_assignments = [
+            databricks.EntityTagAssignment(
+                f"{name}/table/{table.name}/tag/{key}",
+                entity_type=ENTITY_TYPE,
+                entity_name=full_name(pipeline, table.name),
+                tag_key=key,
+                tag_value=value or None,
+                opts=self._child(depends_on=[self.pipeline]),
+            )
+            for table in pipeline.tables
+            if table.tags and full_name(pipeline, table.name) in existing_tables
+            for key, value in sorted(table.tags.items())
+        ]
 
         self.job = None
         if pipeline.schedule is not None:

@@ -41,6 +41,12 @@ class WorkspaceLookups:
     pipeline_ids: Callable[[str], set[str]]
     """Pipelines whose name is LIKE the given one (`databricks.get_pipelines`,
     pipelines/data_pipelines.go: `name LIKE '<name>'`)."""
+    tables: Callable[[str, str], set[str]] = lambda catalog, schema: set()
+    """A schema's tables, `catalog.schema.table`, views aside (`databricks.get_tables`,
+    catalog/data_tables.go); asked only for a pipeline with tagged tables (`table_tags`)."""
+    table_tag_keys: Callable[[str], set[str]] = lambda table: set()
+    """The tag keys assigned to a table, by its full name
+    (`databricks.get_entity_tag_assignments`); asked only for a tagged table that exists."""
 
 
 def provider_lookups() -> WorkspaceLookups:
@@ -54,6 +60,16 @@ def provider_lookups() -> WorkspaceLookups:
             databricks.get_volumes(catalog_name=catalog, schema_name=schema).ids or ()
         ),
         pipeline_ids=lambda name: set(databricks.get_pipelines(pipeline_name=name).ids or ()),
+        tables=lambda catalog, schema: set(
+            databricks.get_tables(catalog_name=catalog, schema_name=schema).ids or ()
+        ),
+        table_tag_keys=lambda table: {
+            assignment.tag_key
+            for assignment in databricks.get_entity_tag_assignments(
+                entity_type="tables", entity_name=table
+            ).tag_assignments
+            or ()
+        },
     )
 
 

@@ -69,6 +69,7 @@ GET_CATALOGS = "databricks:index/getCatalogs:getCatalogs"
 GET_SCHEMAS = "databricks:index/getSchemas:getSchemas"
 GET_VOLUMES = "databricks:index/getVolumes:getVolumes"
 GET_PIPELINES = "databricks:index/getPipelines:getPipelines"
+GET_TABLES = "databricks:index/getTables:getTables"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
@@ -100,7 +101,7 @@ class OfflineMocks(pulumi.runtime.Mocks):
             return {"id": f"group-{name}", "displayName": name}
         if args.token == GET_CATALOGS:
             return {"id": "catalogs", "ids": sorted(self.catalogs or ())}
-        if args.token in (GET_SCHEMAS, GET_VOLUMES, GET_PIPELINES):
+        if args.token in (GET_SCHEMAS, GET_VOLUMES, GET_PIPELINES, GET_TABLES):
             return {"id": args.token, "ids": []}
         return {}
 

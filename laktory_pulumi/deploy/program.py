@@ -26,6 +26,7 @@ from .groups import GroupLookup, lookup_group, missing_groups
 from .pipeline_component import PipelineComponent
 from .prerequisites import WorkspaceLookups, provider_lookups, workspace_problems
 from .secrets import SecretValues, env_secret_values
+from .table_tags import assigned, existing_tables, foreign_tags, pending_tag_notices
 from .wheel import build_wheel
 
 NOTEBOOKS_FOLDER = "notebooks"
@@ -148,14 +149,18 @@ def deploy_stack(
     plans = catalog_plans(stack.pipelines.values())
     previous = previous_lookup()
     problems = missing_groups(stack, group_lookup) + grant_conflicts(stack)
+    workspace = lookups or provider_lookups()
     if not problems:
         problems = workspace_problems(
             stack,
             plans,
-            lookups or provider_lookups(),
+            workspace,
             previous,
             name_prefix=stack_config.name_prefix,
         )
+    existing = {name: existing_tables(p, workspace) for name, p in stack.pipelines.items()}
+    if not problems:
+        problems = foreign_tags(stack, existing, workspace, previous)
     refused, drops = dropped_tables(stack, previous, protect=protect)
     problems += refused + unknown_cluster_stacks(stack, project_dir)
     if problems:
@@ -165,6 +170,8 @@ def deploy_stack(
         pulumi.log.info(f"notice: {notice}")
     for notice in secrets.redact_errors(LoadError(drops)).errors:
         pulumi.log.warn(f"notice: {notice}")
+    for notice in secrets.redact_errors(LoadError(pending_tag_notices(stack, existing))).errors:
+        pulumi.log.info(f"notice: {notice}")
 
     catalogs = {
         name: CatalogComponent(plan, protect=protect, secrets=secrets)
@@ -191,6 +198,7 @@ def deploy_stack(
             depends_on=needed_by(pipeline),
             wheel=wheel,
             secrets=secrets,
+            existing_tables=existing[name],
         )
         for name, pipeline in stack.pipelines.items()
     }
@@ -236,6 +244,11 @@ def deploy_stack(
             ),
             "volumes": secrets.conceal(
                 sorted(f"{c.catalog}.{s}.{v}" for c in catalogs.values() for s, v in c.volumes)
+            ),
+            "table_tags": sorted(
+                tag
+                for name, pipeline in stack.pipelines.items()
+                for tag in assigned(pipeline, existing[name])
             ),
         },
     )

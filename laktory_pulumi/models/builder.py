@@ -240,6 +240,23 @@ class TableBuilder(Model):
         return bool(self.sources)
 
     @property
+    def recomputes_whole(self) -> bool:
+        """An aggregation of a streamed table source without watermark: DLT keeps every group
+        in its state and rewrites the whole table at each update (complete output mode), as
+        a materialized view would ("To ensure queries that perform aggregations are processed
+        incrementally and not fully recomputed with each update, you must use watermarks":
+        Databricks docs, "Optimize stateful processing in Delta Live Tables with watermarks",
+        https://docs.databricks.com/en/delta-live-tables/stateful-processing.html)."""
+        source = self.table_source
+        return (
+            self.aggregation is not None
+            and source is not None
+            and source.read_as_stream
+            and source.watermark is None
+            and not self.joins
+        )
+
+    @property
     def reads_stream(self) -> bool:
         """Whether the sources are read as streams (static data and SQL queries are not)."""
         return self.has_source and all(source.read_as_stream for source in self.sources)

@@ -21,7 +21,9 @@ from .schedule import Schedule
 from .table import Table
 from .table_settings import EventLog, PropertyValue, settings_rules
 from .table_test import TableTest, table_test_rules
+from .tag_rules import tag_rules
 from .udf import FunctionRef, PipelineUdf
+from .value_arg_rules import value_args_are_columns
 
 Path = tuple[str | int, ...]
 
@@ -256,11 +258,13 @@ class Pipeline(Model):
             *deploy_rules(self),
             *pipeline_rules(self),
             *functions_exist(self),
+            *value_args_are_columns(self),
             *self._appends(),
             *builder_rules(self),
             *cdc_feed_rules(self),
             *laktory_name_rules(self),
             *settings_rules(self),
+            *tag_rules(self),
             *table_test_rules(self),
         ]
 

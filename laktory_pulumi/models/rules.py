@@ -220,7 +220,12 @@ def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
     sources"; a source with updates needs `skipChangeCommits`, which drops those changes). A
     materialized view is recomputed whole at each update, so a stream of it reads its rows
     again (issue #24: a stream of a `sql:` table doubled rows); a CDC target is rewritten by
-    `apply_changes`. Both are refused here; read such a table whole (`read_as_stream: false`).
+    `apply_changes`. Both are refused here; read such a table whole (`read_as_stream: false`),
+    or, for a CDC target (a streaming table DLT updates and deletes in), stream it with
+    `skip_change_commits` (Delta's `skipChangeCommits`: "ignores transactions that delete or
+    modify existing records", Databricks docs, "Delta table streaming reads and writes").
+    A materialized view is rewritten at each update: skipping its change commits would read
+    nothing after its first update, so it stays refused.
     """
     tables = {table.name: table for table in pipeline.tables}
     problems: Problems = []
@@ -243,6 +248,20 @@ def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
             upstream = tables.get(source.name)
             if upstream is None or _appends_only(upstream):
                 continue
+            skips = getattr(source, "skip_change_commits", False)
+            if skips and _is_cdc_target(upstream):
+                continue  # DLT streams its commits that only add rows
+            if skips:
+                problems.append(
+                    (
+                        ("tables", index, *path, "skip_change_commits"),
+                        f"{table.name} streams {source.name} skipping its change commits, but "
+                        f"{_why_not_appended(upstream)}: every update rewrites it, so the "
+                        "stream would skip every commit after the first; read it whole with "
+                        "read_as_stream: false",
+                    )
+                )
+                continue
             problems.append(
                 (
                     ("tables", index, *path, "read_as_stream"),
@@ -252,6 +271,13 @@ def _streams_of_append_only_tables(pipeline: Pipeline) -> Problems:
                 )
             )
     return problems
+
+
+def _is_cdc_target(table: object) -> bool:
+    if table.sql is not None or table.data is not None:  # type: ignore[attr-defined]
+        return False
+    source = table.builder.table_source  # type: ignore[attr-defined]
+    return source is not None and source.cdc is not None
 
 
 def _why_not_appended(table: object) -> str:

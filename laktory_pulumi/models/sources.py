@@ -9,6 +9,7 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_val
 
 from .aliases import alias_of, schema_with_aliases
 from .base import FieldError, Model, UpperCase
+from .schema_hints import HintError, parse_hints
 from .snapshots import SnapshotCdc
 from .stream_sources import (
     EventHubsStream,
@@ -111,6 +112,8 @@ class EventSource(Model):
     schema_ddl: str | None = Field(
         default=None,
         description="Schema of the events as a DDL string; inferred from the files when unset. "
+        "Strict: a field it does not declare goes to `_rescued_data` (Auto Loader's default "
+        "with a given schema); to let later fields become columns, use `schema_hints`. "
         "For a stream with `value_format: json`, the schema of each record's value.",
     )
     kafka: KafkaStream | None = Field(
@@ -137,6 +140,37 @@ class EventSource(Model):
         "source, and the table applies the changes between consecutive snapshots (DLT's "
         "`create_auto_cdc_from_snapshot_flow`); the files are read whole, not as a stream.",
     )
+    schema_hints: str | None = Field(
+        default=None,
+        description="Types of some columns, as Auto Loader's `cloudFiles.schemaHints`: a "
+        "column or dotted struct field and its type, comma-separated (`data.open DOUBLE, "
+        "data.symbol STRING`). The hinted columns take these types and the others are inferred; "
+        "a later file's new field still becomes a column (`addNewColumns`). On an empty landing "
+        "folder (a fresh deploy) the first update reads the hinted columns as the whole schema, "
+        "so hint every column the pipeline reads. Not with `schema_ddl` (Auto Loader ignores "
+        "hints when a schema is given).",
+    )
+
+    @model_validator(mode="after")
+    def _hints_read(self) -> EventSource:
+        if self.schema_hints is None:
+            return self
+        if self.schema_ddl is not None:
+            raise FieldError(
+                "schema_hints",
+                "schema_hints with schema_ddl: Auto Loader uses hints only when no schema is "
+                "given; keep schema_ddl (strict) or schema_hints (columns may still grow)",
+            )
+        try:
+            parse_hints(self.schema_hints)
+        except HintError as error:
+            raise FieldError("schema_hints", str(error)) from None
+        return self
+
+    @property
+    def declares_columns(self) -> bool:
+        """The source's columns are known before any file lands (`schema_ddl` or hints)."""
+        return self.schema_ddl is not None or self.schema_hints is not None
 
     @model_validator(mode="after")
     def _snapshot_versions_of_files(self) -> EventSource:
@@ -368,6 +402,15 @@ class TableSource(Model):
         description="Source columns to keep: a list of names, or a mapping name -> new name.",
     )
     watermark: Watermark | None = Field(default=None, description="Watermark of a streaming read.")
+    skip_change_commits: bool = Field(
+        default=False,
+        description="Stream a table that also has updates and deletes, skipping the commits "
+        "that change or delete rows (Delta's `skipChangeCommits` read option): the stream "
+        "reads the rows of the commits that only add rows. For a CDC target of this pipeline "
+        "or a catalog table; a materialized view is recomputed at each update, so it cannot be "
+        "streamed even so. Local runs read a CDC target whole (theirs is recomputed), as "
+        "`validate` notes.",
+    )
     cdc: Cdc | None = Field(default=None, description="Apply the source as a change feed.")
     snapshots: SnapshotCdc | None = Field(
         default=None,
@@ -396,6 +439,16 @@ class TableSource(Model):
     def catalog_table_name(self) -> str:
         """The name a catalog read uses: `[catalog_name.][schema_name.]name`."""
         return ".".join(part for part in (self.catalog_name, self.schema_name, self.name) if part)
+
+    @model_validator(mode="after")
+    def _skip_changes_of_streams(self) -> TableSource:
+        if self.skip_change_commits and not self.read_as_stream:
+            raise FieldError(
+                "skip_change_commits",
+                "skip_change_commits is an option of a stream; a whole read "
+                "(read_as_stream: false) sees the table's rows as they are",
+            )
+        return self
 
     @model_validator(mode="after")
     def _qualified_once(self) -> TableSource:

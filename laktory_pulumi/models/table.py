@@ -174,6 +174,15 @@ class Table(Model):
         "pipeline only (a Unity Catalog pipeline manages its tables' storage).",
         min_length=1,
     )
+    tags: dict[str, str] | None = Field(
+        default=None,
+        description="Unity Catalog tags of the table (`key: value`; an empty value is a "
+        "key-only tag). DLT's table definitions take no tags, so the deploy assigns each one "
+        "(`databricks.EntityTagAssignment`) once the table exists: a table the pipeline has "
+        "not created yet gets its tags at the next `pulumi up`, as the deploy's notice says. "
+        "Needs a `catalog`; not on a private table. Local runs do not apply them (the run "
+        "says so).",
+    )
 
     defined_at: DefinedAt = DEFINED_AT
     __eq__ = equal_wherever_defined

@@ -326,6 +326,8 @@ def databricks_only_settings(table: Table) -> list[str]:
         names.append("mask")
     if table.path is not None:
         names.append("path")
+    if table.tags:
+        names.append("tags")  # Unity Catalog's, assigned by the deploy (`deploy.table_tags`)
     return names
 
 

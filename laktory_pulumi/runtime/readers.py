@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..metadata import on_databricks
+from ..models.schema_hints import hinted_ddl
 from .analysis import outside_query_context
 from .case_variants import read_matching_case
 from .csv_headers import header_of, out_of_order, read_by_header
-from .schema_merge import case_variants, grow
+from .schema_merge import case_variants, grow, with_hints
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -37,6 +38,10 @@ SOURCE_FILE_COLUMN = "_source_file"
 Auto Loader has too), so a rescued or quarantined row can be traced back to its file."""
 
 
+SKIP_CHANGE_COMMITS = "skipChangeCommits"
+"""Delta's streaming read option that skips the commits changing or deleting rows."""
+
+
 class SourceError(RuntimeError):
     """A source cannot be read: no landing root, no files to infer a schema from."""
 
@@ -47,7 +52,8 @@ def read_source(table: Table, spark: SparkSession, **options: Any) -> DataFrame:
     if builder.event_source is not None:
         return read_events(table, builder.event_source, spark, options)
     assert builder.table_source is not None  # the model guarantees exactly one source
-    return read_table_source(builder.table_source, spark)
+    whole = builder.recomputes_whole and not on_databricks()
+    return read_table_source(builder.table_source, spark, whole=whole)
 
 
 # Event files -------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ def read_events(
     schema, variants, headers = _event_schema(
         table, key, source, spark, path, file_format, reader_options
     )
-    if source.schema_ddl and "://" not in path:
+    if source.declares_columns and "://" not in path:
         # A fresh landing volume holds no folder yet: with a declared schema there is nothing
         # to infer, and the first update reads an empty folder instead of failing on a missing
         # one (PATH_NOT_FOUND).
@@ -150,22 +156,58 @@ def _auto_loader(
         # Auto Loader lists sub-folders; a plain batch read does only with this option.
         nested = {"recursiveFileLookup": "true", **options}
         reader = spark.read.format(file_format).options(**nested)
-        return (
-            reader.schema(source.schema_ddl).load(path) if source.schema_ddl else reader.load(path)
-        )
+        if source.schema_ddl:
+            return reader.schema(source.schema_ddl).load(path)
+        if source.schema_hints:
+            # Spark's batch reader takes no hints: the inferred schema with the hinted types
+            # (the hinted columns alone when nothing has landed), as Auto Loader reads.
+            hinted = _hinted_schema(spark, source)
+            if holds_no_file(path):
+                return reader.schema(hinted_ddl(source.schema_hints)).load(path)
+            return reader.schema(with_hints(reader.load(path).schema, hinted)).load(path)
+        return reader.load(path)
     auto = {
         "cloudFiles.format": file_format,
         "cloudFiles.inferColumnTypes": "true",
         "rescuedDataColumn": RESCUED_DATA_COLUMN,
         **options,
     }
+    empty = bool(source.schema_hints) and not source.schema_ddl and holds_no_file(path)
+    if source.schema_hints and not empty:
+        auto.setdefault("cloudFiles.schemaHints", source.schema_hints)
     schema_root = spark.conf.get(SCHEMA_ROOT_KEY, None)
     if schema_root:
         auto.setdefault("cloudFiles.schemaLocation", f"{schema_root.rstrip('/')}/{key}")
     reader = spark.readStream.format("cloudFiles").options(**auto)
     if source.schema_ddl:
         reader = reader.schema(source.schema_ddl)
+    elif empty:
+        # Auto Loader infers the columns it is not hinted from files, and an empty folder has
+        # none (CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE: "start the stream when there are files in
+        # the input path, or specify the schema"). This update reads the hinted columns as the
+        # whole schema (a given schema: new fields go to the rescued column, nothing is lost);
+        # the next update, with files landed, infers and grows the schema from the hints.
+        reader = reader.schema(hinted_ddl(source.schema_hints))
     return reader.load(path)
+
+
+def holds_no_file(path: str) -> bool:
+    """A folder of the file system (a Unity Catalog volume's `/Volumes/...` path, which
+    Unity Catalog compute reads as files) that holds no data file yet, or does not exist.
+
+    A URI (`abfss://`) is not listed: it counts as holding files, so Auto Loader infers.
+    """
+    local = path.removeprefix("file:")
+    if "://" in local:
+        return False
+    root = Path(local)
+    if not root.is_dir():
+        return True
+    for _, folders, files in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith((".", "_"))]
+        if any(not name.startswith((".", "_")) for name in files):
+            return False
+    return True
 
 
 def _event_schema(
@@ -200,11 +242,17 @@ def _event_schema(
     new = None if landed is None else sorted(set(landed) - seen)
     known_variants = _read_kept_json(kept_file, "case-variants")
     known_headers = _read_kept_json(kept_file, "csv-headers")
+    hinted = _hinted_schema(spark, source)
     if kept is not None and new == []:
-        return kept, known_variants, known_headers
+        return with_hints(kept, hinted), known_variants, known_headers
+    if hinted is not None and kept is None and not landed and "://" not in path:
+        # Nothing landed yet: the hinted columns are the schema of this read, as on Databricks
+        # (`_auto_loader`); nothing is kept, so the first files are inferred when they land.
+        return _with_rescued_column(hinted, rescued), {}, {}
     inferred, per_file = _infer_new_files(table, spark, new or path, file_format, options)
     inferred = _without_column(inferred, rescued)
-    schema = _with_rescued_column(inferred if kept is None else grow(kept, inferred), rescued)
+    grown = inferred if kept is None else grow(kept, inferred)
+    schema = _with_rescued_column(with_hints(grown, hinted), rescued)
     variants = dict(known_variants)
     for file_schema in per_file:
         variants.update(case_variants(schema, file_schema))
@@ -222,6 +270,18 @@ def _event_schema(
         if landed is not None:
             _write_atomically(_seen_file(kept_file), json.dumps(sorted(seen | set(landed))))
     return schema, variants, headers
+
+
+def _hinted_schema(spark: SparkSession, source: EventSource) -> StructType | None:
+    """The struct of the hinted columns, parsed by Spark (outside any query function)."""
+    if not source.schema_hints:
+        return None
+    from pyspark.sql.types import StructType
+
+    ddl = hinted_ddl(source.schema_hints)
+    parsed = outside_query_context(lambda: StructType.fromDDL(ddl))
+    assert isinstance(parsed, StructType)
+    return parsed
 
 
 PER_FILE_INFERENCE_LIMIT = 32
@@ -367,7 +427,7 @@ def _infer(
                 raise SourceError(
                     f"table {table.name}: no {file_format.upper()} files at {path} to infer the "
                     "event schema from; land files there first, or declare "
-                    "event_source.schema_ddl"
+                    "event_source.schema_hints (the columns read) or schema_ddl"
                 ) from None
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else error
             raise SourceError(
@@ -388,25 +448,41 @@ def _with_rescued_column(schema: StructType, rescued: str | None) -> StructType:
 # Tables ------------------------------------------------------------------------------------
 
 
-def read_table_source(source: TableSource, spark: SparkSession) -> DataFrame:
+def read_table_source(
+    source: TableSource, spark: SparkSession, *, whole: bool = False
+) -> DataFrame:
     """Another table: through the pipeline when it is one of its own, else from the catalog.
 
-    The source's filter and selects apply, and its watermark on streams.
+    The source's filter and selects apply, and its watermark on streams. `whole` reads a
+    streamed source whole: a streaming aggregation without watermark, which DLT rewrites in
+    full at each update (`TableBuilder.recomputes_whole`), is a materialized view locally,
+    where Spark Declarative Pipelines writes streams in append mode only.
     """
     from . import dlt
 
-    watermark = source.watermark if source.read_as_stream else None
-    if source.is_external:
+    skips = source.skip_change_commits and source.read_as_stream
+    if skips and not source.is_external and not on_databricks():
+        # A CDC target is a materialized view locally (`runtime.dlt_sdp`), recomputed at each
+        # update: read whole, its current rows (validate notes the difference).
+        whole = True
+    streamed = source.read_as_stream and not whole
+    watermark = source.watermark if streamed else None
+    if source.is_external or (skips and streamed):
         # Unqualified parts resolve to the session's current catalog and schema, which are the
         # pipeline's (Databricks DLT: "the catalog and schema configured for the pipeline are
-        # the defaults"; locally the SDP spec's catalog and database).
-        reader = spark.readStream if source.read_as_stream else spark.read
-        frame = reader.table(source.catalog_table_name)
+        # the defaults"; locally the SDP spec's catalog and database). A table of the pipeline
+        # streamed with an option is read by its name too (`dlt.read_stream` takes no option;
+        # DLT resolves `spark.readStream.table` to the pipeline's dataset).
+        reader = spark.readStream if streamed else spark.read
+        if skips and streamed:
+            reader = reader.option(SKIP_CHANGE_COMMITS, "true")
+        name = source.catalog_table_name if source.is_external else source.name
+        frame = reader.table(name)
         if watermark is not None:
             frame = frame.withWatermark(watermark.column, watermark.threshold)
     elif watermark is not None:
         frame = dlt.read_stream_with_watermark(source.name, watermark.column, watermark.threshold)
-    elif source.read_as_stream:
+    elif streamed:
         frame = dlt.read_stream(source.name)
     else:
         frame = dlt.read(source.name)

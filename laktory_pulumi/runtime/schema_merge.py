@@ -92,3 +92,27 @@ def case_variants(kept: StructType, new: StructType, prefix: str = "") -> dict[s
         elif isinstance(match.dataType, StructType) and isinstance(field.dataType, StructType):
             variants.update(case_variants(match.dataType, field.dataType, f"{prefix}{field.name}."))
     return variants
+
+
+def with_hints(schema: StructType, hinted: StructType | None) -> StructType:
+    """`schema` with the hinted columns typed as hinted (`cloudFiles.schemaHints`).
+
+    A hinted column the files do not hold (yet) is added; a hinted struct field is set inside
+    its struct, the struct's other fields staying as inferred. Names match whatever their case,
+    as in `grow`, and the schema's spelling stays.
+    """
+    from pyspark.sql.types import StructField, StructType
+
+    if hinted is None:
+        return schema
+    by_name = {field.name.lower(): field for field in hinted.fields}
+    fields = []
+    for field in schema.fields:
+        hint = by_name.pop(field.name.lower(), None)
+        if hint is None:
+            fields.append(field)
+        elif isinstance(hint.dataType, StructType) and isinstance(field.dataType, StructType):
+            fields.append(StructField(field.name, with_hints(field.dataType, hint.dataType), True))
+        else:
+            fields.append(StructField(field.name, hint.dataType, True))
+    return StructType(fields + [hint for hint in hinted.fields if hint.name.lower() in by_name])
