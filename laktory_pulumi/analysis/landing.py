@@ -29,14 +29,8 @@ def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
     """(path, message) of each event source whose schema must be inferred from landed files."""
     found: list[tuple[FieldPath, str]] = []
     for index, table in enumerate(pipeline.tables):
-        builder = table.builder
-        sources = [(("builder", "event_source"), builder.event_source)]
-        sources += [
-            (("builder", "event_sources", position), source)
-            for position, source in enumerate(builder.event_sources or [])
-        ]
-        for path, source in sources:
-            if source is None or source.declares_columns or source.is_stream:
+        for path, source in table.builder.located_event_sources():
+            if source.declares_columns or source.is_stream:
                 continue  # a stream's value is parsed by its schema_ddl, or kept unparsed
             found.append(
                 (

@@ -44,14 +44,8 @@ def skipped_changes_read_whole(pipeline: Pipeline) -> list[tuple[FieldPath, str]
     """(path, message) of each stream of a pipeline table with `skip_change_commits`."""
     found: list[tuple[FieldPath, str]] = []
     for index, table in enumerate(pipeline.tables):
-        builder = table.builder
-        reads = [(("builder", "table_source"), builder.table_source)]
-        reads += [
-            (("builder", "table_sources", position), source)
-            for position, source in enumerate(builder.table_sources or [])
-        ]
-        for path, source in reads:
-            if source is None or not source.skip_change_commits or source.is_external:
+        for path, source in table.builder.located_table_sources():
+            if not source.skip_change_commits or source.is_external:
                 continue
             found.append(
                 (

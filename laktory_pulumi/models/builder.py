@@ -239,6 +239,25 @@ class TableBuilder(Model):
         """False for a table of static `data` rows or of a SQL query."""
         return bool(self.sources)
 
+    def located_event_sources(self) -> list[tuple[tuple[str | int, ...], EventSource]]:
+        """Each event source with its field path under the table (`builder.event_source`,
+        `builder.event_sources[i]`), for messages that point at it."""
+        found: list[tuple[tuple[str | int, ...], EventSource]] = []
+        if self.event_source is not None:
+            found.append((("builder", "event_source"), self.event_source))
+        for position, source in enumerate(self.event_sources or []):
+            found.append((("builder", "event_sources", position), source))
+        return found
+
+    def located_table_sources(self) -> list[tuple[tuple[str | int, ...], TableSource]]:
+        """Each table source with its field path under the table, as `located_event_sources`."""
+        found: list[tuple[tuple[str | int, ...], TableSource]] = []
+        if self.table_source is not None:
+            found.append((("builder", "table_source"), self.table_source))
+        for position, source in enumerate(self.table_sources or []):
+            found.append((("builder", "table_sources", position), source))
+        return found
+
     @property
     def recomputes_whole(self) -> bool:
         """An aggregation of a streamed table source without watermark: DLT keeps every group
