@@ -17,6 +17,7 @@ The rules no single field can check (the table exists and is append-only, secret
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING, Literal
 
@@ -134,7 +135,9 @@ def sink_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
         seen.update({sink.name.casefold(), sink.flow_name.casefold()})
         table = tables.get(sink.table)
         if table is None:
-            problems.append(((*path, "table"), f"no table '{sink.table}' in this pipeline"))
+            close = difflib.get_close_matches(sink.table, list(tables), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(((*path, "table"), f"no table '{sink.table}' in this pipeline{hint}"))
         elif not _appends_only(table):
             problems.append(
                 (
