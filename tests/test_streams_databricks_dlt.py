@@ -196,3 +196,34 @@ def test_the_graph_draws_each_sink_fed_by_its_table(pipeline: Pipeline) -> None:
     assert 'snk_orders_kafka>"orders_kafka<br/>SINK: kafka"]' in text
     assert "tbl_brz_orders ==>|sink| snk_orders_kafka" in text
     assert "classDef sink" in text
+
+
+def test_a_quarantine_of_several_flows_counts_the_rows_its_flows_wrote_this_run(
+    tmp_path: Path,
+) -> None:
+    from laktory_pulumi.local.events import Event
+    from laktory_pulumi.local.report import RunReport
+
+    report = RunReport(
+        pipeline="pl-streams",
+        log_file=tmp_path / "x.log",
+        say=lambda _: None,
+        quarantines={"brz_orders": "brz_orders_quarantine"},
+    )
+    report.quarantine_flows = {
+        "brz_orders": ["brz_orders_quarantine__a", "brz_orders_quarantine__b"]
+    }
+    # A second run: each flow's streaming table had rows before; the union (a materialized
+    # view, rewritten whole) holds them all.
+    for table, before, total, view in [
+        ("brz_orders", 0, 12, True),
+        ("brz_orders_quarantine__a", 2, 3, False),
+        ("brz_orders_quarantine__b", 1, 4, False),
+        ("brz_orders_quarantine", 0, 7, True),
+    ]:
+        metrics = {"rows_before": before, "rows_total": total, "materialized_view": view}
+        report.handle(Event("table_counts", table=table, metrics=metrics))
+    report.handle(Event("update_ended", state="COMPLETED"))
+    state = report.state("COMPLETED")
+    assert state.tables["brz_orders"].quarantined == 4  # 1 + 3, not the view's 7
+    assert state.tables["brz_orders_quarantine__b"].rows_written == 3
