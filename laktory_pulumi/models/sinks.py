@@ -55,7 +55,7 @@ class Sink(Model):
         description="The table of this pipeline whose rows the sink publishes, read as a "
         "stream: it must be append-only (a streaming table)."
     )
-    format: str = Field(
+    format: Literal["kafka", "delta"] = Field(
         description="`kafka` (a topic; Event Hubs through its Kafka endpoint) or `delta` (an "
         "external Delta table: option `path`, or `tableName` with its full name), DLT's "
         "`create_sink` formats."
@@ -82,9 +82,11 @@ class Sink(Model):
         "`csv`. Files only: no broker, no Delta writer runs locally.",
     )
 
-    @field_validator("format", mode="after")
+    @field_validator("format", mode="before")
     @classmethod
-    def _known_format(cls, value: str) -> str:
+    def _known_format(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
         lowered = value.lower()
         if lowered == "foreach_batch":
             raise ValueError(
