@@ -7,7 +7,8 @@ for every test of the module):
 1. a bronze fed by two event sources with `quarantine: true`: the failing rows of both flows
    land in `brz_orders_quarantine`, each with its flow key and file, counted per flow; a silver
    SCD 2 table with `quarantine: true` sends its NULL-sequence change there, never to history;
-   a sink publishes bronze's rows as parquet files;
+   two sinks publish bronze's rows: parquet files for a delta sink, JSON records of Kafka's
+   `value` for a kafka sink (no broker, no secret needed locally);
 2. more files landed, the run killed with SIGKILL (runner, driver and engine) once the sink's
    flow runs;
 3. the run again: the sink holds every upstream row exactly once, the quarantines too.
@@ -72,6 +73,13 @@ sinks:
     format: delta
     options: {path: "/Volumes/shop/out/orders"}
     select: [order_id, customer]
+  - name: orders_kafka
+    table: brz_orders
+    format: kafka
+    options:
+      kafka.bootstrap.servers: "broker:9093"
+      topic: orders
+      kafka.sasl.jaas.config: 'PlainLoginModule required password="${secret.kafka/password}";'
 """
 
 
@@ -183,3 +191,8 @@ def test_a_file_sink_holds_every_upstream_row_once_across_a_kill_and_a_rerun(
     assert rows_of(published, ["order_id", "customer"]) == [
         (key, f"c{key}") for key in (1, 2, 3, 4, 5)
     ]
+    # The Kafka sink's stand-in: each row once, as the JSON `value` a broker would get.
+    records = spark.read.json(str(runs.state / "sinks" / "orders_kafka"))
+    values = [json.loads(row.value) for row in records.collect()]
+    assert sorted(value["order_id"] for value in values) == [1, 2, 3, 4, 5]
+    assert all(value["customer"] == f"c{value['order_id']}" for value in values)
