@@ -163,10 +163,18 @@ def _backend_calls(source: str) -> tuple[set[str], set[str]]:
     return called, guarded
 
 
+RUNTIME_ONLY = {"create_sink"}
+"""In the `dlt` module of Databricks' runtime, not in the databricks-dlt stubs (0.2.1, 0.3.0):
+`dlt.create_sink(name, format, options)` ("create_sink", https://docs.databricks.com/aws/en/
+dlt-ref/dlt-python-ref-sink). `test_streams_databricks_dlt.py` binds its calls to the same
+signature in pyspark's `pipelines.api`, which the page documents as the same function."""
+
+
 def test_every_backend_call_of_the_shim_exists_in_databricks_dlt() -> None:
     called, guarded = _backend_calls(Path(inspect.getfile(shim)).read_text())
     assert {"table", "append_flow", "apply_changes", "create_streaming_table"} <= called
-    missing = sorted(name for name in called - guarded if not hasattr(databricks_dlt, name))
+    unchecked = called - guarded - RUNTIME_ONLY
+    missing = sorted(name for name in unchecked if not hasattr(databricks_dlt, name))
     assert missing == [], f"not in databricks-dlt: {missing}"
     # Our extensions exist only on our own backends, and the shim falls back without them.
     assert not any(hasattr(databricks_dlt, name) for name in guarded)

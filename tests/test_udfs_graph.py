@@ -132,14 +132,6 @@ def project(tmp_path: Path, text: str) -> Path:
             ("- {name: brz_a}\n", "- {name: brz_a, read_as_stream: false}\n"),
             "each listed source is appended as a stream",
         ),
-        (
-            (
-                "    transform:",
-                "    quarantine: true\n    expectations: [{name: x, "
-                "expression: 'true', action: DROP}]\n    transform:",
-            ),
-            "quarantine needs a single source (this table appends several)",
-        ),
     ],
 )
 def test_listed_sources_are_validated_at_their_line(

@@ -72,11 +72,17 @@ def test_the_runtime_and_the_rules_share_one_generated_name(tmp_path: Path) -> N
     assert [name for name, _, _ in table.generated_datasets] == ["a_changes"]
 
 
-@pytest.mark.parametrize("name", ["quarantine_on_gold.yaml", "quarantine_on_cdc.yaml"])
-def test_quarantine_where_no_quarantine_table_is_built_is_refused(name: str) -> None:
-    error = only_error(name)
+def test_quarantine_where_no_quarantine_table_is_built_is_refused() -> None:
+    error = only_error("quarantine_on_gold.yaml")
     assert error.field == "tables[0].quarantine"
     assert error.message.startswith("quarantine is not built")
+
+
+def test_a_cdc_quarantine_without_a_drop_rule_or_one_sequence_column_is_refused() -> None:
+    # A struct of several sequence columns is never NULL: no rule would send a change there.
+    error = only_error("quarantine_on_cdc.yaml")
+    assert (error.line, error.field) == (9, "tables[0].quarantine")
+    assert "needs at least one expectation with action DROP" in error.message
 
 
 def test_quarantine_on_a_plain_silver_table_still_loads(tmp_path: Path) -> None:
@@ -164,10 +170,11 @@ def test_a_column_named_like_a_system_column_is_refused() -> None:
 
 def test_the_rules_know_every_system_column_of_the_runtime() -> None:
     from laktory_pulumi.models.names import SYSTEM_COLUMNS
-    from laktory_pulumi.runtime import builders, expectations
+    from laktory_pulumi.runtime import builders, expectations, quarantine
 
     runtime = {builders.BRONZE_AT, builders.SILVER_AT, builders.GOLD_AT, builders.TSTAMP}
-    assert set(SYSTEM_COLUMNS) == {*runtime, expectations.FAILED_EXPECTATIONS_COLUMN}
+    quarantined = {expectations.FAILED_EXPECTATIONS_COLUMN, quarantine.FLOW_COLUMN}
+    assert set(SYSTEM_COLUMNS) == {*runtime, *quarantined}
 
 
 def test_a_template_copy_that_still_names_the_original_fails_at_the_table(tmp_path: Path) -> None:

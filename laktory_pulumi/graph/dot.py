@@ -19,8 +19,10 @@ EDGE_STYLES = {
     "stream": {"style": "bold", "penwidth": "2"},
     "batch": {"style": "solid"},
     "quarantine": {"style": "dotted", "color": STYLES["quarantine"].stroke},
+    "sink": {"style": "dashed", "penwidth": "2", "color": STYLES["sink"].stroke},
 }
-"""Bold arrows for streaming reads, plain ones for batch reads, dotted ones to quarantine."""
+"""Bold arrows for streaming reads, plain ones for batch reads, dotted ones to quarantine,
+dashed ones to sinks."""
 
 
 def graphviz_digraph(pipeline: Pipeline, run_state: RunState | None = None) -> graphviz.Digraph:
@@ -57,6 +59,8 @@ def _node_attrs(node: Node) -> dict[str, str]:
     }
     if node.kind == "external":
         attrs["style"] = "rounded,filled,dashed"
+    if node.kind == "sink":
+        attrs["shape"] = "cds"  # an arrow-shaped box: rows leave the pipeline there
     return attrs
 
 

@@ -7,8 +7,9 @@ from ..models import Pipeline
 from .model import STYLES, Edge, Graph, Node, build_graph
 
 INDENT = "    "
-ARROWS = {"stream": "==>", "batch": "-->", "quarantine": "-.->"}
-"""Thick arrows for streaming reads, plain ones for batch reads, dotted ones to quarantine."""
+ARROWS = {"stream": "==>", "batch": "-->", "quarantine": "-.->", "sink": "==>"}
+"""Thick arrows for streaming reads and to sinks (labelled), plain ones for batch reads,
+dotted ones to quarantine."""
 
 # `#` first: the other replacements insert entities that start with it.
 _ENTITIES = (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;"))
@@ -40,7 +41,10 @@ def escape_label(text: str) -> str:
 
 
 def _node(node: Node) -> str:
-    return f'{node.id}["{"<br/>".join(escape_label(line) for line in node.lines)}"]'
+    text = "<br/>".join(escape_label(line) for line in node.lines)
+    if node.kind == "sink":  # an asymmetric shape: rows leave the pipeline there
+        return f'{node.id}>"{text}"]'
+    return f'{node.id}["{text}"]'
 
 
 def _edge(edge: Edge) -> str:

@@ -11,8 +11,10 @@ from ..models import Pipeline
 from ..models.sources import EventSource, TableSource
 from ..models.table import Table
 
-NodeKind = Literal["source", "external", "bronze", "silver", "silver_star", "gold", "quarantine"]
-EdgeKind = Literal["stream", "batch", "quarantine"]
+NodeKind = Literal[
+    "source", "external", "bronze", "silver", "silver_star", "gold", "quarantine", "sink"
+]
+EdgeKind = Literal["stream", "batch", "quarantine", "sink"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ STYLES: dict[NodeKind, Style] = {
     "silver_star": Style(fill="#e5e4e2", stroke="#708090"),
     "gold": Style(fill="#ffd700", stroke="#b8860b"),
     "quarantine": Style(fill="#f8d7da", stroke="#c0392b"),
+    "sink": Style(fill="#d1fae5", stroke="#059669"),
 }
 """One style per node kind, in the order renderers declare them."""
 
@@ -42,7 +45,7 @@ class GraphError(ValueError):
 
 @dataclass(frozen=True)
 class Node:
-    """A box of the picture: a source, a table or a quarantine table."""
+    """A box of the picture: a source, a table, a quarantine table or a sink."""
 
     id: str
     lines: tuple[str, ...]
@@ -61,7 +64,8 @@ class Edge:
 
     @property
     def label(self) -> str | None:
-        """Text on the arrow: streams, joins and quarantines are named, batch reads are plain."""
+        """Text on the arrow: streams, joins, quarantines and sinks are named, batch reads are
+        plain."""
         if self.join:
             return "stream join" if self.kind == "stream" else "join"
         return None if self.kind == "batch" else self.kind
@@ -124,6 +128,10 @@ def build_graph(pipeline: Pipeline, run_state: RunState | None = None) -> Graph:
             quarantine_id, _ = ids.get("tbl", table.quarantine_name)
             graph.nodes.append(_quarantine_node(quarantine_id, table, run_state))
             graph.edges.append(Edge(table_id, quarantine_id, "quarantine"))
+    for sink in pipeline.sinks:  # published outside the pipeline: streamed from its table
+        sink_id, _ = ids.get("snk", sink.name)
+        graph.nodes.append(Node(sink_id, (sink.name, f"SINK: {sink.format}"), "sink"))
+        graph.edges.append(Edge(ids.get("tbl", sink.table)[0], sink_id, "sink"))
     return graph
 
 

@@ -214,6 +214,15 @@ def substitute(
 
     def secret(pieces: list[str | _Variable], path: Path) -> str:
         """A `${secret.SCOPE/KEY}` value: Databricks' reference, where Databricks resolves it."""
+        if _is_sink_option(path):
+            return "".join(
+                piece
+                if isinstance(piece, str)
+                else sink_secret(piece)
+                if piece.expression.strip().startswith("secret.")
+                else in_text(piece.expression)
+                for piece in pieces
+            )
         piece = pieces[0] if len(pieces) == 1 else None
         if not isinstance(piece, _Variable):
             raise _Problem(
@@ -235,6 +244,17 @@ def substitute(
                 "${secret.SCOPE/KEY} goes only in configuration, spark_conf or spark_env_vars "
                 "values, where Databricks resolves secrets at run time (or in a stream source's "
                 "password, connection string, AWS keys and options)"
+            )
+        return secret_reference(*match.groups())
+
+    def sink_secret(piece: _Variable) -> str:
+        """A secret inside a sink's option (a Kafka JAAS config holds it among other text):
+        the notebook reads each reference from the scope at run time (`runtime.sinks`)."""
+        match = SECRET_REFERENCE.fullmatch(piece.expression)
+        if match is None:
+            raise _Problem(
+                f"'${{{piece.expression.strip()}}}' is not a secret reference; write "
+                "${secret.SCOPE/KEY}"
             )
         return secret_reference(*match.groups())
 
@@ -284,6 +304,11 @@ _IN_CLEAR = (
     "${env.NAME}}` or ${secret.SCOPE/KEY}) and write ${conf.KEY} here, which Spark reads at "
     "run time"
 )
+
+
+def _is_sink_option(path: Path) -> bool:
+    """Whether `path` is a value of a sink's `options` (`sinks[i].options.KEY`)."""
+    return len(path) == 4 and path[0] == "sinks" and path[2] == "options"
 
 
 class _Variable:

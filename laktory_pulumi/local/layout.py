@@ -41,6 +41,11 @@ class StateLayout:
         return self.root / "warehouse"
 
     @property
+    def sinks(self) -> Path:
+        """What the pipeline's sinks publish: one folder of files per sink."""
+        return self.root / "sinks"
+
+    @property
     def metastore(self) -> Path:
         """The embedded Derby database of the Hive metastore (table definitions)."""
         return self.root / "metastore_db"

@@ -28,6 +28,10 @@ class RunReport:
     quarantines: dict[str, str] = field(default_factory=dict)
     """Each table with `quarantine: true` -> its quarantine table (`Table.quarantine_name`).
     Only these count as quarantines: a table merely named `<x>_quarantine` is x's neighbour."""
+    quarantine_flows: dict[str, list[str]] = field(default_factory=dict)
+    """Each table whose quarantine is fed by several flows -> those flows' datasets. Locally
+    such a quarantine is the union of one streaming table per flow (a materialized view,
+    rewritten whole): the rows a run quarantined are those its flows wrote."""
     started_at: str = field(
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
@@ -100,7 +104,10 @@ class RunReport:
     def _count_quarantine(self) -> None:
         for name, quarantine_name in self.quarantines.items():
             run, quarantine = self.tables.get(name), self.tables.get(quarantine_name)
-            if run is not None and quarantine is not None:
+            flows = [self.tables.get(flow) for flow in self.quarantine_flows.get(name, [])]
+            if run is not None and flows:
+                run.quarantined = sum(flow.rows_written for flow in flows if flow is not None)
+            elif run is not None and quarantine is not None:
                 run.quarantined = quarantine.rows_written
 
     def locate_failure(self, locate: Callable[[str], str]) -> None:

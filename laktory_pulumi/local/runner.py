@@ -40,6 +40,7 @@ from ..loader.yaml_source import parse_yaml
 from ..metadata import WORKSPACE_ROOT_ENV, metadata_bytes
 from ..models import Pipeline
 from ..runtime.flows import flows_of
+from ..runtime.quarantine import quarantine_datasets, quarantine_flows
 from .connection import remote_problem
 from .engine import (
     EngineError,
@@ -140,7 +141,7 @@ def selected_tables(pipeline: Pipeline, names: list[str]) -> list[str]:
     for name in names:
         table = pipeline.table(name)
         for needed in [*pipeline.upstream(table), table]:
-            quarantine = [needed.quarantine_name] if needed.quarantine else []
+            quarantine = quarantine_datasets(needed)
             # A table of listed sources is the union of one streaming table per flow on SDP.
             for dataset in [*flows_of(needed), needed.name, *quarantine]:
                 if dataset not in chosen:
@@ -169,7 +170,7 @@ def full_refresh_selection(pipeline: Pipeline, names: list[str]) -> list[str]:
     chosen: list[str] = []
     for name in [*named, *readers]:
         table = pipeline.table(name)
-        quarantine = [table.quarantine_name] if table.quarantine else []
+        quarantine = quarantine_datasets(table)
         for dataset in [*flows_of(table), table.name, *quarantine]:
             if dataset not in chosen:
                 chosen.append(dataset)
@@ -188,7 +189,7 @@ def lost_storage(pipeline: Pipeline, layout: StateLayout) -> list[str]:
     checkpoints = layout.storage / "_checkpoints"
     lost = []
     for table in pipeline.tables:
-        quarantine = [table.quarantine_name] if table.quarantine else []
+        quarantine = quarantine_datasets(table)
         for dataset in [*flows_of(table), table.name, *quarantine]:
             # A committed batch: the table has written rows (a stream that never had data
             # has a checkpoint, but no table folder yet).
@@ -305,6 +306,7 @@ def run_pipeline(
     }
     quarantines = {t.name: t.quarantine_name for t in pipeline.tables if t.quarantine}
     report = RunReport(pipeline=pipeline.name, log_file=log_file, quarantines=quarantines)
+    report.quarantine_flows = {t.name: quarantine_flows(t) for t in pipeline.tables}
     mode = "continuously (Ctrl-C stops)" if pipeline.continuous else "once"
     where = f"the Spark Connect server {target.remote}" if target.remote else "local Spark"
     print(

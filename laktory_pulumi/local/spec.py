@@ -9,6 +9,7 @@ import yaml
 
 from ..metadata import pipeline_configuration as deployed_configuration
 from ..models import Pipeline
+from ..runtime.sinks import SINK_ROOT_KEY
 from .layout import StateLayout
 
 DEFAULT_DATABASE = "default"
@@ -58,6 +59,7 @@ def pipeline_configuration(
         **deployed_configuration(pipeline, laktory_root),
         "landing_root": str(landing_root.expanduser().resolve()),
         SCHEMA_ROOT_KEY: str(layout.schemas),
+        SINK_ROOT_KEY: str(layout.sinks),
     }
 
 

@@ -83,6 +83,15 @@ def cdc_feed_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
         here: Path = ("tables", index)
         feeds = change_feeds(table.builder)
         problems += _feeds_agree(here, table, feeds)
+        if feeds and table.quarantine:
+            problems.append(
+                (
+                    (*here, "quarantine"),
+                    "quarantine takes a table of one change feed (its rows come from the one "
+                    "change-feed view before apply_changes); with several feeds, quarantine each "
+                    "feed's own table upstream",
+                )
+            )
         if feeds or snapshot_source(table.builder) is not None:
             problems += _target_rules(here, table, pipeline)
     return problems
@@ -121,7 +130,7 @@ def _feeds_agree(here: Path, table: Table, feeds: list[TableSource]) -> list[tup
 
 def _target_rules(here: Path, table: Table, pipeline: Pipeline) -> list[tuple[Path, str]]:
     """What a CDC target cannot have, as for a single change feed (`models.rules`); a table of
-    several feeds gets no quarantine by the rule of listed sources (`Pipeline._appends`)."""
+    several feeds gets no quarantine (`cdc_feed_rules`)."""
     problems: list[tuple[Path, str]] = []
     found = snapshot_source(table.builder)
     settings = found[1].snapshots if found is not None else None

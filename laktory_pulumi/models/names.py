@@ -18,10 +18,17 @@ import re
 MAX_NAME_LENGTH = 255
 """Longest Unity Catalog object name."""
 
-SYSTEM_COLUMNS = ("_bronze_at", "_silver_at", "_gold_at", "_tstamp", "_failed_expectations")
+SYSTEM_COLUMNS = (
+    "_bronze_at",
+    "_silver_at",
+    "_gold_at",
+    "_tstamp",
+    "_failed_expectations",
+    "_flow",
+)
 """Columns the runtime adds itself (`runtime/builders.py`, and quarantine tables'
-`runtime/expectations.py`); a declared column of one of these names would be overwritten. A test
-keeps this list and the runtime's constants equal."""
+`runtime/expectations.py` and `runtime/quarantine.py`); a declared column of one of these names
+would be overwritten. A test keeps this list and the runtime's constants equal."""
 
 _FORBIDDEN = {".": "a period", " ": "a space", "/": "a slash", "`": "a backtick"}
 _REFUSED = re.compile(r"[. /`\x00-\x1f\x7f]")

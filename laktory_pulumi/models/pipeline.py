@@ -18,6 +18,7 @@ from .permission import CatalogGrant, PipelinePermission
 from .reader import Reader
 from .rules import pipeline_rules
 from .schedule import Schedule
+from .sinks import Sink, sink_rules
 from .table import Table
 from .table_settings import EventLog, PropertyValue, settings_rules
 from .table_test import TableTest, table_test_rules
@@ -129,6 +130,12 @@ class Pipeline(Model):
         description="Storage location of a Hive metastore pipeline; not with `catalog`.",
     )
     tables: list[Table] = Field(default_factory=list, description="Tables the pipeline builds.")
+    sinks: list[Sink] = Field(
+        default_factory=list,
+        description="Tables' rows published outside the pipeline as they are appended: DLT's "
+        "`create_sink` (Kafka or an external Delta table) fed by an append flow; files under "
+        "the state folder in a local run.",
+    )
     schedule: Schedule | None = Field(
         default=None,
         description="Run a triggered pipeline on a cron schedule: a Databricks job with one "
@@ -259,13 +266,13 @@ class Pipeline(Model):
             *pipeline_rules(self),
             *functions_exist(self),
             *value_args_are_columns(self),
-            *self._appends(),
             *builder_rules(self),
             *cdc_feed_rules(self),
             *laktory_name_rules(self),
             *settings_rules(self),
             *tag_rules(self),
             *table_test_rules(self),
+            *sink_rules(self),
         ]
 
     def _unique_names(self) -> list[tuple[Path, str]]:
@@ -348,17 +355,6 @@ class Pipeline(Model):
             if table.name not in done:
                 visit([table.name])
         return problems
-
-    def _appends(self) -> list[tuple[Path, str]]:
-        """A table fed by several append flows has no single query for a quarantine to re-read."""
-        return [
-            (
-                ("tables", index, "quarantine"),
-                "quarantine needs a single source (this table appends several)",
-            )
-            for index, table in enumerate(self.tables)
-            if table.quarantine and table.builder.appends
-        ]
 
     def _keys_declared(self) -> list[tuple[Path, str]]:
         problems: list[tuple[Path, str]] = []

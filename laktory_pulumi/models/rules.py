@@ -171,23 +171,18 @@ def _quarantine_is_built(pipeline: Pipeline) -> Problems:
     """Quarantine is refused where no template builds it: it would silently do nothing.
 
     The bronze and silver templates define `<table>_quarantine` (`runtime.tables.define_table`:
-    on bronze, the failing events keep their `_source_file`); not the gold one, and not for a
-    CDC table, whose rows go through `apply_changes` (`runtime/tables.py`).
+    on bronze, the failing events keep their `_source_file`); not the gold one. A CDC table's
+    quarantine takes the changes its rules drop before `apply_changes` (`runtime/quarantine.py`).
     """
     problems: Problems = []
     for index, table in enumerate(pipeline.tables):
         if not table.quarantine:
             continue
-        source = table.builder.table_source
         if table.layer not in QUARANTINED_LAYERS:
             reason = (
                 f"this table is {table.layer}; only BRONZE and SILVER tables get a quarantine table"
             )
-        elif source is not None and source.cdc is not None:
-            reason = "a CDC table applies its changes with apply_changes and gets no quarantine"
-        else:
-            continue
-        problems.append((("tables", index, "quarantine"), f"quarantine is not built: {reason}"))
+            problems.append((("tables", index, "quarantine"), f"quarantine is not built: {reason}"))
     return problems
 
 

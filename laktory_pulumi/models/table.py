@@ -131,8 +131,11 @@ class Table(Model):
     quarantine: bool = Field(
         default=False,
         description="Write rows failing a DROP expectation to `<name>_quarantine`, with the "
-        "names of the rules they failed (bronze rows also keep their `_source_file`). BRONZE "
-        "and SILVER tables with one source and without `cdc` only.",
+        "names of the rules they failed (`_failed_expectations`; bronze rows also keep their "
+        "`_source_file`). A table fed by several sources quarantines the failing rows of every "
+        "flow, each with its flow key in `_flow`. On a CDC table the quarantine takes the "
+        "changes its rules drop before they are applied, and the changes whose `sequence_by` "
+        "is NULL (rule `sequence_not_null`), which are never applied. BRONZE and SILVER only.",
     )
 
     table_properties: dict[str, PropertyValue] | None = Field(
@@ -290,8 +293,10 @@ class Table(Model):
 
     @model_validator(mode="after")
     def _quarantine_needs_a_drop_rule(self) -> Table:
-        if self.quarantine and not any(
-            e.action == "DROP" and not e.is_aggregate for e in self.expectations
+        if (
+            self.quarantine
+            and not any(e.action == "DROP" and not e.is_aggregate for e in self.expectations)
+            and not self.quarantines_null_sequences
         ):
             raise FieldError(
                 "quarantine", "quarantine needs at least one expectation with action DROP"
@@ -318,6 +323,14 @@ class Table(Model):
         if self._pipeline.target is None:
             raise RuntimeError(f"table {self.name} is not attached to a pipeline")
         return self._pipeline.target  # type: ignore[return-value]
+
+    @property
+    def quarantines_null_sequences(self) -> bool:
+        """Whether the quarantine takes the changes whose sequence is NULL: a quarantined CDC
+        table ordered by one column or expression (a struct of several is never NULL)."""
+        source = self.builder.table_source
+        cdc = source.cdc if source is not None else None
+        return self.quarantine and cdc is not None and isinstance(cdc.sequence_by, str)
 
     @property
     def quarantine_name(self) -> str:

@@ -177,6 +177,11 @@ def append_flow(**options: Any) -> Any:
     return backend().append_flow(**options)
 
 
+def create_sink(name: str, format: str, options: Mapping[str, str] | None = None) -> None:
+    """`dlt.create_sink`: a destination outside the pipeline, fed by append flows."""
+    backend().create_sink(name=name, format=format, options=dict(options or {}))
+
+
 def appends_defined(target: str) -> None:
     """Say every append flow of `target` is defined; for the backends that need to know (SDP).
 

@@ -93,6 +93,11 @@ class EagerBackend(ExpectationDecorators):
         ]
         self.frames.pop(name, None)
 
+    def create_sink(self, name: str, format: str, options: dict[str, str] | None = None) -> None:
+        """A sink: in debug, the union of the rows its flows would publish."""
+        self._streaming_tables[name] = []
+        self.frames.pop(name, None)
+
     def append_flow(self, *, target: str, name: str | None = None, **_pipeline_only: Any) -> Any:
         """`@dlt.append_flow`: the flow's rows, with the target's expectations, added to it."""
 

@@ -313,6 +313,8 @@ class SdpBackend(ExpectationDecorators):
         # The flows of each append target, and the targets made unions of their flows' tables.
         self._append_flows: dict[str, list[str]] = {}
         self._unions: dict[str, list[str]] = {}
+        # The sinks defined (`create_sink`): their flows write there directly.
+        self._sinks: set[str] = set()
         # Settings of each append target, for its flows' tables: (properties, partitions).
         self._target_properties: dict[str, tuple[dict[str, str] | None, list[str] | None]] = {}
         # The change flows of each target fed by several change feeds, until all are defined.
@@ -496,8 +498,12 @@ class SdpBackend(ExpectationDecorators):
         """
 
         def register(function: QueryFunction) -> None:
-            rules = self._append_targets.get(target, [])
             flow = name or function.__name__
+            if target in self._sinks:  # one writer per sink: SDP's own flow into it
+                frame = _build(flow, function)
+                dp.append_flow(target=target, name=flow)(lambda: frame)
+                return
+            rules = self._append_targets.get(target, [])
             frame = _apply_rules(_build(flow, function), flow, rules, streaming=True)
             properties, partitions = self._target_properties.get(target, (None, None))
             dp.table(
@@ -510,6 +516,11 @@ class SdpBackend(ExpectationDecorators):
             self._append_flows.setdefault(target, []).append(flow)
 
         return register
+
+    def create_sink(self, name: str, format: str, options: dict[str, str] | None = None) -> None:
+        """`dlt.create_sink`: SDP's own sink, written by a checkpointed streaming query."""
+        dp.create_sink(name=name, format=format, options=options or {})
+        self._sinks.add(name)
 
     def appends_defined(self, target: str) -> None:
         """Every flow of `target` is defined: the target becomes the union of their tables."""
@@ -553,8 +564,11 @@ class SdpBackend(ExpectationDecorators):
         # counted on the feed before its rules; then the changes the target leaves out, as WARN
         # rules counted on what apply_changes consumes (DLT does not report them; `runtime.scd`).
         rules, unchecked = VIEW_RULES.get(source, ([], None))
+        # A quarantined feed's own DROP rule of the same name already keeps them out.
         sequence_rules = [
-            Rule(name, condition, "WARN") for name, condition in SEQUENCE_RULES.items()
+            Rule(name, condition, "WARN")
+            for name, condition in SEQUENCE_RULES.items()
+            if name not in {rule.name for rule in rules}
         ]
 
         def feed() -> DataFrame:

@@ -43,12 +43,14 @@ class Rule:
 def rules_of(table: Table) -> list[Rule]:
     """The rules a table's YAML declares, then one DROP rule per cast that may fail when the
     table is quarantined (`casts.cast_rules`): a value that does not fit its type goes to
-    quarantine with the cast that failed."""
+    quarantine with the cast that failed; and on a quarantined CDC table, the change with a
+    NULL sequence (`quarantine.null_sequence_rules`)."""
     from .casts import cast_rules
+    from .quarantine import null_sequence_rules
 
     rows = [e for e in table.expectations if not e.is_aggregate]  # aggregates: see below
     declared = [*rows, *cast_rules(table)]
-    return [Rule(e.name, e.expression, e.action) for e in declared]
+    return [Rule(e.name, e.expression, e.action) for e in declared] + null_sequence_rules(table)
 
 
 def by_action(rules: Sequence[Rule], action: Action) -> dict[str, str]:

@@ -22,8 +22,10 @@ from .deduplication import deferring_deduplication, defers_deduplication
 from .expectations import define_aggregate_checks, quarantine, rules_of
 from .flows import define_appends
 from .joins import assert_unique_output
+from .quarantine import define_quarantine_flows
 from .readers import read_source
 from .scd import sequence_arguments
+from .sinks import define_sinks
 from .snapshots import define_snapshots
 from .sql_tables import read_sql
 from .static import static_rows
@@ -48,6 +50,7 @@ def define_table(table: Table, spark: SparkSession) -> Any:
     import_modules(table)
     dataset = _define_dataset(table, spark)
     define_aggregate_checks(table)
+    define_sinks(table, spark)
     return dataset
 
 
@@ -60,7 +63,10 @@ def _define_dataset(table: Table, spark: SparkSession) -> Any:
     if snapshot_source(table.builder) is not None:
         return define_snapshots(table, spark)
     if table.builder.appends:
-        return define_appends(table, spark)
+        name = define_appends(table, spark)
+        if table.quarantine:
+            define_quarantine_flows(table, spark)
+        return name
 
     @dlt.table(name=table.name, comment=table.comment, **settings_of(table))
     @dlt.expectations(table)
@@ -153,6 +159,8 @@ def define_changes(table: Table, spark: SparkSession) -> Any:
     def changes() -> DataFrame:
         return built(table, spark)
 
+    if table.quarantine:  # the changes the view's rules drop, before they are applied
+        define_quarantine(table, spark)
     dlt.create_streaming_table(
         name=table.name, comment=table.comment, **settings_of(table, streaming_table=True)
     )

@@ -1,0 +1,198 @@
+"""Quarantine of several flows and of a change feed, and a file sink, on the local engine
+(issue #20 items 3 and 4, issue #24 case 14).
+
+One pipeline, run three times on one state folder (the engine start and the runs are paid once
+for every test of the module):
+
+1. a bronze fed by two event sources with `quarantine: true`: the failing rows of both flows
+   land in `brz_orders_quarantine`, each with its flow key and file, counted per flow; a silver
+   SCD 2 table with `quarantine: true` sends its NULL-sequence change there, never to history;
+   two sinks publish bronze's rows: parquet files for a delta sink, JSON records of Kafka's
+   `value` for a kafka sink (no broker, no secret needed locally);
+2. more files landed, the run killed with SIGKILL (runner, driver and engine) once the sink's
+   flow runs;
+3. the run again: the sink holds every upstream row exactly once, the quarantines too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from test_local_support import kill_run_when, land, make_project, read_table, rows_of, run
+
+from laktory_pulumi.local.engine import stop_engine
+from laktory_pulumi.local.layout import StateLayout
+from laktory_pulumi.local.run_state import RunState
+
+pytestmark = [pytest.mark.spark]
+
+DATABASE = "shop"
+SHOP = Path("events") / "shop" / "order"
+PARTNER = Path("events") / "partner" / "order"
+CHANGES = Path("events") / "shop" / "change"
+PIPELINE = """\
+name: pl-streams
+target: shop
+libraries:
+  - notebook: {path: /pipelines/dlt_brz_template.py}
+  - notebook: {path: /pipelines/dlt_slv_template.py}
+tables:
+  - name: brz_orders
+    quarantine: true
+    expectations:
+      - {name: has_order, expression: order_id IS NOT NULL, action: DROP}
+    builder:
+      layer: BRONZE
+      event_sources:
+        - {name: order, producer: {name: shop}}
+        - {name: order, producer: {name: partner}}
+  - name: brz_changes
+    builder:
+      layer: BRONZE
+      event_source: {name: change, producer: {name: shop}}
+  - name: slv_customers
+    quarantine: true
+    builder:
+      layer: SILVER
+      table_source:
+        name: brz_changes
+        cdc: {primary_keys: [id], sequence_by: seq, scd_type: 2}
+    columns:
+      - {name: id, type: long, sql_expression: id}
+      - {name: city, type: string, sql_expression: city}
+      - {name: seq, type: long, sql_expression: seq}
+sinks:
+  - name: orders_out
+    table: brz_orders
+    format: delta
+    options: {path: "/Volumes/shop/out/orders"}
+    select: [order_id, customer]
+  - name: orders_kafka
+    table: brz_orders
+    format: kafka
+    options:
+      kafka.bootstrap.servers: "broker:9093"
+      topic: orders
+      kafka.sasl.jaas.config: 'PlainLoginModule required password="${secret.kafka/password}";'
+"""
+
+
+def _orders(*ids: int | None) -> list[str]:
+    return [json.dumps({"order_id": i, "customer": f"c{i}"}) for i in ids]
+
+
+def _change(key: int, city: str, seq: int | None) -> str:
+    return json.dumps({"id": key, "city": city, "seq": seq})
+
+
+@dataclass
+class Runs:
+    """What the three runs left: the state folder and each run's state."""
+
+    state: Path
+    first: RunState
+    killed_output: list[str]
+    last: RunState
+    last_code: int
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+    root = tmp_path_factory.mktemp("streams")
+    project = make_project(root / "project", PIPELINE, "pl-streams")
+    landing, state = root / "landing", root / "state"
+    land(landing, SHOP, "o1.json", _orders(1, 2, None))
+    land(landing, PARTNER, "p1.json", _orders(3, None, None))
+    land(
+        landing,
+        CHANGES,
+        "ch1.json",
+        [_change(1, "a", 1), _change(2, "b", 1), _change(3, "x", None)],
+    )
+    try:
+        assert run(project, "pl-streams", landing, state) == 0
+        first = RunState.read(state)
+
+        land(landing, SHOP, "o2.json", _orders(4, None))
+        land(landing, PARTNER, "p2.json", _orders(5))
+        land(landing, CHANGES, "ch2.json", [_change(1, "c", 2), _change(4, "y", None)])
+
+        def sink_runs(line: str) -> bool:
+            return "orders_out" in line and "running" in line
+
+        killed = kill_run_when(project, "pl-streams", landing, state, sink_runs, delay=0.2)
+        code = run(project, "pl-streams", landing, state)
+        yield Runs(state, first, killed, RunState.read(state), code)
+    finally:
+        stop_engine(StateLayout.at(state))
+
+
+def test_one_quarantine_takes_the_failing_rows_of_every_flow_with_flow_and_file(
+    runs: Runs, spark: SparkSession
+) -> None:
+    tables = runs.first.tables
+    # Counted per flow, and for the table: 1 row of the shop's file, 2 of the partner's.
+    assert tables["brz_orders_quarantine__events_shop_order"].rows_written == 1
+    assert tables["brz_orders_quarantine__events_partner_order"].rows_written == 2
+    assert tables["brz_orders"].quarantined == 3
+    # Each flow checks the table's rules on its own rows (DLT declares them on the target).
+    for flow, failed in (("events_shop_order", 1), ("events_partner_order", 2)):
+        assert tables[f"brz_orders__{flow}"].expectations["has_order"].failed_rows == failed
+
+    # After the rerun every failing row is there once: 2 more flows' rows in the second files.
+    assert runs.last_code == 0
+    quarantined = read_table(spark, runs.state, "brz_orders_quarantine", DATABASE)
+    rows = quarantined.select("_flow", "_source_file", "_failed_expectations").collect()
+    files = Counter((row["_flow"], Path(row["_source_file"]).name) for row in rows)
+    assert files == {
+        ("events_shop_order", "o1.json"): 1,
+        ("events_partner_order", "p1.json"): 2,
+        ("events_shop_order", "o2.json"): 1,
+    }
+    assert all(row["_failed_expectations"] == ["has_order"] for row in rows)
+    kept = read_table(spark, runs.state, "brz_orders", DATABASE)
+    assert sorted(row.order_id for row in kept.collect()) == [1, 2, 3, 4, 5]
+
+
+def test_a_null_sequence_change_is_quarantined_and_never_in_history(
+    runs: Runs, spark: SparkSession
+) -> None:
+    first = runs.first.tables["slv_customers"]
+    assert first.quarantined == 1
+    assert first.expectations["sequence_not_null"].action == "DROP"
+    assert first.expectations["sequence_not_null"].failed_rows == 1
+
+    quarantine = read_table(spark, runs.state, "slv_customers_quarantine", DATABASE)
+    assert rows_of(quarantine, ["id", "city", "seq", "_failed_expectations"]) == [
+        (3, "x", None, ["sequence_not_null"]),
+        (4, "y", None, ["sequence_not_null"]),
+    ]
+    history = read_table(spark, runs.state, "slv_customers", DATABASE)
+    assert rows_of(history, ["id", "city", "__START_AT", "__END_AT"]) == [
+        (1, "a", 1, 2),
+        (1, "c", 2, None),
+        (2, "b", 1, None),
+    ]
+
+
+def test_a_file_sink_holds_every_upstream_row_once_across_a_kill_and_a_rerun(
+    runs: Runs, spark: SparkSession
+) -> None:
+    assert not any("completed in" in line for line in runs.killed_output)
+    folder = runs.state / "sinks" / "orders_out"
+    published = spark.read.parquet(str(folder))
+    assert published.columns == ["order_id", "customer"]
+    assert rows_of(published, ["order_id", "customer"]) == [
+        (key, f"c{key}") for key in (1, 2, 3, 4, 5)
+    ]
+    # The Kafka sink's stand-in: each row once, as the JSON `value` a broker would get.
+    records = spark.read.json(str(runs.state / "sinks" / "orders_kafka"))
+    values = [json.loads(row.value) for row in records.collect()]
+    assert sorted(value["order_id"] for value in values) == [1, 2, 3, 4, 5]
+    assert all(value["customer"] == f"c{value['order_id']}" for value in values)
