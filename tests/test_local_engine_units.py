@@ -145,6 +145,12 @@ def fake_engine(tmp_path: Path) -> Iterator[tuple[StateLayout, EngineRecord, soc
     layout = StateLayout.at(tmp_path / "state")
     layout.engine.mkdir(parents=True)
     supervisor, server = _sleeper(layout.root), _sleeper(layout.root)
+    # Popen returns once the child is forked, possibly before it runs Python with the state
+    # folder on its command line; the engine checks that line, so wait for it (bounded).
+    deadline = time.monotonic() + 10
+    while not all(process_alive(p.pid, str(layout.root)) for p in (supervisor, server)):
+        assert time.monotonic() < deadline, "the sleeper processes did not start"
+        time.sleep(0.01)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
