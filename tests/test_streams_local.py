@@ -11,12 +11,17 @@ for every test of the module):
    `value` for a kafka sink (no broker, no secret needed locally);
 2. more files landed, the run killed with SIGKILL (runner, driver and engine) once the sink's
    flow runs;
-3. the run again: the sink holds every upstream row exactly once, the quarantines too.
+3. the run again: the sink holds every upstream row exactly once, the quarantines too;
+4. the delta sink's folder deleted, and the run again: the sink publishes its table again, each
+   row once (its checkpoint alone would say every row was published already).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,17 +98,20 @@ def _change(key: int, city: str, seq: int | None) -> str:
 
 @dataclass
 class Runs:
-    """What the three runs left: the state folder and each run's state."""
+    """What the four runs left: the state folder, each run's state, what the sink held."""
 
     state: Path
     first: RunState
     killed_output: list[str]
     last: RunState
     last_code: int
+    published_after_rerun: list[tuple[object, ...]]
+    republish_output: str
+    republish_code: int
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Iterator[Runs]:
     root = tmp_path_factory.mktemp("streams")
     project = make_project(root / "project", PIPELINE, "pl-streams")
     landing, state = root / "landing", root / "state"
@@ -128,7 +136,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 
         killed = kill_run_when(project, "pl-streams", landing, state, sink_runs, delay=0.2)
         code = run(project, "pl-streams", landing, state)
-        yield Runs(state, first, killed, RunState.read(state), code)
+        last = RunState.read(state)
+        sink_folder = state / "sinks" / "orders_out"
+        published = rows_of(spark.read.parquet(str(sink_folder)), ["order_id", "customer"])
+
+        shutil.rmtree(sink_folder)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            republish_code = run(project, "pl-streams", landing, state)
+        yield Runs(state, first, killed, last, code, published, printed.getvalue(), republish_code)
     finally:
         stop_engine(StateLayout.at(state))
 
@@ -185,14 +201,25 @@ def test_a_file_sink_holds_every_upstream_row_once_across_a_kill_and_a_rerun(
     runs: Runs, spark: SparkSession
 ) -> None:
     assert not any("completed in" in line for line in runs.killed_output)
-    folder = runs.state / "sinks" / "orders_out"
-    published = spark.read.parquet(str(folder))
-    assert published.columns == ["order_id", "customer"]
-    assert rows_of(published, ["order_id", "customer"]) == [
-        (key, f"c{key}") for key in (1, 2, 3, 4, 5)
-    ]
+    assert runs.published_after_rerun == [(key, f"c{key}") for key in (1, 2, 3, 4, 5)]
     # The Kafka sink's stand-in: each row once, as the JSON `value` a broker would get.
     records = spark.read.json(str(runs.state / "sinks" / "orders_kafka"))
     values = [json.loads(row.value) for row in records.collect()]
     assert sorted(value["order_id"] for value in values) == [1, 2, 3, 4, 5]
     assert all(value["customer"] == f"c{value['order_id']}" for value in values)
+
+
+def test_a_deleted_sink_folder_is_published_again_each_row_once(
+    runs: Runs, spark: SparkSession
+) -> None:
+    assert runs.republish_code == 0
+    assert "sink orders_out: its files were deleted" in runs.republish_output
+    # Only the deleted sink is published again; the Kafka stand-in kept its files.
+    assert "sink orders_kafka" not in runs.republish_output
+    published = spark.read.parquet(str(runs.state / "sinks" / "orders_out"))
+    assert published.columns == ["order_id", "customer"]
+    assert rows_of(published, ["order_id", "customer"]) == [
+        (key, f"c{key}") for key in (1, 2, 3, 4, 5)
+    ]
+    records = spark.read.json(str(runs.state / "sinks" / "orders_kafka"))
+    assert records.count() == 5

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -200,6 +201,27 @@ def lost_storage(pipeline: Pipeline, layout: StateLayout) -> list[str]:
     return lost
 
 
+def republish_lost_sinks(pipeline: Pipeline, layout: StateLayout) -> list[str]:
+    """Forget the checkpoint of each local sink whose folder was deleted; returns their names.
+
+    A sink's flow checkpoint (`_checkpoints/<sink>/<flow>`) says which of its table's rows were
+    published; with the sink's files (and their `_spark_metadata` log) gone, the flow would
+    publish only new rows, and the rows published before would be lost to the sink. Without
+    its checkpoint the flow streams the table from its first row again, into an empty folder:
+    each row once. (On Databricks a sink's target is outside the pipeline and nothing here
+    applies: DLT clears no sink, "create_sink" page.)
+    """
+    checkpoints = layout.storage / "_checkpoints"
+    republished = []
+    for sink in pipeline.sinks:
+        checkpoint = checkpoints / sink.name
+        committed = any(checkpoint.glob(f"{sink.flow_name}/**/commits/[0-9]*"))
+        if committed and _sink_log_lost(layout.sinks / sink.name / "_spark_metadata"):
+            shutil.rmtree(checkpoint)
+            republished.append(sink.name)
+    return republished
+
+
 UNION_FLOWS_FILE = "_union_flows.json"
 """The append flows of each table fed by several sources, as of the last completed run."""
 
@@ -330,6 +352,8 @@ def run_pipeline(
         engine_lost = _engine_watch(layout, engine, server_log)
         mark_connected(layout, idle_seconds)
     lost = [] if target.remote else lost_storage(pipeline, layout)
+    for sink in [] if target.remote else republish_lost_sinks(pipeline, layout):
+        print(f"sink {sink}: its files were deleted; publishing every row of its table again")
     if lost and not (full_refresh and not tables):
         # Rebuilt from their sources with the tables reading them; the others run as asked.
         rebuilt = full_refresh_selection(pipeline, lost)
