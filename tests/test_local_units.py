@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 from pyspark.sql import SparkSession
-from test_local_support import REPO, STOCK_DATA, rows_of
+from test_local_support import REPO, STOCK_DATA, make_project, rows_of
 
 from laktory_pulumi.loader import load_stack
 from laktory_pulumi.local.demo import EVENTS_FOLDER, land_demo_data
 from laktory_pulumi.local.events import Event, emit, parse, table_name
 from laktory_pulumi.local.layout import StateLayout
 from laktory_pulumi.local.report import RunReport
-from laktory_pulumi.local.runner import selected_tables
+from laktory_pulumi.local.runner import changed_unions, record_union_flows, selected_tables
 from laktory_pulumi.local.sdp_driver import _flow_state
 from laktory_pulumi.local.spec import pipeline_configuration, write_spark_conf, write_spec
 from laktory_pulumi.local.workspace import lay_out_workspace
@@ -220,3 +220,47 @@ def test_a_local_run_loads_no_pulumi() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def _union_pipeline(project: Path, name: str, producers: list[str]) -> Pipeline:
+    """A pipeline whose bronze is fed by one event source per producer, streamed by silver."""
+    sources = "\n".join(
+        f"        - {{name: order, producer: {{name: {producer}}}}}" for producer in producers
+    )
+    make_project(
+        project,
+        f"""\
+name: {name}
+target: {name.replace("-", "_")}
+libraries:
+  - notebook: {{path: /pipelines/dlt_brz_template.py}}
+  - notebook: {{path: /pipelines/dlt_slv_template.py}}
+tables:
+  - name: brz_orders
+    builder:
+      layer: BRONZE
+      event_sources:
+{sources}
+  - name: slv_orders
+    builder:
+      layer: SILVER
+      table_source: {{name: brz_orders}}
+""",
+        name,
+    )
+    return load_stack(project, "dev").pipelines[name]
+
+
+def test_a_source_added_is_seen_though_another_pipeline_ran_on_the_state_since(
+    tmp_path: Path,
+) -> None:
+    layout = StateLayout.at(tmp_path / "state")
+    first = _union_pipeline(tmp_path / "a", "pl-a", ["shop", "partner"])
+    other = _union_pipeline(tmp_path / "b", "pl-b", ["erp", "web"])
+    record_union_flows(first, layout)
+    record_union_flows(other, layout)  # pl-b's run must not erase what pl-a's left
+    assert changed_unions(first, layout) == {}
+
+    grown = _union_pipeline(tmp_path / "a2", "pl-a", ["shop", "partner", "shop2"])
+    assert changed_unions(grown, layout) == {"brz_orders": ["slv_orders"]}
+    assert changed_unions(other, layout) == {}

@@ -223,7 +223,9 @@ def republish_lost_sinks(pipeline: Pipeline, layout: StateLayout) -> list[str]:
 
 
 UNION_FLOWS_FILE = "_union_flows.json"
-"""The append flows of each table fed by several sources, as of the last completed run."""
+"""The append flows of each table fed by several sources, as of each pipeline's last completed
+run: `{pipeline name: {table: [flow, ...]}}` (one state folder serves every pipeline of a
+project)."""
 
 
 def union_flows(pipeline: Pipeline) -> dict[str, list[str]]:
@@ -242,10 +244,8 @@ def changed_unions(pipeline: Pipeline, layout: StateLayout) -> dict[str, list[st
     nothing downstream. Here those readers are rebuilt in full from the target's rows: each
     row once, and the new flow reads its own files from the start, as on Databricks.
     """
-    record = layout.storage / UNION_FLOWS_FILE
-    try:
-        before = json.loads(record.read_text())
-    except (OSError, ValueError):
+    before = _recorded_union_flows(layout).get(pipeline.name)
+    if before is None:
         return {}
     changed = {}
     for name, flows in union_flows(pipeline).items():
@@ -267,10 +267,27 @@ def changed_unions(pipeline: Pipeline, layout: StateLayout) -> dict[str, list[st
     return changed
 
 
+def _recorded_union_flows(layout: StateLayout) -> dict[str, dict[str, list[str]]]:
+    """What `record_union_flows` kept, per pipeline; {} when nothing readable was kept."""
+    try:
+        recorded = json.loads((layout.storage / UNION_FLOWS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(recorded, dict) or not all(
+        isinstance(flows, dict) for flows in recorded.values()
+    ):
+        return {}  # the earlier one-pipeline record: the next completed run writes it anew
+    return recorded
+
+
 def record_union_flows(pipeline: Pipeline, layout: StateLayout) -> None:
-    """Keep the flows of the tables fed by several sources, for `changed_unions`."""
+    """Keep the flows of the pipeline's tables fed by several sources, for `changed_unions`,
+    beside those of the other pipelines run on this state folder (a run of another pipeline
+    in between must not hide a change of this one's sources)."""
+    recorded = _recorded_union_flows(layout)
+    recorded[pipeline.name] = union_flows(pipeline)
     layout.storage.mkdir(parents=True, exist_ok=True)
-    (layout.storage / UNION_FLOWS_FILE).write_text(json.dumps(union_flows(pipeline)))
+    (layout.storage / UNION_FLOWS_FILE).write_text(json.dumps(recorded, sort_keys=True))
 
 
 def _sink_log_lost(log: Path) -> bool:
