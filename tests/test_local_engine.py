@@ -2,7 +2,8 @@
 
 One scenario, so that the JVM start is paid twice in all (the first run, and the replacement
 of a killed server): warm reuse, a killed server, a failing pipeline that still reports the
-rows bronze committed, and the idle timeout.
+rows bronze committed, and the idle timeout. The pipelines are two tables of the stock events
+(bronze, then silver): what is tested is the engine, which a bigger pipeline would only slow.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from pathlib import Path
 
 import pytest
 from test_local_support import (
-    REPO,
     STOCK_EVENTS,
     bronze_silver_yaml,
     land,
-    land_stock_metadata,
     make_project,
     run,
     run_state,
@@ -31,8 +30,12 @@ from laktory_pulumi.local.layout import StateLayout
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-PIPELINE = "pl-stock-prices"
+PIPELINE = "pl-engine"
 ROWS = 500
+
+PASSING = bronze_silver_yaml(
+    PIPELINE, "prices", "{name: has_symbol, expression: symbol IS NOT NULL, action: WARN}"
+)
 
 FAILING = bronze_silver_yaml(
     "pl-fails-in-silver",
@@ -50,36 +53,36 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
 ) -> None:
     landing, state = tmp_path / "landing", tmp_path / "state"
     layout = StateLayout.at(state)
-    land_stock_metadata(landing)  # the silver-star table joins it
     land(landing, STOCK_EVENTS, "prices.json", stock_lines()[:ROWS])
+    project = make_project(tmp_path / "project", PASSING, PIPELINE)
+    (project / "stacks" / "pipelines" / "pl-fails-in-silver.yaml").write_text(FAILING)
 
-    assert run(REPO, PIPELINE, landing, state) == 0
+    assert run(project, PIPELINE, landing, state) == 0
     first = read_record(layout)
     assert first is not None and _alive(layout, first.supervisor_pid, first.server_pid)
     assert "local Spark engine: starting" in capsys.readouterr().out
 
     # Warm: the same server, only new rows (none), no client left marked as connected.
-    assert run(REPO, PIPELINE, landing, state) == 0
+    assert run(project, PIPELINE, landing, state) == 0
     assert read_record(layout) == first
     assert "local Spark engine: warm" in capsys.readouterr().out
     report = run_state(state)
-    assert report.tables["brz_stock_prices"].rows_written == 0
-    assert report.tables["brz_stock_prices"].rows_total == ROWS
+    assert report.tables["brz_prices"].rows_written == 0
+    assert report.tables["brz_prices"].rows_total == ROWS
     assert not (layout.engine / "in-use").exists()
 
     # A killed server is detected and replaced; the tables are intact.
     os.kill(first.server_pid, signal.SIGKILL)
-    assert run(REPO, PIPELINE, landing, state) == 0
+    assert run(project, PIPELINE, landing, state) == 0
     second = read_record(layout)
     assert second is not None and second.server_pid != first.server_pid
     assert "replacing it" in capsys.readouterr().out
     assert not _alive(layout, first.supervisor_pid, first.server_pid)
-    assert run_state(state).tables["slv_stock_prices"].rows_total == ROWS
+    assert run_state(state).tables["slv_prices"].rows_total == ROWS
 
     # A pipeline failing in silver on a FAIL expectation (same state, same warm engine):
     # bronze's committed rows are in the report, with the failing table, the rule and where
     # the table is declared.
-    project = make_project(tmp_path / "project", FAILING, "pl-fails-in-silver")
     assert run(project, "pl-fails-in-silver", landing, state) == 1
     failed = run_state(state)
     assert failed.status == "FAILED"
@@ -97,7 +100,7 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
     assert read_record(layout) == second, "a failed run keeps the warm engine"
 
     # The idle timeout of the latest run applies: the engine stops itself.
-    assert run(REPO, PIPELINE, landing, state, "--idle-timeout", "1") == 0
+    assert run(project, PIPELINE, landing, state, "--idle-timeout", "1") == 0
     deadline = time.monotonic() + 30
     while _alive(layout, second.supervisor_pid, second.server_pid):
         assert time.monotonic() < deadline, "the idle engine did not stop"
