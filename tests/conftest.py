@@ -29,32 +29,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _heaviest_modules_first(items)
 
 
-# Seconds each whole-pipeline module took on the 2-core CI machine (`./dev test
-# --durations=0`, three workers, 2026-12-02). Only the order of scheduling depends on them.
+# Seconds each whole-pipeline module takes on the 2-core CI machine (three workers; scaled from
+# `./dev test --durations=0` of 2026-12-02 by CI's 580 s to that run's 806 s). Only the order
+# of scheduling depends on them.
 MODULE_SECONDS = {
-    "tests/test_local_stock.py": 290,
-    "tests/test_local_engine.py": 150,
-    "tests/test_baddata_pipeline.py": 100,
-    "tests/test_baddata2_pipeline.py": 90,
-    "tests/test_nohang_faults.py": 85,
-    "tests/test_local_cluster.py": 105,
-    "tests/test_local_continuous.py": 75,
-    "tests/test_udfs_runtime.py": 62,
-    "tests/test_baddata2_stock_day.py": 62,
-    "tests/test_nohang_joins.py": 55,
-    "tests/test_builder_laktory.py": 50,
-    "tests/test_contract_design_notebook.py": 50,
-    "tests/test_local_cdc.py": 46,
-    "tests/test_tabletests_run.py": 45,
-    "tests/test_local_quarantine_order.py": 41,
-    "tests/test_settings_local.py": 40,
-    "tests/test_local_watermark.py": 39,
-    "tests/test_cdc_local_run.py": 38,
-    "tests/test_truth_run.py": 38,
-    "tests/test_harden_bronze_quarantine.py": 37,
-    "tests/test_harden_sequence.py": 45,
-    "tests/test_harden_secret_logs.py": 24,
-    "tests/test_deploy_docs.py": 20,
+    "tests/test_local_stock.py": 180,
+    "tests/test_local_engine.py": 100,
+    "tests/test_local_cluster.py": 93,
+    "tests/test_local_snapshots.py": 84,
+    "tests/test_nohang_faults.py": 75,
+    "tests/test_baddata2_stock_day.py": 72,
+    "tests/test_baddata2_pipeline.py": 68,
+    "tests/test_baddata_pipeline.py": 66,
+    "tests/test_streams_local.py": 60,
+    "tests/test_udfs_runtime.py": 55,
+    "tests/test_nohang_joins.py": 53,
+    "tests/test_local_continuous.py": 53,
+    "tests/test_builder_laktory.py": 48,
+    "tests/test_tabletests_run.py": 48,
+    "tests/test_contract_design_notebook.py": 45,
+    "tests/test_settings_local.py": 41,
+    "tests/test_local_quarantine_order.py": 38,
+    "tests/test_local_cdc.py": 38,
+    "tests/test_streams_kafka_local.py": 37,
+    "tests/test_local_watermark.py": 36,
+    "tests/test_harden_sequence.py": 35,
+    "tests/test_truth_run.py": 35,
+    "tests/test_cdc_local_run.py": 32,
+    "tests/test_harden_bronze_quarantine.py": 30,
+    "tests/test_harden_secret_logs.py": 28,
+    "tests/test_deploy_docs.py": 22,
     "tests/test_laktory_fields.py": 20,
 }
 
