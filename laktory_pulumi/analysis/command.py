@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..loader import LoadError
 from ..loader.errors import LocatedError
-from ..loader.yaml_source import parse_yaml
-from ..models.base import format_path
 from ..runtime.log import show_query_context_logs
+from .located import locate, located_in_stack
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -143,16 +142,9 @@ def check_deep(
 def settings_notices(stack: Stack, project: Path) -> list[LocatedError]:
     """The notices of the pipelines' table settings (`models.table_settings.settings_notices`:
     a `pii` column published unmasked), located in their files."""
-    from types import SimpleNamespace
-
     from ..models.table_settings import settings_notices as notices_of
 
-    located: list[LocatedError] = []
-    for name, pipeline in stack.pipelines.items():
-        # Without `deep.Finding`, whose module needs pyspark: `_locate` reads path and message.
-        findings = [SimpleNamespace(path=path, message=text) for path, text in notices_of(pipeline)]
-        located += _locate(stack.files[name], project, findings)  # type: ignore[arg-type]
-    return located
+    return located_in_stack(stack, project, notices_of)
 
 
 def _finding(path: tuple[str | int, ...], message: str) -> Finding:
@@ -163,11 +155,4 @@ def _finding(path: tuple[str | int, ...], message: str) -> Finding:
 
 def _locate(file: Path, project: Path, findings: list[Finding]) -> list[LocatedError]:
     """Findings at the line and column of their field, through the loader's YAML positions."""
-    if not findings:
-        return []
-    try:
-        shown = str(file.resolve().relative_to(project.resolve()))
-    except ValueError:
-        shown = str(file)
-    source = parse_yaml(file.read_text(), shown)
-    return [source.error(f.path, format_path(f.path), f.message) for f in findings]
+    return locate(file, project, [(finding.path, finding.message) for finding in findings])

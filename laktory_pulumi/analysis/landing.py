@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..loader.errors import LocatedError
-from ..loader.yaml_source import parse_yaml
-from ..models.base import format_path
+from .located import FieldPath, located_in_stack
 
 if TYPE_CHECKING:
     from ..loader.stack import Stack
     from ..models import Pipeline
-
-FieldPath = tuple[str | int, ...]
 
 
 def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
@@ -47,16 +44,4 @@ def inferred_sources(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
 
 def empty_landing_notices(stack: Stack, project: Path) -> list[LocatedError]:
     """The notices of every pipeline of the stack, located in their files."""
-    notices: list[LocatedError] = []
-    for name, pipeline in stack.pipelines.items():
-        found = inferred_sources(pipeline)
-        if not found:
-            continue
-        file = stack.files[name]
-        try:
-            shown = str(file.resolve().relative_to(Path(project).resolve()))
-        except ValueError:
-            shown = str(file)
-        source = parse_yaml(file.read_text(), shown)
-        notices += [source.error(path, format_path(path), message) for path, message in found]
-    return sorted(notices)
+    return sorted(located_in_stack(stack, project, inferred_sources))

@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..loader.errors import LocatedError
-from ..loader.yaml_source import parse_yaml
-from ..models.base import format_path
+from .located import FieldPath, located_in_stack
 
 if TYPE_CHECKING:
     from ..loader.stack import Stack
     from ..models import Pipeline
-
-FieldPath = tuple[str | int, ...]
 
 
 def recomputed_aggregations(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
@@ -60,16 +57,8 @@ def skipped_changes_read_whole(pipeline: Pipeline) -> list[tuple[FieldPath, str]
 
 def full_recompute_notices(stack: Stack, project: Path) -> list[LocatedError]:
     """The notices of every pipeline of the stack, located in their files."""
-    notices: list[LocatedError] = []
-    for name, pipeline in stack.pipelines.items():
-        found = recomputed_aggregations(pipeline) + skipped_changes_read_whole(pipeline)
-        if not found:
-            continue
-        file = stack.files[name]
-        try:
-            shown = str(file.resolve().relative_to(Path(project).resolve()))
-        except ValueError:
-            shown = str(file)
-        source = parse_yaml(file.read_text(), shown)
-        notices += [source.error(path, format_path(path), message) for path, message in found]
-    return sorted(notices)
+
+    def notices_of(pipeline: Pipeline) -> list[tuple[FieldPath, str]]:
+        return recomputed_aggregations(pipeline) + skipped_changes_read_whole(pipeline)
+
+    return sorted(located_in_stack(stack, project, notices_of))
