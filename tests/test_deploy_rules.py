@@ -23,6 +23,7 @@ from test_deploy_support import (
     of_type,
 )
 
+from laktory_pulumi.deploy.catalog_plan import landing_volume
 from laktory_pulumi.deploy.cluster_args import pipeline_cluster_args, standalone_cluster_args
 from laktory_pulumi.deploy.preview import (
     GET_PIPELINES,
@@ -451,3 +452,37 @@ def test_the_debug_cluster_is_dev_only_on_a_runtime_meeting_the_wheel() -> None:
     assert cluster.spark_version in OFFLINE_LTS_RUNTIMES
     assert cluster.stacks == ["dev"]
     assert not of_type(plan(REPO, "prod"), CLUSTER_TYPE)
+
+
+def test_the_landing_volume_is_planned_for_every_landed_source_and_no_stream() -> None:
+    # A pipeline reading landed files needs its landing volume before its first update (Auto
+    # Loader fails on a path that does not exist); a stream lands nothing there.
+    def pipeline(*tables: dict[str, Any]) -> Pipeline:
+        return Pipeline.model_validate(
+            {
+                "name": "p",
+                "catalog": "c",
+                "target": "s",
+                "configuration": {"landing_root": "/Volumes/c/s/landing/"},
+                "tables": list(tables),
+            }
+        )
+
+    orders = {"name": "order", "producer": {"name": "shop"}}
+    kafka = {
+        "name": "click",
+        "type": "STREAM_KAFKA",
+        "kafka": {"bootstrap_servers": "broker:9092", "topics": ["clicks"]},
+        "value_format": "string",
+    }
+    several = {
+        "name": "brz_orders",
+        "builder": {
+            "layer": "BRONZE",
+            "event_sources": [orders, orders | {"producer": {"name": "web"}}],
+        },
+    }
+    stream = {"name": "brz_clicks", "builder": {"layer": "BRONZE", "event_source": kafka}}
+    assert landing_volume(pipeline(several)) == ("c", "s", "landing")
+    assert landing_volume(pipeline(stream)) is None
+    assert landing_volume(pipeline(stream, several)) == ("c", "s", "landing")

@@ -58,10 +58,14 @@ class CatalogPlan:
 
 def landing_volume(pipeline: Pipeline) -> tuple[str, str, str] | None:
     """(catalog, schema, volume) of the landing root, when the pipeline reads landed events
-    from it and the root is a Unity Catalog volume path."""
+    from it and the root is a Unity Catalog volume path.
+
+    Every event source counts, one (`event_source`) or several (`event_sources`), unless it
+    reads its own `events_root` or a stream (Kafka, Event Hubs, Kinesis: no files land)."""
     reads_landing = any(
-        table.builder.event_source is not None and table.builder.event_source.events_root is None
+        not source.is_stream and source.events_root is None
         for table in pipeline.tables
+        for _, source in table.builder.located_event_sources()
     )
     match = _VOLUME_PATH.match(pipeline.configuration.get(LANDING_ROOT_KEY, ""))
     if not reads_landing or match is None:
