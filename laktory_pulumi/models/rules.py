@@ -60,15 +60,16 @@ def _names(pipeline: Pipeline) -> Problems:
                         f"column name '{_short(column.name)}' {problem}",
                     )
                 )
-        events = table.builder.event_source
-        if events is not None:
-            named: list[tuple[tuple[str, ...], str]] = [(("event_source", "name"), events.name)]
+        # Each event source's producer and name are folders of the landing root, one or several
+        # sources alike (`event_source`, `event_sources[i]`).
+        for source_path, events in table.builder.located_event_sources():
+            named: list[tuple[tuple[str | int, ...], str]] = [((*source_path, "name"), events.name)]
             if events.producer is not None:  # optional, as in Laktory v0.0.22
-                named.insert(0, (("event_source", "producer", "name"), events.producer.name))
+                named.insert(0, ((*source_path, "producer", "name"), events.producer.name))
             for path, value in named:
                 problem = segment_problem(value)
                 if problem:
-                    problems.append((("tables", index, "builder", *path), f"name {problem}"))
+                    problems.append((("tables", index, *path), f"name {problem}"))
     return problems
 
 
