@@ -41,17 +41,20 @@ ORDERS = [
 KNOWN_ORDER = {"name": "known_order", "expression": "order_id IS NOT NULL", "action": "DROP"}
 
 
-def _pipeline(columns: list[dict[str, Any]]) -> Pipeline:
+SHOP = {"name": "order", "producer": {"name": "shop"}}
+PARTNER = {"name": "order", "producer": {"name": "partner"}}
+
+
+def _pipeline(columns: list[dict[str, Any]], bronze: dict[str, Any] | None = None) -> Pipeline:
+    """Bronze orders (`bronze`: its builder's sources, one shop source by default), then a
+    silver table of `columns` with quarantine."""
     return Pipeline.model_validate(
         {
             "name": "pl-orders",
             "tables": [
                 {
                     "name": "brz_orders",
-                    "builder": {
-                        "layer": "BRONZE",
-                        "event_source": {"name": "order", "producer": {"name": "shop"}},
-                    },
+                    "builder": {"layer": "BRONZE", **(bronze or {"event_source": SHOP})},
                 },
                 {
                     "name": "slv_orders",
@@ -97,12 +100,19 @@ def _silver(table: Any, bronze: Any) -> Any:
     return dlt.get_df(silver)
 
 
+@pytest.mark.parametrize(
+    "bronze",
+    [{"event_source": SHOP}, {"event_sources": [SHOP, PARTNER]}],
+    ids=["one source", "two sources"],
+)
 def test_a_bad_field_silver_never_reads_sends_no_valid_order_to_quarantine(
-    spark: Any, eager: Any
+    spark: Any, eager: Any, bronze: dict[str, Any]
 ) -> None:
+    """With one bronze source or several (each flow's file rows rescued alike, issue #24): the
+    bronze row's rescued text reaches silver, and a failed cast adds to it."""
     from laktory_pulumi.runtime import dlt
 
-    table = _pipeline(COLUMNS).table("slv_orders")
+    table = _pipeline(COLUMNS, bronze).table("slv_orders")
     bronze = _bronze(spark)
     eager.frames["brz_orders"] = bronze
 

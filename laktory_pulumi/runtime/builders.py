@@ -400,10 +400,12 @@ def _carried_columns(table: Table) -> list[str]:
 
 def _has_source_file(table: Table) -> bool:
     """Whether the table as written has the `_source_file` of its rows."""
-    if table.builder.event_source is not None:
-        # A stream's records come from no file (its bronze columns: `runtime/stream_readers`).
-        source = table.builder.event_source
-        return not source.is_stream and not table.builder.drops_source_columns
+    events = [source for _, source in table.builder.located_event_sources()]
+    if events:
+        # A stream's records come from no file (its bronze columns: `runtime/stream_readers`);
+        # every flow of a table of several sources must give the column for the table to have it.
+        landed = all(not source.is_stream for source in events)
+        return landed and not table.builder.drops_source_columns
     return SOURCE_FILE_COLUMN in _carried_columns(table)
 
 

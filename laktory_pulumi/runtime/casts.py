@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..models.sources import EventSource, TableSource
 from .readers import RESCUED_DATA_COLUMN
 
 if TYPE_CHECKING:
@@ -140,10 +141,18 @@ def source_has_rescued_data(table: Table) -> bool:
     builder = table.builder
     if builder.aggregation is not None:
         return False  # the projection reads the aggregates, not the source's rows
-    if builder.event_source is not None:
-        return builder.event_source.has_rescued_data
-    source = builder.table_source
-    if source is None or source.is_external or source.cdc is not None:
+    # A table of several sources processes each flow's frame alike: it counts on the column
+    # only when every source gives it.
+    return bool(builder.sources) and all(
+        _gives_rescued_data(table, source) for source in builder.sources
+    )
+
+
+def _gives_rescued_data(table: Table, source: EventSource | TableSource) -> bool:
+    """Whether the frames read from `source` have a `_rescued_data` column."""
+    if isinstance(source, EventSource):
+        return source.has_rescued_data
+    if source.is_external or source.cdc is not None:
         return False
     if source.selects is not None:
         names = source.selects if isinstance(source.selects, list) else source.selects.values()
