@@ -371,15 +371,7 @@ def _rescued_data_kept(pipeline: Pipeline) -> Problems:
     reading the source would then miss `_rescued_data`."""
     problems: Problems = []
     for index, table in enumerate(pipeline.tables):
-        builder = table.builder
-        sources = [(("builder", "event_source"), builder.event_source)]
-        sources += [
-            (("builder", "event_sources", position), source)
-            for position, source in enumerate(builder.event_sources or [])
-        ]
-        for path, source in sources:
-            if source is None:
-                continue
+        for path, source in table.builder.located_event_sources():
             for key in source.read_options:
                 if key.casefold() == _CORRUPT_RECORD_OPTION:
                     problems.append(

@@ -461,13 +461,7 @@ def stream_source_rules(pipeline: Pipeline) -> list[tuple[tuple[str | int, ...],
     what the block's own fields set (two places for one setting)."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for index, table in enumerate(pipeline.tables):
-        builder = table.builder
-        sources = [(("builder", "event_source"), builder.event_source)]
-        sources += [
-            (("builder", "event_sources", position), source)
-            for position, source in enumerate(builder.event_sources or [])
-        ]
-        for path, source in sources:
+        for path, source in table.builder.located_event_sources():
             block = block_of(source)
             if block is None:
                 continue
