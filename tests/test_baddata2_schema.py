@@ -117,3 +117,43 @@ def test_csv_columns_are_matched_by_header_name(spark: Any, tmp_path: Path) -> N
         assert rows[2]._source_file.endswith("/2.csv")
     finally:
         spark.conf.unset("laktory_schema_root")
+
+
+def test_a_table_of_several_sources_reads_as_the_rows_of_all_its_flows(
+    spark: Any, tmp_path: Path
+) -> None:
+    """`builder.read_source(spark)` of the design document's notebook API, on a table listing
+    two event sources: each source read as its flow reads it, their rows together by column
+    name (it failed on an assertion: the reader expected exactly one source)."""
+    from laktory_pulumi.runtime import read_source
+
+    root = tmp_path / "events"
+    for producer, rows in (("shop", [{"id": 1, "amount": 2.5}]), ("web", [{"id": 2, "ua": "x"}])):
+        folder = root / producer / "order"
+        folder.mkdir(parents=True)
+        (folder / "o.json").write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    source = {"name": "order", "events_root": str(root)}
+    pipeline = Pipeline.model_validate(
+        {
+            "name": "pl-orders",
+            "tables": [
+                {
+                    "name": "brz_orders",
+                    "builder": {
+                        "layer": "BRONZE",
+                        "event_sources": [
+                            {**source, "producer": {"name": "shop"}},
+                            {**source, "producer": {"name": "web"}},
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    frame = read_source(pipeline.table("brz_orders"), spark)
+    assert frame.isStreaming  # listed sources are appended as streams
+    query = frame.writeStream.format("memory").queryName("orders_of_all_flows")
+    query.trigger(availableNow=True).start().awaitTermination(120)
+    rows = sorted(spark.table("orders_of_all_flows").collect(), key=lambda row: row.id)
+    assert [(row.id, row.amount, row.ua) for row in rows] == [(1, 2.5, None), (2, None, "x")]
+    assert [Path(row._source_file).parent.parent.name for row in rows] == ["shop", "web"]

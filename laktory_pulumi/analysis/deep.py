@@ -260,7 +260,8 @@ def _analyse_table(
                 f"table {table.name}: no input schema to analyse: {where}, or declare "
                 "event_source.schema_hints or schema_ddl"
             )
-        return Finding((*here, "builder", "event_source"), message)
+        field = "event_sources" if table.builder.event_sources else "event_source"
+        return Finding((*here, "builder", field), message)
     except ColumnInputError as error:
         return Finding(_column_path(table, here, error.column), str(error))
     except DuplicateColumnsError as error:  # the joined or written columns, as Spark sees them

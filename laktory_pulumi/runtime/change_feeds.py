@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import dlt
 from .builders import process
-from .flows import read_one
+from .readers import read_listed
 from .scd import sequence_arguments
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _define_feed(table: Table, source: TableSource, spark: SparkSession) -> None
     @dlt.view(name=view)
     @dlt.expectations(table)
     def changes() -> DataFrame:
-        return process(table, read_one(table, source, spark, flow))
+        return process(table, read_listed(table, source, spark, flow))
 
     dlt.create_auto_cdc_flow(
         target=table.name, source=view, flow_name=flow, **feed_arguments(source)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import dlt
 from .builders import process
 from .expectations import by_action, rules_of
-from .readers import read_events, read_table_source
+from .readers import read_listed
 from .table_settings import table_arguments
 
 if TYPE_CHECKING:
@@ -54,18 +54,7 @@ def _define_flow(table: Table, source: EventSource | TableSource, spark: SparkSe
 
     @dlt.append_flow(target=table.name, name=flow)
     def append() -> DataFrame:
-        return process(table, read_one(table, source, spark, flow))
-
-
-def read_one(
-    table: Table, source: EventSource | TableSource, spark: SparkSession, key: str
-) -> DataFrame:
-    """One listed source, read as a single source would be; `key` keeps its own event schema."""
-    from ..models.sources import EventSource
-
-    if isinstance(source, EventSource):
-        return read_events(table, source, spark, {}, key=key)
-    return read_table_source(source, spark)
+        return process(table, read_listed(table, source, spark, flow))
 
 
 def flows_of(table: Table) -> list[str]:
@@ -78,4 +67,4 @@ def flows_of(table: Table) -> list[str]:
     return [table.builder.flow_name(source) for source in table.builder.sources]
 
 
-__all__ = ["define_appends", "flows_of", "read_one"]
+__all__ = ["define_appends", "flows_of"]

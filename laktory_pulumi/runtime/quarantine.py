@@ -90,14 +90,14 @@ def _define_quarantine_flow(
     from pyspark.sql import functions as F
 
     from ..models.sources import flow_key
-    from .flows import read_one
+    from .readers import read_listed
 
     key = flow_key(source)
 
     @dlt.append_flow(target=table.quarantine_name, name=quarantine_flow_name(table, source))
     def quarantined() -> DataFrame:
         # Read with the table's flow key, as its flow reads it: one kept schema per source.
-        frame = process(table, read_one(table, source, spark, table.builder.flow_name(source)))
+        frame = process(table, read_listed(table, source, spark, table.builder.flow_name(source)))
         return quarantine(frame, rules_of(table)).withColumns({FLOW_COLUMN: F.lit(key)})
 
 

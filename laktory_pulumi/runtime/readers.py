@@ -49,11 +49,38 @@ class SourceError(RuntimeError):
 def read_source(table: Table, spark: SparkSession, **options: Any) -> DataFrame:
     """Read `table`'s source; `options` add to (and override) the source's reader options."""
     builder = table.builder
+    if builder.appends:
+        # Built by one append flow per source (`runtime.flows`); read whole it is their rows
+        # together, each source read as its flow reads it, matched by column name.
+        frames = [
+            read_listed(table, source, spark, builder.flow_name(source), options)
+            for source in builder.sources
+        ]
+        union = frames[0]
+        for frame in frames[1:]:
+            union = union.unionByName(frame, allowMissingColumns=True)
+        return union
     if builder.event_source is not None:
         return read_events(table, builder.event_source, spark, options)
     assert builder.table_source is not None  # the model guarantees exactly one source
     whole = builder.recomputes_whole and not on_databricks()
     return read_table_source(builder.table_source, spark, whole=whole)
+
+
+def read_listed(
+    table: Table,
+    source: EventSource | TableSource,
+    spark: SparkSession,
+    key: str,
+    options: dict[str, Any] | None = None,
+) -> DataFrame:
+    """One source of a table listing several, read as a single source would be; `key` (the
+    source's flow) keeps its own event schema."""
+    from ..models.sources import EventSource
+
+    if isinstance(source, EventSource):
+        return read_events(table, source, spark, options or {}, key=key)
+    return read_table_source(source, spark)
 
 
 # Event files -------------------------------------------------------------------------------
