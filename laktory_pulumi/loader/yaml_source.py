@@ -36,9 +36,15 @@ class YamlSource:
     """The text of every value that held a `${scope.NAME}` variable, by path, once substituted."""
     quoted: Container[Path] = field(default_factory=set)
     """Paths of the scalars written in quotes: a quoted variable becomes text."""
+    mapping_marks: dict[Path, Mark] = field(default_factory=dict)
+    """The mark of every mapping, by path, recorded as the file is parsed: a few hundred per
+    file, and what `defined_at` asks for every table, column and expectation (read from the
+    nodes, each would walk from the root)."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
+        if not key and path in self.mapping_marks:
+            return self.mapping_marks[path]
         marks = self.key_marks if key else self.value_marks
         if path in marks:
             return marks[path]
@@ -67,7 +73,15 @@ class YamlSource:
     def marks_of_keys(self, names: Container[str]) -> dict[Path, Mark]:
         """The value marks of every path whose last key is one of `names`."""
         if isinstance(self.value_marks, NodeMarks):
-            return self.value_marks.of_keys(names)
+            # The paths found in the data (a walk of plain dicts and lists), then the marks of
+            # those few read from the nodes: the nodes' own walk reads every key of the file.
+            # A path the data has and the nodes have not (a mapping a variable gave) has none.
+            marks = self.value_marks
+            return {
+                path: marks[path]
+                for path in _paths_ending_in(self.data, names, ())
+                if path in marks
+            }
         return {
             path: mark
             for path, mark in self.value_marks.items()
@@ -76,6 +90,21 @@ class YamlSource:
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _paths_ending_in(data: Any, names: Container[str], path: Path) -> Iterator[Path]:
+    """Every path of `data` whose last key is one of `names`, depth first."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = (*path, key)
+            if isinstance(key, str) and key in names:
+                yield inner
+            if isinstance(value, (dict, list)):
+                yield from _paths_ending_in(value, names, inner)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            if isinstance(value, (dict, list)):
+                yield from _paths_ending_in(value, names, (*path, index))
 
 
 def key_of(constructor: yaml.SafeLoader, key_node: yaml.Node) -> str | None:
@@ -361,6 +390,7 @@ class _Walker:
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         """A mapping's keys and values; `<<: *base` merges keys the mapping does not set itself."""
+        self.source.mapping_marks.setdefault(path, _mark(node))
         result: dict[Any, Any] = {}
         merged: list[yaml.MappingNode] = []
         own: list[tuple[yaml.Node, yaml.Node]] = []
