@@ -362,14 +362,17 @@ class _Walker:
                 return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
             finally:
                 self.open.discard(id(node))
-        if _is_static_cell(path) and _yaml11_only(node):
-            # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and `ON`
-            # (Ontario) stay text, which the column's declared type then casts.
-            return node.value
-        if _is_static_cell(path) and not node.style and _DECIMAL.fullmatch(node.value):
-            return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
-        if node.tag == _STR_TAG:
+        if node.tag == _STR_TAG and (node.style or not _is_static_cell(path)):
             return node.value  # what the constructor of text returns, without the calls
+        if _is_static_cell(path):
+            if _yaml11_only(node):
+                # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and
+                # `ON` (Ontario) stay text, which the column's declared type then casts.
+                return node.value
+            if not node.style and _DECIMAL.fullmatch(node.value):
+                return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
+            if node.tag == _STR_TAG:
+                return node.value
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
         construct = self.constructor.yaml_constructors.get(node.tag)
