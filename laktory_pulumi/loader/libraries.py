@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 from pathlib import Path
 
 from ..models import Pipeline
@@ -141,11 +142,15 @@ def _template_copies_name_themselves(
     never be built.
     """
     errors: list[LocatedError] = []
+    declared_by: dict[str, str | None] = {}  # a file read once, not once per table
     for index, table in enumerate(pipeline.tables):
         notebook = table.builder.notebook
         if notebook is None:
             continue
-        declared = _declared_notebook_name(root / f"{notebook}{NOTEBOOK_SUFFIX}")
+        if notebook not in declared_by:
+            file = root / f"{notebook}{NOTEBOOK_SUFFIX}"
+            declared_by[notebook] = _declared_notebook_name(file)
+        declared = declared_by[notebook]
         if declared is None or declared == notebook:
             continue
         field = "template" if table.builder.template is not None else "layer"
@@ -269,29 +274,51 @@ def _local_notebooks(pipeline: Pipeline, root: Path) -> list[tuple[int, str, Pat
     return found
 
 
-def _parsed(path: Path) -> ast.Module | None:
+def _code(path: Path) -> str | None:
     try:
-        return ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _parsed(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError):
         return None
 
 
 def _string_constants(path: Path) -> set[str]:
     """Every string constant of a notebook's code (comments and docstrings' words aside)."""
-    tree = _parsed(path)
+    code = _code(path)
+    return set() if code is None else set(_constants_in(code))
+
+
+# What a notebook's code declares, cached by its text: every pipeline of a stack names the same
+# few templates, and parsing them again for each table of each pipeline cost more than the rest
+# of these checks. The text is read each time, so an edited notebook is parsed again.
+@functools.lru_cache(maxsize=64)
+def _constants_in(code: str) -> frozenset[str]:
+    tree = _parsed(code)
     if tree is None:
-        return set()
-    return {
+        return frozenset()
+    return frozenset(
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
+    )
 
 
 def _declared_notebook_name(path: Path) -> str | None:
     """The string a notebook assigns to `NOTEBOOK` at top level (`NOTEBOOK = "x"`, or annotated:
     `NOTEBOOK: str = "x"`), if it is a readable file."""
-    tree = _parsed(path)
+    code = _code(path)
+    return None if code is None else _declared_name_in(code)
+
+
+@functools.lru_cache(maxsize=64)
+def _declared_name_in(code: str) -> str | None:
+    tree = _parsed(code)
     if tree is None:
         return None
     for node in tree.body:

@@ -41,7 +41,7 @@ import contextvars
 import difflib
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -258,25 +258,17 @@ def substitute(
             )
         return secret_reference(*match.groups())
 
-    def visit(value: Any, path: Path) -> Any:
-        if isinstance(value, dict):
-            result: dict[Any, Any] = {}
-            for key, item in value.items():
-                if isinstance(key, str) and "${" in key:
-                    errors.append(
-                        source.error(
-                            (*path, key),
-                            format_path((*path, key)),
-                            "a variable cannot name a key; keys are written as they are",
-                            key=True,
-                        )
-                    )
-                result[key] = visit(item, (*path, key))
-            return result
-        if isinstance(value, list):
-            return [visit(item, (*path, index)) for index, item in enumerate(value)]
-        if not isinstance(value, str) or "${" not in value:
-            return value
+    def named_by_variable(path: Path) -> None:
+        errors.append(
+            source.error(
+                path,
+                format_path(path),
+                "a variable cannot name a key; keys are written as they are",
+                key=True,
+            )
+        )
+
+    def substituted(value: str, path: Path) -> Any:
         source.variables[path] = value
         nonlocal received_secret
         received_secret = False
@@ -292,7 +284,7 @@ def substitute(
             errors.append(source.error(path, format_path(path), _IN_CLEAR))
         return replaced
 
-    source.data = visit(source.data, ())
+    source.data = _visit(source.data, (), named_by_variable, substituted)
     if errors:
         raise LoadError(errors)
     return secret_paths
@@ -304,6 +296,35 @@ _IN_CLEAR = (
     "${env.NAME}}` or ${secret.SCOPE/KEY}) and write ${conf.KEY} here, which Spark reads at "
     "run time"
 )
+
+
+def _visit(
+    value: Any,
+    path: Path,
+    named_by_variable: Callable[[Path], None],
+    substituted: Callable[[str, Path], Any],
+) -> Any:
+    """`value` with each text holding `${` replaced by `substituted`, depth first.
+
+    A function of the module, not a closure of `substitute`: a closure calling itself holds
+    itself, a cycle through the source and every YAML node of the file, which only the
+    collector would free (after a pass over everything loaded since).
+    """
+    if isinstance(value, dict):
+        result: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and "${" in key:
+                named_by_variable((*path, key))
+            result[key] = _visit(item, (*path, key), named_by_variable, substituted)
+        return result
+    if isinstance(value, list):
+        return [
+            _visit(item, (*path, index), named_by_variable, substituted)
+            for index, item in enumerate(value)
+        ]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    return substituted(value, path)
 
 
 def _is_sink_option(path: Path) -> bool:

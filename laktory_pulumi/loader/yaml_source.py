@@ -36,9 +36,15 @@ class YamlSource:
     """The text of every value that held a `${scope.NAME}` variable, by path, once substituted."""
     quoted: Container[Path] = field(default_factory=set)
     """Paths of the scalars written in quotes: a quoted variable becomes text."""
+    mapping_marks: dict[Path, Mark] = field(default_factory=dict)
+    """The mark of every mapping, by path, recorded as the file is parsed: a few hundred per
+    file, and what `defined_at` asks for every table, column and expectation (read from the
+    nodes, each would walk from the root)."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
+        if not key and path in self.mapping_marks:
+            return self.mapping_marks[path]
         marks = self.key_marks if key else self.value_marks
         if path in marks:
             return marks[path]
@@ -67,7 +73,15 @@ class YamlSource:
     def marks_of_keys(self, names: Container[str]) -> dict[Path, Mark]:
         """The value marks of every path whose last key is one of `names`."""
         if isinstance(self.value_marks, NodeMarks):
-            return self.value_marks.of_keys(names)
+            # The paths found in the data (a walk of plain dicts and lists), then the marks of
+            # those few read from the nodes: the nodes' own walk reads every key of the file.
+            # A path the data has and the nodes have not (a mapping a variable gave) has none.
+            marks = self.value_marks
+            return {
+                path: marks[path]
+                for path in _paths_ending_in(self.data, names, ())
+                if path in marks
+            }
         return {
             path: mark
             for path, mark in self.value_marks.items()
@@ -76,6 +90,21 @@ class YamlSource:
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _paths_ending_in(data: Any, names: Container[str], path: Path) -> Iterator[Path]:
+    """Every path of `data` whose last key is one of `names`, depth first."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = (*path, key)
+            if isinstance(key, str) and key in names:
+                yield inner
+            if isinstance(value, (dict, list)):
+                yield from _paths_ending_in(value, names, inner)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            if isinstance(value, (dict, list)):
+                yield from _paths_ending_in(value, names, (*path, index))
 
 
 def key_of(constructor: yaml.SafeLoader, key_node: yaml.Node) -> str | None:
@@ -333,14 +362,17 @@ class _Walker:
                 return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
             finally:
                 self.open.discard(id(node))
-        if _is_static_cell(path) and _yaml11_only(node):
-            # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and `ON`
-            # (Ontario) stay text, which the column's declared type then casts.
-            return node.value
-        if _is_static_cell(path) and not node.style and _DECIMAL.fullmatch(node.value):
-            return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
-        if node.tag == _STR_TAG:
+        if node.tag == _STR_TAG and (node.style or not _is_static_cell(path)):
             return node.value  # what the constructor of text returns, without the calls
+        if _is_static_cell(path):
+            if _yaml11_only(node):
+                # Static `data` values are read with YAML 1.2's scalars: `NO` (Norway) and
+                # `ON` (Ontario) stay text, which the column's declared type then casts.
+                return node.value
+            if not node.style and _DECIMAL.fullmatch(node.value):
+                return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
+            if node.tag == _STR_TAG:
+                return node.value
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
         construct = self.constructor.yaml_constructors.get(node.tag)
@@ -361,6 +393,7 @@ class _Walker:
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         """A mapping's keys and values; `<<: *base` merges keys the mapping does not set itself."""
+        self.source.mapping_marks.setdefault(path, _mark(node))
         result: dict[Any, Any] = {}
         merged: list[yaml.MappingNode] = []
         own: list[tuple[yaml.Node, yaml.Node]] = []

@@ -30,7 +30,10 @@ from typing import Any
 CACHE_FILE = Path(".laktory") / "sql_inputs.json"
 
 _cache_file: ContextVar[Path | None] = ContextVar("laktory_sql_cache", default=None)
-_sql_table: ContextVar[bool] = ContextVar("laktory_sql_table", default=False)
+SQL_TABLE: ContextVar[bool] = ContextVar("laktory_sql_table", default=False)
+"""While a table is validated: whether it is a SQL table, which needs no builder source. The
+table's wrap validator sets and resets it by hand (a context manager cost more than the rest
+of that validator, which runs for every table of every load)."""
 _parsed: dict[str, list[str]] = {}
 _gateway: Any = None
 
@@ -49,19 +52,9 @@ def sql_parsing(project_dir: Path) -> Iterator[None]:
         _cache_file.reset(token)
 
 
-@contextmanager
-def validating_sql_table(is_sql_table: bool) -> Iterator[None]:
-    """While a table is validated: whether it is a SQL table, which needs no builder source."""
-    token = _sql_table.set(is_sql_table)
-    try:
-        yield
-    finally:
-        _sql_table.reset(token)
-
-
 def is_sql_table() -> bool:
-    """Whether the table being validated is defined by `sql` (see `validating_sql_table`)."""
-    return _sql_table.get()
+    """Whether the table being validated is defined by `sql` (see `SQL_TABLE`)."""
+    return SQL_TABLE.get()
 
 
 def parsing_enabled() -> bool:

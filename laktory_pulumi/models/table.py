@@ -18,7 +18,7 @@ from .base import (
 from .builder import TableBuilder
 from .cdc_feeds import generated_views
 from .column import NO_CAST, Column
-from .sql_inputs import SqlParseError, parsing_enabled, tables_read, validating_sql_table
+from .sql_inputs import SQL_TABLE, SqlParseError, parsing_enabled, tables_read
 from .table_settings import PropertyValue, RowFilter
 from .udf import Transform
 
@@ -218,8 +218,11 @@ class Table(Model):
     def _sql_tables_have_no_builder_source(
         cls, data: Any, handler: ModelWrapValidatorHandler[Table]
     ) -> Table:
-        with validating_sql_table(isinstance(data, dict) and data.get("sql") is not None):
+        token = SQL_TABLE.set(isinstance(data, dict) and data.get("sql") is not None)
+        try:
             return handler(data)
+        finally:
+            SQL_TABLE.reset(token)
 
     @model_validator(mode="after")
     def _sql_inputs_from_the_parser(self) -> Table:

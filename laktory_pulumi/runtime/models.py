@@ -68,6 +68,10 @@ class RuntimeTableBuilder(TableBuilder):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def _one_source(self) -> RuntimeTableBuilder:  # type: ignore[override]
+        # The builder's rules held when the file was written (see `RuntimeTable`).
+        return self
+
     @model_validator(mode="after")
     def _laktory_tag(self) -> RuntimeTableBuilder:
         # Laktory v0.0.22's `TableBuilder.default_options`: an unset template is the layer, so a
@@ -184,6 +188,17 @@ class RuntimeTable(Table):
 
     # The rules of a table held when the file was written (`RuntimePipeline`). Pydantic calls
     # a validator by its name on the subclass, so these bodies replace the models' checks.
+    @model_validator(mode="after")
+    def _sql_tables_have_no_builder_source(self) -> RuntimeTable:  # type: ignore[override]
+        # Redefined under the same name, this replaces the model's wrap validator, which tells
+        # the builder's source rule (not checked here) whether the table is a SQL one. A wrap
+        # validator receives its input as Python objects: on JSON it would have every table
+        # converted first, its columns included, then validated from that copy.
+        return self
+
+    def _sql_inputs_from_the_parser(self) -> RuntimeTable:  # type: ignore[override]
+        return self
+
     def _source_or_data(self) -> RuntimeTable:  # type: ignore[override]
         return self
 
