@@ -56,6 +56,8 @@ def batch_pipeline() -> Pipeline:
     tables = {table["name"]: table for table in data["tables"]}
     bronze, silver = tables["brz_stock_prices"], tables["slv_stock_prices"]
     gold = tables["gld_stock_performances"]
+    # The declared schema replaces the YAML's hints (the model refuses both together).
+    bronze["builder"]["event_source"].pop("schema_hints", None)
     bronze["builder"]["event_source"].update(read_as_stream=False, schema_ddl=EVENT_SCHEMA)
     silver["builder"]["table_source"]["read_as_stream"] = False
     # The prices' own layers: gold aggregates silver directly, without the silver-star join
