@@ -288,3 +288,25 @@ def test_two_udfs_with_one_function_name_are_ambiguous(
     line = one_error(err)
     assert code == EXIT_INVALID
     assert ":6:20: udfs[1].function_name: a column calls a UDF by its function name" in line
+
+
+def test_a_module_named_like_another_projects_is_imported_from_its_own_folder(
+    tmp_path: Path,
+) -> None:
+    """Python caches modules by name: in one process (a test session, `validate --deep` of
+    pipelines deployed to their own folders) the second project's `fns_shared` was the first's,
+    and its function was missing (seen in the full suite, worker order dependent)."""
+    from laktory_pulumi.models import Pipeline
+    from laktory_pulumi.models.udf import FunctionRef
+    from laktory_pulumi.runtime.udfs import import_function, modules_from_source
+
+    pipeline = Pipeline.model_validate({"name": "p"})
+    for project, function in (("a", "first"), ("b", "second"), ("a", "first")):
+        folder = tmp_path / project
+        folder.mkdir(exist_ok=True)
+        (folder / "fns_shared.py").write_text(f"def {function}():\n    return '{project}'\n")
+        with modules_from_source(folder):
+            found = import_function(
+                FunctionRef(module_name="fns_shared", function_name=function), pipeline
+            )
+        assert found() == project

@@ -96,8 +96,10 @@ def import_function(
 ) -> Callable[..., Any]:
     """`ref`'s function, its module imported from the deployed folder (or `module_path`)."""
     folder = workspace_root() / module_path.strip("/") if module_path else modules_folder(pipeline)
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+    if str(folder) in sys.path:
+        sys.path.remove(str(folder))
+    sys.path.insert(0, str(folder))  # first, so no folder added before shadows it
+    _forget_if_elsewhere(ref.module_name, folder)
     try:
         module = importlib.import_module(ref.module_name)
     except ModuleNotFoundError as error:
@@ -111,6 +113,25 @@ def import_function(
             f"function '{ref.function_name}'"
         )
     return function
+
+
+def _forget_if_elsewhere(module_name: str, folder: Path) -> None:
+    """Drop the cached import of `module_name`'s top package when it came from another folder.
+
+    Python caches a module by name alone: in one process that analyses or runs several
+    projects (`validate --deep` of a stack whose pipelines deploy to their own folders, a test
+    session), a module named like another project's would otherwise be that project's.
+    """
+    top = module_name.split(".", 1)[0]
+    cached = sys.modules.get(top)
+    origin = getattr(cached, "__file__", None) if cached is not None else None
+    if cached is None or (
+        origin is not None and Path(origin).resolve().is_relative_to(folder.resolve())
+    ):
+        return
+    for name in [name for name in sys.modules if name == top or name.startswith(top + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 def workspace_folder(module_path: str) -> Path:
