@@ -26,6 +26,7 @@ from test_local_support import (
 
 from laktory_pulumi.cli import main
 from laktory_pulumi.local.engine import process_alive, read_record
+from laktory_pulumi.local.engine_server import RECORDING_STOP_SECONDS
 from laktory_pulumi.local.layout import StateLayout
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -61,6 +62,12 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
     first = read_record(layout)
     assert first is not None and _alive(layout, first.supervisor_pid, first.server_pid)
     assert "local Spark engine: starting" in capsys.readouterr().out
+    # The JVM maps the machine's class archive, or records it (`local/class_archive.py`).
+    command = Path(f"/proc/{first.server_pid}/cmdline").read_bytes().split(b"\0")
+    assert any(
+        option.startswith((b"-XX:SharedArchiveFile=", b"-XX:ArchiveClassesAtExit="))
+        for option in command
+    ), command
 
     # Warm: the same server, only new rows (none), no client left marked as connected.
     assert run(project, PIPELINE, landing, state) == 0
@@ -101,7 +108,8 @@ def test_runs_reuse_the_warm_engine_replace_a_dead_one_and_it_stops_when_idle(
 
     # The idle timeout of the latest run applies: the engine stops itself.
     assert run(project, PIPELINE, landing, state, "--idle-timeout", "1") == 0
-    deadline = time.monotonic() + 30
+    # An engine recording the JVM's class archive writes it while it stops.
+    deadline = time.monotonic() + RECORDING_STOP_SECONDS + 30
     while _alive(layout, second.supervisor_pid, second.server_pid):
         assert time.monotonic() < deadline, "the idle engine did not stop"
         time.sleep(0.5)
@@ -134,7 +142,7 @@ def test_an_engine_whose_state_folder_is_deleted_stops_itself(tmp_path: Path) ->
     record = ensure_engine(layout, environment, code_fingerprint(conf_dir, environment), 600)
     assert _alive(layout, record.supervisor_pid, record.server_pid)
     shutil.rmtree(layout.root)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + RECORDING_STOP_SECONDS + 30
     while _alive(layout, record.supervisor_pid, record.server_pid):
         assert time.monotonic() < deadline, "the engine of a deleted state folder did not stop"
         time.sleep(0.5)

@@ -256,11 +256,13 @@ def _start(
     )
 
 
-def stop_engine(layout: StateLayout, timeout: float = 30.0) -> EngineRecord | None:
+def stop_engine(layout: StateLayout, timeout: float = 75.0) -> EngineRecord | None:
     """Stop the state folder's engine and wait until its processes are gone.
 
     The supervisor, asked with SIGTERM, stops the JVM; past `timeout` its whole process
-    group (the JVM included) is killed. Returns the record of what was stopped.
+    group (the JVM included) is killed. The timeout is above the supervisor's own grace for
+    a JVM writing the class archive as it exits (`engine_server.RECORDING_STOP_SECONDS`).
+    Returns the record of what was stopped.
     """
     record = read_record(layout)
     if record is None:

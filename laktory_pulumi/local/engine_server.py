@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pyspark
 
+from .class_archive import ClassArchive, class_archive, keep_recorded_archive
 from .engine import (
     CONNECT_SERVER_CLASS,
     EngineRecord,
@@ -39,6 +40,8 @@ from .layout import StateLayout
 from .run_lock import hold_run_lock
 
 IDLE_CHECK_SECONDS = 5.0
+STOP_SECONDS = 20.0
+RECORDING_STOP_SECONDS = 60.0
 
 
 def _free_port() -> int:
@@ -50,25 +53,51 @@ def _free_port() -> int:
 def server_command(layout: StateLayout, port: int) -> list[str]:
     """`spark-submit` of the Spark Connect server, bound to loopback on `port`.
 
-    Static config (Hive catalog, Derby metastore, warehouse) comes from `spark-defaults.conf`
-    in `SPARK_CONF_DIR`. The application name holds the state folder: `process_alive` checks
-    it, so a pid reused by another program is never taken for this server.
+    Static config (Hive catalog, Derby metastore, warehouse) comes from the state folder's
+    `spark-defaults.conf`, named with `--properties-file` (the JVM's `SPARK_CONF_DIR` may be
+    the class archive's empty folder). The application name holds the state folder:
+    `process_alive` checks it, so a pid reused by another program is never taken for this
+    server.
     """
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
     return [
         str(spark_submit),
         *("--class", CONNECT_SERVER_CLASS),
+        *("--properties-file", str(layout.spark_conf_dir / "spark-defaults.conf")),
         *("--name", f"laktory-pulumi engine {layout.root}"),
         *("--conf", f"spark.connect.grpc.binding.port={port}"),
         *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
     ]
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
+def server_environment(
+    layout: StateLayout, archive: ClassArchive | None, recorder_pid: int
+) -> dict[str, str]:
+    """The server JVM's environment: with the class archive (`class_archive.py`), if any.
+
+    With an archive the JVM's `SPARK_CONF_DIR` is the archive's empty folder (the class path
+    must match the archive's), so the state folder's logging setup is named explicitly.
+    `SPARK_SUBMIT_OPTS` reaches the server's JVM only, not spark-submit's launcher JVM.
+    """
+    environment = dict(os.environ)
+    if archive is None:
+        return environment
+    archive.prepare()
+    options = [
+        environment.get("SPARK_SUBMIT_OPTS", ""),
+        f"-Dlog4j2.configurationFile={(layout.spark_conf_dir / 'log4j2.properties').as_uri()}",
+        *archive.java_options(recorder_pid),
+    ]
+    environment["SPARK_SUBMIT_OPTS"] = " ".join(option for option in options if option)
+    environment["SPARK_CONF_DIR"] = str(archive.conf_dir)
+    return environment
+
+
+def _stop(server: subprocess.Popen[bytes], grace: float) -> None:
     if server.poll() is None:
         server.terminate()
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
@@ -93,9 +122,16 @@ def main(argv: list[str]) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     port = _free_port()
+    archive = class_archive(os.environ)
+    recording = archive is not None and not archive.file.is_file()
     server = subprocess.Popen(
-        server_command(layout, port), cwd=layout.root, stdin=subprocess.DEVNULL
+        server_command(layout, port),
+        cwd=layout.root,
+        env=server_environment(layout, archive, os.getpid()),
+        stdin=subprocess.DEVNULL,
     )
+    # A JVM recording the class archive writes it while it exits: give it time to.
+    grace = RECORDING_STOP_SECONDS if recording else STOP_SECONDS
     try:
         while not port_answers(port):
             if server.poll() is not None or stop.wait(0.2):
@@ -133,13 +169,19 @@ def main(argv: list[str]) -> int:
                 if free and _idle_for(layout) >= idle_seconds:
                     print("engine: idle timeout, stopping", flush=True)
                     _forget(layout)
-                    _stop(server)
+                    _stop(server, grace)
                     return 0
         print("engine: asked to stop", flush=True)
         return 0
     finally:
         _forget(layout)
-        _stop(server)
+        _stop(server, grace)
+        if (
+            recording
+            and archive is not None
+            and keep_recorded_archive(archive, os.getpid(), server.returncode)
+        ):
+            print(f"engine: recorded the JVM's class archive {archive.file}", flush=True)
 
 
 def _forget(layout: StateLayout) -> None:
