@@ -125,3 +125,15 @@ def test_the_server_jvm_reads_its_state_config_beside_the_archive(
     plain = server_environment(layout, None, recorder_pid=99)
     assert plain["SPARK_CONF_DIR"] == str(layout.spark_conf_dir)
     assert plain["SPARK_SUBMIT_OPTS"] == "-Dmine=1"
+
+
+def test_an_unwritable_cache_folder_starts_the_jvm_without_the_archive(tmp_path: Path) -> None:
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("not a folder")
+    environment = _environment(tmp_path, "17.0.15", **{CACHE_ENV: str(blocker)})
+    archive = class_archive(environment)
+    assert archive is not None
+    layout = StateLayout.at(tmp_path / "state")
+    started = server_environment(layout, archive, recorder_pid=5)
+    assert "-XX:" not in started.get("SPARK_SUBMIT_OPTS", "")
+    assert started.get("SPARK_CONF_DIR") != str(archive.conf_dir)

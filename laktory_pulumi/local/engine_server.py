@@ -82,7 +82,10 @@ def server_environment(
     environment = dict(os.environ)
     if archive is None:
         return environment
-    archive.prepare()
+    try:
+        archive.prepare()
+    except OSError:  # a cache folder this user cannot write: start without the archive
+        return environment
     options = [
         environment.get("SPARK_SUBMIT_OPTS", ""),
         f"-Dlog4j2.configurationFile={(layout.spark_conf_dir / 'log4j2.properties').as_uri()}",
