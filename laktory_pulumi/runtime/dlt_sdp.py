@@ -109,6 +109,8 @@ class ForeachBatchSink:
     name: str
     handler: Callable[[DataFrame, int], None]
     flows: list[tuple[str, QueryFunction]] = field(default_factory=list)
+    table: str | None = None
+    """The table the flows stream: refreshed in full, the flows start again from batch 0."""
 
 
 FOREACH_BATCH_SINKS: dict[str, ForeachBatchSink] = {}

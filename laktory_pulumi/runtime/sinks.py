@@ -70,6 +70,10 @@ def define_sink(sink: Sink, spark: SparkSession, pipeline: Pipeline | None = Non
         if pipeline is None:
             raise ValueError(f"sink {sink.name}: a foreach_batch sink needs its pipeline")
         dlt.foreach_batch_sink(sink.name, batch_handler(sink, pipeline))
+        if backend == "sdp":  # the driver resets the sink's checkpoint with its table's
+            from .dlt_sdp import FOREACH_BATCH_SINKS
+
+            FOREACH_BATCH_SINKS[sink.name].table = sink.table
         _feed(sink)
         return sink.name
     if backend == "sdp":
