@@ -227,3 +227,99 @@ def test_a_quarantine_of_several_flows_counts_the_rows_its_flows_wrote_this_run(
     state = report.state("COMPLETED")
     assert state.tables["brz_orders"].quarantined == 4  # 1 + 3, not the view's 7
     assert state.tables["brz_orders_quarantine__b"].rows_written == 3
+
+
+# foreach_batch sinks (issue #20 Build item 4) --------------------------------------------------
+
+
+def documented_foreach_batch_sink(name: str | None = None) -> Any:
+    """`@dp.foreach_batch_sink(name=...)` as Databricks documents it, the stub and pyspark 4.3
+    having none: "name: Optional. A unique name to identify the sink within the pipeline",
+    decorating `batch_handler(df, batch_id)` ("foreach_batch_sink",
+    https://docs.databricks.com/gcp/en/ldp/developer/ldp-python-ref-foreach-batch-sink)."""
+
+
+class WithForeachBatch(WithSinks):
+    """The stub with `foreach_batch_sink` bound to its documented signature; the handlers it
+    decorated, by sink."""
+
+    def __init__(self, module: Any) -> None:
+        super().__init__(module)
+        self.handlers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "foreach_batch_sink":
+            return super().__getattr__(name)
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            bound = inspect.signature(documented_foreach_batch_sink).bind(*args, **kwargs)
+            self.calls.append((name, dict(bound.arguments)))
+
+            def decorate(handler: Any) -> Any:
+                assert list(inspect.signature(handler).parameters) == ["df", "batch_id"]
+                self.handlers[bound.arguments.get("name") or handler.__name__] = handler
+                return handler
+
+            return decorate
+
+        return checked
+
+
+FOREACH_BATCH = """\
+  - name: orders_handled
+    table: brz_orders
+    format: foreach_batch
+    function: {module_name: order_handlers, function_name: handle}
+    where: "customer IS NOT NULL"
+"""
+
+HANDLERS = "def handle(df, batch_id):\n    df.write.mode('overwrite').json(f'/out/{batch_id}')\n"
+
+
+@pytest.fixture
+def foreach_batch(tmp_path: Path) -> Iterator[Pipeline]:
+    from laktory_pulumi.runtime.udfs import modules_from_source
+
+    path = tmp_path / "pl-streams.yaml"
+    path.write_text(PIPELINE + FOREACH_BATCH)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "order_handlers.py").write_text(HANDLERS)
+    with modules_from_source(notebooks):  # where the deploy would have put the module
+        yield load_pipeline_file(path, {})
+
+
+@pytest.mark.filterwarnings("ignore:This is a stub")
+def test_a_foreach_batch_sink_is_the_documented_decorator_fed_by_an_append_flow(
+    foreach_batch: Pipeline, databricks: WithSinks
+) -> None:
+    from laktory_pulumi.runtime.tables import define_table
+
+    checked = WithForeachBatch(databricks._module)
+    shim._backend = checked
+    define_table(foreach_batch.table("brz_orders"), spark=None)  # type: ignore[arg-type]
+    calls = checked.calls
+    named = [(name, args) for name, args in calls if name in ("foreach_batch_sink", "append_flow")]
+    position = named.index(("foreach_batch_sink", {"name": "orders_handled"}))
+    flow = named[position + 1]
+    assert flow[0] == "append_flow"
+    assert (flow[1]["target"], flow[1]["name"]) == ("orders_handled", "orders_handled_flow")
+    # The handler is the project's own function, imported from the deployed modules' folder.
+    handler = checked.handlers["orders_handled"]
+    assert (handler.__module__, handler.__name__) == ("order_handlers", "handle")
+    # No create_sink for it: the other sinks keep theirs.
+    assert [a["name"] for n, a in calls if n == "create_sink"] == ["orders_kafka", "orders_delta"]
+
+
+@pytest.mark.filterwarnings("ignore:This is a stub")
+def test_a_runtime_without_foreach_batch_sink_fails_naming_the_sink_and_what_it_needs(
+    foreach_batch: Pipeline, databricks: WithSinks
+) -> None:
+    from laktory_pulumi.runtime.tables import define_table
+
+    with pytest.raises(shim.ForeachBatchSinkUnavailable) as caught:
+        define_table(foreach_batch.table("brz_orders"), spark=None)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("sink orders_handled: this pipeline's runtime has no")
+    assert "databricks-dlt 0.3.0 and pyspark 4.3 have none" in message
+    assert "Public Preview" in message and shim.FOREACH_BATCH_SINK_PAGE in message

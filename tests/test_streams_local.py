@@ -14,6 +14,11 @@ for every test of the module):
 3. the run again: the sink holds every upstream row exactly once, the quarantines too;
 4. the delta sink's folder deleted, and the run again: the sink publishes its table again, each
    row once (its checkpoint alone would say every row was published already).
+
+A foreach_batch sink (issue #20 Build item 4) rides along: the repository's
+`notebooks/sink_handlers.py` writes each micro-batch to `<folder>/batch_id=<id>`, overwriting,
+so after the kill and the rerun it holds every row once; run 4 brings no new row, and its
+folders stay as they were.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ CHANGES = Path("events") / "shop" / "change"
 PIPELINE = """\
 name: pl-streams
 target: shop
+configuration: {sink_handlers.folder: "HANDLED"}
 libraries:
   - notebook: {path: /pipelines/dlt_brz_template.py}
   - notebook: {path: /pipelines/dlt_slv_template.py}
@@ -85,6 +91,11 @@ sinks:
       kafka.bootstrap.servers: "broker:9093"
       topic: orders
       kafka.sasl.jaas.config: 'PlainLoginModule required password="${secret.kafka/password}";'
+  - name: orders_handled
+    table: brz_orders
+    format: foreach_batch
+    function: {module_name: sink_handlers, function_name: write_batch}
+    select: [order_id, customer]
 """
 
 
@@ -94,6 +105,14 @@ def _orders(*ids: int | None) -> list[str]:
 
 def _change(key: int, city: str, seq: int | None) -> str:
     return json.dumps({"id": key, "city": city, "seq": seq})
+
+
+def _batches(spark: SparkSession, folder: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The rows the handler wrote, by its batch's folder."""
+    return {
+        batch.name: rows_of(spark.read.json(str(batch)), ["order_id", "customer"])
+        for batch in sorted(folder.glob("batch_id=*"))
+    }
 
 
 @dataclass
@@ -108,12 +127,17 @@ class Runs:
     published_after_rerun: list[tuple[object, ...]]
     republish_output: str
     republish_code: int
+    handled: Path
+    handled_first: list[tuple[object, ...]]
+    handled_after_rerun: dict[str, list[tuple[object, ...]]]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Iterator[Runs]:
     root = tmp_path_factory.mktemp("streams")
-    project = make_project(root / "project", PIPELINE, "pl-streams")
+    handled = root / "handled"
+    pipeline = PIPELINE.replace("HANDLED", str(handled))
+    project = make_project(root / "project", pipeline, "pl-streams")
     landing, state = root / "landing", root / "state"
     land(landing, SHOP, "o1.json", _orders(1, 2, None))
     land(landing, PARTNER, "p1.json", _orders(3, None, None))
@@ -126,6 +150,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Itera
     try:
         assert run(project, "pl-streams", landing, state) == 0
         first = RunState.read(state)
+        handled_first = rows_of(spark.read.json(str(handled)), ["order_id", "customer"])
 
         land(landing, SHOP, "o2.json", _orders(4, None))
         land(landing, PARTNER, "p2.json", _orders(5))
@@ -139,12 +164,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Itera
         last = RunState.read(state)
         sink_folder = state / "sinks" / "orders_out"
         published = rows_of(spark.read.parquet(str(sink_folder)), ["order_id", "customer"])
+        handled_after_rerun = _batches(spark, handled)
 
         shutil.rmtree(sink_folder)
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             republish_code = run(project, "pl-streams", landing, state)
-        yield Runs(state, first, killed, last, code, published, printed.getvalue(), republish_code)
+        yield Runs(
+            state,
+            first,
+            killed,
+            last,
+            code,
+            published,
+            printed.getvalue(),
+            republish_code,
+            handled,
+            handled_first,
+            handled_after_rerun,
+        )
     finally:
         stop_engine(StateLayout.at(state))
 
@@ -223,3 +261,18 @@ def test_a_deleted_sink_folder_is_published_again_each_row_once(
     ]
     records = spark.read.json(str(runs.state / "sinks" / "orders_kafka"))
     assert records.count() == 5
+
+
+def test_a_foreach_batch_handler_gets_every_row_once_and_nothing_when_nothing_is_new(
+    runs: Runs, spark: SparkSession
+) -> None:
+    assert runs.handled_first == [(key, f"c{key}") for key in (1, 2, 3)]
+    # After the killed run and the rerun: every row once, in the batches the handler wrote.
+    batches = runs.handled_after_rerun
+    rows = sorted(row for batch in batches.values() for row in batch)
+    assert rows == [(key, f"c{key}") for key in (1, 2, 3, 4, 5)]
+    assert "batch_id=0" in batches
+    # Run 4 brought nothing new for bronze: the handler wrote no batch, changed none.
+    assert runs.republish_code == 0
+    assert _batches(spark, runs.handled) == batches
+    assert "sink orders_handled" not in runs.republish_output

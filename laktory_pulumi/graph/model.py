@@ -130,7 +130,10 @@ def build_graph(pipeline: Pipeline, run_state: RunState | None = None) -> Graph:
             graph.edges.append(Edge(table_id, quarantine_id, "quarantine"))
     for sink in pipeline.sinks:  # published outside the pipeline: streamed from its table
         sink_id, _ = ids.get("snk", sink.name)
-        graph.nodes.append(Node(sink_id, (sink.name, f"SINK: {sink.format}"), "sink"))
+        lines = (sink.name, f"SINK: {sink.format}")
+        if sink.function is not None:  # a foreach_batch sink: the handler it calls
+            lines += (f"{sink.function.module_name}.{sink.function.function_name}",)
+        graph.nodes.append(Node(sink_id, lines, "sink"))
         graph.edges.append(Edge(ids.get("tbl", sink.table)[0], sink_id, "sink"))
     return graph
 

@@ -45,6 +45,7 @@ from pyspark.sql.streaming import StreamingQueryListener
 from laktory_pulumi.local import notebook_globals
 from laktory_pulumi.local.connection import bound_client_retries
 from laktory_pulumi.local.events import Event, emit, table_name
+from laktory_pulumi.local.foreach_batch import flow_sinks, publish_foreach_batch_sinks
 from laktory_pulumi.local.secret_configuration import with_secret_configuration
 from laktory_pulumi.local.table_counts import (
     COUNTS_FILE,
@@ -377,6 +378,12 @@ def _run_update(
     for table in counted:
         metrics = _table_metrics(table, after[table], registry, before, listener)
         emit(Event("table_counts", update=update, table=table, metrics=metrics))
+    if error is None and dlt_sdp.FOREACH_BATCH_SINKS:  # SDP has none: streamed here, after
+        listener.flow_targets.update(flow_sinks())
+        refreshed = {table.lower() for table in from_scratch}
+        failed = publish_foreach_batch_sinks(spec.storage or "", refreshed, update)
+        if failed is not None:
+            failed_table, error = failed
     if error is not None:
         emit(Event("update_ended", update=update, state="FAILED", table=failed_table, error=error))
         return False

@@ -1,7 +1,8 @@
 """Rules on the functions a pipeline calls: every `spark_func_name` is a function of
 `pyspark.sql.functions` in the Spark of the pipeline's DLT channel (a name added later fails
-on Databricks with AttributeError) or one of the pipeline's `udfs`, and every UDF and transform
-module and function exists in the project (found with `ast`, never imported)."""
+on Databricks with AttributeError) or one of the pipeline's `udfs`, and every UDF, transform
+and foreach_batch handler module and function exists in the project (found with `ast`, never
+imported); a handler takes `(df, batch_id)`, read from its `def`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .spark_function_names import (
     channel_functions,
     first_version_with,
 )
-from .udf import MODULES_FOLDER, FunctionRef, missing_function, modules_root
+from .udf import MODULES_FOLDER, FunctionRef, handler_call_problem, missing_function, modules_root
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -41,6 +42,16 @@ def functions_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
         for index, table in enumerate(pipeline.tables)
         if table.transform is not None
     ]
+    refs += [
+        (("sinks", index, "function"), sink.function)
+        for index, sink in enumerate(pipeline.sinks)
+        if sink.function is not None
+    ]
+    handlers = {  # called handler(df, batch_id)
+        ("sinks", index, "function")
+        for index, sink in enumerate(pipeline.sinks)
+        if sink.format == "foreach_batch"
+    }
     deployed = {ref.module_name for _, ref in refs if getattr(ref, "module_path", None) is None}
     for path, ref in refs:
         if getattr(ref, "module_path", None) is not None:
@@ -58,6 +69,11 @@ def functions_exist(pipeline: Pipeline) -> list[tuple[Path, str]]:
         undeployed = _undeployed_import(ref, root, deployed)
         if undeployed is not None:
             problems.append(((*path, "module_name"), undeployed))
+            continue
+        if path in handlers:
+            uncallable = handler_call_problem(ref, root)
+            if uncallable is not None:
+                problems.append(((*path, "function_name"), uncallable))
     udf_names = {udf.function_name for udf in pipeline.udfs}
     functions = channel_functions(pipeline.channel)
     first: dict[str, int] = {}
@@ -151,7 +167,8 @@ def _undeployed_import(ref: FunctionRef, root: FilePath, deployed: set[str]) -> 
                 shown = f"{MODULES_FOLDER}/{candidate.relative_to(root)}"
                 return (
                     f"module '{ref.module_name}' imports '{name}' ({shown}), which is not "
-                    "deployed (only the modules named by udfs and transforms are), so the import "
+                    "deployed (only the modules named by udfs, transforms and sink functions are), so "
+                    "the import "
                     f"fails on Databricks; move its code into '{ref.module_name}'"
                 )
     return None

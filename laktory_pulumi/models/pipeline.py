@@ -133,8 +133,9 @@ class Pipeline(Model):
     sinks: list[Sink] = Field(
         default_factory=list,
         description="Tables' rows published outside the pipeline as they are appended: DLT's "
-        "`create_sink` (Kafka or an external Delta table) fed by an append flow; files under "
-        "the state folder in a local run.",
+        "`create_sink` (Kafka or an external Delta table) fed by an append flow, files under "
+        "the state folder in a local run; or DLT's `foreach_batch_sink`, a function of the "
+        "project called with each micro-batch (locally too).",
     )
     schedule: Schedule | None = Field(
         default=None,
@@ -226,13 +227,15 @@ class Pipeline(Model):
         raise KeyError(f"pipeline {self.name} has no table {name!r}")
 
     def project_modules(self) -> list[FunctionRef]:
-        """One reference per module of the project the pipeline imports (UDFs, transforms).
+        """One reference per module of the project the pipeline imports (UDFs, transforms,
+        foreach_batch sinks' handlers).
 
         Sorted by module name, so reordering the YAML changes no deployed resource. UDFs with a
         `module_path` live in the workspace already and are left out.
         """
         refs: list[FunctionRef] = [udf for udf in self.udfs if udf.module_path is None]
         refs += [table.transform for table in self.tables if table.transform is not None]
+        refs += [sink.function for sink in self.sinks if sink.function is not None]
         unique = {ref.module_name: ref for ref in refs}
         return [unique[name] for name in sorted(unique)]
 

@@ -7,9 +7,17 @@ only flow type supported with the create_sink() function"). DLT-META's `bronze_s
 `silver_sink` (its `src/pipeline_writers.py`, `DLTSinkWriter`) are the same call, with a
 `select_exp` and a `where_clause` on the stream: `select` and `where` here.
 
+A `foreach_batch` sink is DLT's `@dp.foreach_batch_sink(name=...)` decorating a function of
+the project, `handler(df, batch_id)`, called once per micro-batch of the same append flow
+("foreach_batch_sink", https://docs.databricks.com/gcp/en/ldp/developer/
+ldp-python-ref-foreach-batch-sink, Public Preview). It takes no options: what it writes is the
+handler's business.
+
 Locally there is no Kafka broker and no Delta writer: a sink writes files (`local_format`)
 into the state folder, `sinks/<name>/`, through a checkpointed streaming write (SDP's own
-`create_sink`), so every row reaches it once across a kill and a rerun.
+`create_sink`), so every row reaches it once across a kill and a rerun. pyspark 4.3's SDP has
+no `foreach_batch_sink`: a local run streams the table into the handler after the update
+(`local.foreach_batch`).
 
 The rules no single field can check (the table exists and is append-only, secrets) are in
 `sink_rules`, each at the line of the field to blame.
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from .base import Model
+from .udf import FunctionRef
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -32,6 +41,9 @@ Path = tuple[str | int, ...]
 
 SINK_FORMATS = ("kafka", "delta")
 """What DLT's `create_sink` writes (its `format` parameter)."""
+
+FOREACH_BATCH = "foreach_batch"
+"""The format of a sink that is DLT's `foreach_batch_sink`: a function of the project."""
 
 LOCAL_FORMATS = ("parquet", "json", "csv")
 """What a local run writes a sink's rows as: file formats Spark's file sink writes here."""
@@ -43,8 +55,19 @@ SECRET_REFERENCE = re.compile(r"\{\{secrets/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\}\}"
 """Databricks' `{{secrets/scope/key}}`, what `${secret.SCOPE/KEY}` becomes when loaded."""
 
 
+class BatchHandler(FunctionRef):
+    """A function `handler(df, batch_id)` of the project, called once per micro-batch.
+
+    `df` holds the batch's rows (the sink's `where` and `select` applied), `batch_id` is the
+    micro-batch's number, 0 at the first batch and again after a full refresh. Spark commits a
+    batch after the handler returns, so a batch cut by a failure is handed over again with the
+    same `batch_id`: the handler must be idempotent per `batch_id` for the rows to land once.
+    """
+
+
 class Sink(Model):
-    """A table's rows published outside the pipeline (DLT's `create_sink` and an append flow)."""
+    """A table's rows published outside the pipeline (DLT's `create_sink`, or its
+    `foreach_batch_sink` with a function of the project, and an append flow)."""
 
     name: str = Field(
         description="Name of the sink, unique among the pipeline's sinks and datasets; its "
@@ -55,10 +78,18 @@ class Sink(Model):
         description="The table of this pipeline whose rows the sink publishes, read as a "
         "stream: it must be append-only (a streaming table)."
     )
-    format: Literal["kafka", "delta"] = Field(
+    format: Literal["kafka", "delta", "foreach_batch"] = Field(
         description="`kafka` (a topic; Event Hubs through its Kafka endpoint) or `delta` (an "
         "external Delta table: option `path`, or `tableName` with its full name), DLT's "
-        "`create_sink` formats."
+        "`create_sink` formats; or `foreach_batch`, DLT's `foreach_batch_sink`: the project "
+        "function `function` called with each micro-batch (no options)."
+    )
+    function: BatchHandler | None = Field(
+        default=None,
+        description="A `foreach_batch` sink's handler: a function of the project's modules "
+        "called `handler(df, batch_id)` once per micro-batch, on Databricks and in local runs. "
+        "Make it idempotent per `batch_id` (overwrite what that batch wrote): a batch cut by a "
+        "failure is handed over again with the same id. Only with `format: foreach_batch`.",
     )
     options: dict[str, str] = Field(
         default_factory=dict,
@@ -79,7 +110,8 @@ class Sink(Model):
         default=None,
         description="What a local run writes the sink's rows as, under the state folder's "
         "`sinks/<name>/`: `parquet` (default for `delta`) or `json` (default for `kafka`), or "
-        "`csv`. Files only: no broker, no Delta writer runs locally.",
+        "`csv`. Files only: no broker, no Delta writer runs locally. Not for `foreach_batch`, "
+        "whose handler is called locally too.",
     )
 
     @field_validator("format", mode="before")
@@ -88,15 +120,11 @@ class Sink(Model):
         if not isinstance(value, str):
             return value
         lowered = value.lower()
-        if lowered == "foreach_batch":
-            raise ValueError(
-                "foreach_batch sinks are not supported: neither databricks-dlt (0.3.0) nor "
-                "pyspark 4.3's pipelines module has foreach_batch_sink; use kafka or delta"
-            )
-        if lowered not in SINK_FORMATS:
+        if lowered not in (*SINK_FORMATS, FOREACH_BATCH):
             raise ValueError(
                 f"sink format '{value}' is not one DLT's create_sink writes; use "
-                f"{' or '.join(SINK_FORMATS)} (locally, local_format picks the files written)"
+                f"{' or '.join(SINK_FORMATS)} (locally, local_format picks the files written), "
+                f"or {FOREACH_BATCH} with a function of the project"
             )
         return lowered
 
@@ -157,6 +185,16 @@ def sink_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
                         "${secret.SCOPE/KEY}, read from the secret scope at run time",
                     )
                 )
+        if sink.format == FOREACH_BATCH:
+            problems += _foreach_batch_problems(sink, path)
+        elif sink.function is not None:
+            problems.append(
+                (
+                    (*path, "function"),
+                    f"function is the handler of a {FOREACH_BATCH} sink; a {sink.format} sink "
+                    "writes with its options",
+                )
+            )
         if sink.format == "delta" and not ({"path", "tableName"} & set(sink.options)):
             problems.append(
                 ((*path, "options"), "a delta sink needs option path or tableName (full name)")
@@ -165,4 +203,34 @@ def sink_rules(pipeline: Pipeline) -> list[tuple[Path, str]]:
             problems.append(
                 ((*path, "options"), "a kafka sink needs option kafka.bootstrap.servers")
             )
+    return problems
+
+
+def _foreach_batch_problems(sink: Sink, path: Path) -> list[tuple[Path, str]]:
+    """A foreach_batch sink names its handler, and takes none of create_sink's settings."""
+    problems: list[tuple[Path, str]] = []
+    if sink.function is None:
+        problems.append(
+            (
+                (*path, "format"),
+                f"a {FOREACH_BATCH} sink needs function: {{module_name, function_name}}, the "
+                "project's handler(df, batch_id) called with each micro-batch",
+            )
+        )
+    if sink.options:
+        problems.append(
+            (
+                (*path, "options"),
+                f"a {FOREACH_BATCH} sink takes no options (DLT's foreach_batch_sink takes a "
+                "name and the handler); the handler writes where it wants",
+            )
+        )
+    if sink.local_format is not None:
+        problems.append(
+            (
+                (*path, "local_format"),
+                f"a {FOREACH_BATCH} sink writes no files locally: its handler is called with "
+                "each micro-batch there too",
+            )
+        )
     return problems

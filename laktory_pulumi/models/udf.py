@@ -164,3 +164,72 @@ def _names_in(path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
     return frozenset(names)
+
+
+def handler_call_problem(ref: FunctionRef, root: Path) -> str | None:
+    """Why `ref`'s function cannot be called `handler(df, batch_id)`, or None when it can.
+
+    Read from its `def` at the module's top level (never imported). A name bound otherwise
+    (an assignment, an import, a class) or a decorated function is not checked: what it calls
+    is known at run time only.
+    """
+    path = root / ref.relative_path
+    try:
+        tree = _parsed(str(path), *_stamp(path))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None  # `missing_function` says what is wrong with the file
+    definition = None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == (
+            ref.function_name
+        ):
+            definition = node  # the last definition wins, as at import
+        elif isinstance(node, _BINDING) and ref.function_name in _bound_names(node):
+            definition = None
+    if definition is None or definition.decorator_list:
+        return None
+    where = f"{ref.module_name}.{ref.function_name} ({path.name}:{definition.lineno})"
+    if isinstance(definition, ast.AsyncFunctionDef):
+        return f"{where} is async; Spark calls a foreach_batch handler as handler(df, batch_id)"
+    arguments = definition.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    required = len(positional) - len(arguments.defaults)
+    keyword_only = [
+        a.arg
+        for a, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        if default is None
+    ]
+    takes_two = required <= 2 and (len(positional) >= 2 or arguments.vararg is not None)
+    if takes_two and not keyword_only:
+        return None
+    shown = ", ".join(a.arg for a in positional) + (
+        f", *{arguments.vararg.arg}" if arguments.vararg else ""
+    )
+    also = f" and needs keyword-only {', '.join(keyword_only)}" if keyword_only else ""
+    return (
+        f"{where} takes ({shown.strip(', ')}){also}; a foreach_batch handler is called "
+        "handler(df, batch_id): the micro-batch's rows and its number"
+    )
+
+
+_BINDING = (ast.Assign, ast.AnnAssign, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: str, _mtime_ns: int, _size: int) -> ast.Module:
+    return ast.parse(Path(path).read_text(), filename=path)
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Names a top-level statement other than a `def` binds."""
+    if isinstance(node, ast.ClassDef):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+    return {t.id for t in targets if isinstance(t, ast.Name)}

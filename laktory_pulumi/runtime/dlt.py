@@ -182,6 +182,49 @@ def create_sink(name: str, format: str, options: Mapping[str, str] | None = None
     backend().create_sink(name=name, format=format, options=dict(options or {}))
 
 
+FOREACH_BATCH_SINK_PAGE = (
+    "https://docs.databricks.com/gcp/en/ldp/developer/ldp-python-ref-foreach-batch-sink"
+)
+"""Databricks' reference of `@dp.foreach_batch_sink(name=...)` (Public Preview)."""
+
+
+class ForeachBatchSinkUnavailable(RuntimeError):
+    """The pipeline's runtime has no `foreach_batch_sink`."""
+
+
+def foreach_batch_sink(name: str, handler: Callable[[DataFrame, int], None]) -> None:
+    """`@dp.foreach_batch_sink(name=name)` around `handler(df, batch_id)`: a sink whose every
+    micro-batch, from the append flows targeting it, is handed to `handler`.
+
+    The decorator is Databricks' ("foreach_batch_sink", `FOREACH_BATCH_SINK_PAGE`): the
+    runtime's `dlt` module's, else its `pyspark.pipelines` module's. databricks-dlt 0.3.0 and
+    pyspark 4.3 have none, so a runtime without it fails here, naming the sink, rather than
+    with an AttributeError. Locally (`SdpBackend`) the run hands the batches over itself.
+    """
+    chosen = backend()
+    decorator = getattr(chosen, "foreach_batch_sink", None)
+    if decorator is None and backend_name() == "databricks":
+        decorator = _pipelines_foreach_batch_sink()
+    if decorator is None:
+        raise ForeachBatchSinkUnavailable(
+            f"sink {name}: this pipeline's runtime has no foreach_batch_sink (neither its dlt "
+            "module nor pyspark.pipelines; databricks-dlt 0.3.0 and pyspark 4.3 have none). "
+            "foreach_batch sinks need a Lakeflow Declarative Pipelines runtime with the "
+            "foreach_batch_sink API (Public Preview, in the CURRENT and PREVIEW channels), "
+            f"{FOREACH_BATCH_SINK_PAGE}; or publish with format kafka or delta"
+        )
+    decorator(name=name)(handler)
+
+
+def _pipelines_foreach_batch_sink() -> Any:
+    """`pyspark.pipelines.foreach_batch_sink` where the runtime's pyspark has it, else None."""
+    try:
+        from pyspark import pipelines
+    except ImportError:
+        return None
+    return getattr(pipelines, "foreach_batch_sink", None)
+
+
 def appends_defined(target: str) -> None:
     """Say every append flow of `target` is defined; for the backends that need to know (SDP).
 

@@ -98,6 +98,16 @@ class EagerBackend(ExpectationDecorators):
         self._streaming_tables[name] = []
         self.frames.pop(name, None)
 
+    def foreach_batch_sink(self, name: str | None = None) -> Any:
+        """A foreach_batch sink: in debug, the union of the rows its flows would hand over;
+        the handler is not called."""
+
+        def register(handler: Any) -> Any:
+            self.create_sink(name or handler.__name__, "foreach_batch")
+            return handler
+
+        return register
+
     def append_flow(self, *, target: str, name: str | None = None, **_pipeline_only: Any) -> Any:
         """`@dlt.append_flow`: the flow's rows, with the target's expectations, added to it."""
 

@@ -102,6 +102,22 @@ VIEW_RULES: dict[str, tuple[list[Rule], QueryFunction]] = {}
 READ_VIEWS: set[str] = set()
 
 
+@dataclass
+class ForeachBatchSink:
+    """A foreach_batch sink defined this update, with the query functions of its flows."""
+
+    name: str
+    handler: Callable[[DataFrame, int], None]
+    flows: list[tuple[str, QueryFunction]] = field(default_factory=list)
+    table: str | None = None
+    """The table the flows stream: refreshed in full, the flows start again from batch 0."""
+
+
+FOREACH_BATCH_SINKS: dict[str, ForeachBatchSink] = {}
+"""pyspark 4.3's SDP has no `foreach_batch_sink`: the sinks the notebooks defined, which the
+driver streams into their handlers once the update has completed (`local.foreach_batch`)."""
+
+
 SNAPSHOT_LOGS: dict[str, tuple[str, str]] = {}
 """For each target of a periodic snapshot (a view read whole at each update): its log table
 and the view. Locally the snapshots a view gave at earlier updates exist nowhere else; the
@@ -132,6 +148,7 @@ def log_snapshots(spark: SparkSession) -> None:
 def reset() -> None:
     """Forget the datasets of the previous update: each update imports the notebooks anew."""
     SNAPSHOT_LOGS.clear()
+    FOREACH_BATCH_SINKS.clear()
     REGISTRY.clear()
     VIEW_QUERIES.clear()
     VIEW_RULES.clear()
@@ -499,6 +516,9 @@ class SdpBackend(ExpectationDecorators):
 
         def register(function: QueryFunction) -> None:
             flow = name or function.__name__
+            if target in FOREACH_BATCH_SINKS:  # streamed by the driver after the update
+                FOREACH_BATCH_SINKS[target].flows.append((flow, function))
+                return
             if target in self._sinks:  # one writer per sink: SDP's own flow into it
                 frame = _build(flow, function)
                 dp.append_flow(target=target, name=flow)(lambda: frame)
@@ -521,6 +541,18 @@ class SdpBackend(ExpectationDecorators):
         """`dlt.create_sink`: SDP's own sink, written by a checkpointed streaming query."""
         dp.create_sink(name=name, format=format, options=options or {})
         self._sinks.add(name)
+
+    def foreach_batch_sink(self, name: str | None = None) -> Callable[[Any], Any]:
+        """Databricks' `foreach_batch_sink`, which SDP lacks: the sink is recorded, and its
+        flows streamed into the handler by the driver once the update has completed, each on
+        its own checkpoint (`local.foreach_batch`)."""
+
+        def register(handler: Any) -> Any:
+            sink = name or handler.__name__
+            FOREACH_BATCH_SINKS[sink] = ForeachBatchSink(sink, ProjectHandler.of(handler))
+            return handler
+
+        return register
 
     def appends_defined(self, target: str) -> None:
         """Every flow of `target` is defined: the target becomes the union of their tables."""
@@ -720,3 +752,43 @@ def _reading_whole() -> Iterator[None]:
         yield
     finally:
         _batch_reads.reset(token)
+
+
+@dataclass(frozen=True)
+class ProjectHandler:
+    """A project function `handler(df, batch_id)`, named by its module's folder and names.
+
+    Spark Connect runs a foreachBatch function in a Python process of the server, which
+    unpickles it there: a function of a project module would be pickled as a reference to a
+    module that process cannot find. This object is pickled instead (laktory_pulumi is
+    installed where the server's Python runs) and imports the module from its folder when a
+    batch comes.
+    """
+
+    folder: str
+    module_name: str
+    function_name: str
+
+    @classmethod
+    def of(cls, function: Any) -> Any:
+        """The handler of `function`, or `function` itself when its module has no file."""
+        import sys
+        from pathlib import Path
+
+        module = sys.modules.get(getattr(function, "__module__", ""))
+        file = getattr(module, "__file__", None)
+        if module is None or file is None:
+            return function
+        folder = Path(file).parent
+        for _ in range(module.__name__.count(".")):  # `udfs.prices` lives in `<folder>/udfs`
+            folder = folder.parent
+        return cls(str(folder), module.__name__, function.__name__)
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        import importlib
+        import sys
+
+        if self.folder not in sys.path:
+            sys.path.insert(0, self.folder)
+        module = importlib.import_module(self.module_name)
+        getattr(module, self.function_name)(df, batch_id)

@@ -11,6 +11,13 @@ when the YAML is loaded, `loader.variables`) is read from the scope when the sin
 with `dbutils.secrets.get`, the way Databricks' own Kafka sink example passes a credential: the
 value is never in the metadata file, and Databricks redacts it in the pipeline's logs.
 
+A `foreach_batch` sink is `dlt.foreach_batch_sink(name, handler)` instead of `create_sink`:
+Databricks' `@dp.foreach_batch_sink(name=...)` around the project's function, imported from the
+deployed modules' folder, fed by the same append flow ("foreach_batch_sink",
+https://docs.databricks.com/gcp/en/ldp/developer/ldp-python-ref-foreach-batch-sink). Locally
+SDP has none: the driver streams the flow into the handler after the update
+(`local.foreach_batch`).
+
 Locally (`SdpBackend`) the sink is SDP's own `create_sink` with a file format
 (`Sink.written_locally_as`) and a path under the state folder (the configuration key
 `SINK_ROOT_KEY`), written by a streaming query with its checkpoint in the pipeline's storage:
@@ -22,14 +29,17 @@ by the next run and read once.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..models.sinks import FOREACH_BATCH
 from . import dlt
+from .udfs import import_function
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from ..models import Table
+    from ..models import Pipeline, Table
     from ..models.sinks import Sink
 
 SINK_ROOT_KEY = "laktory_sink_root"
@@ -48,12 +58,24 @@ def sinks_of(table: Table) -> list[Sink]:
 
 def define_sinks(table: Table, spark: SparkSession) -> list[str]:
     """Every sink of `table`, each with its append flow; returns their names."""
-    return [define_sink(sink, spark) for sink in sinks_of(table)]
+    pipeline = table._pipeline.target  # type: ignore[attr-defined]
+    return [define_sink(sink, spark, pipeline) for sink in sinks_of(table)]
 
 
-def define_sink(sink: Sink, spark: SparkSession) -> str:
-    """`create_sink` and the append flow streaming the sink's table into it."""
+def define_sink(sink: Sink, spark: SparkSession, pipeline: Pipeline | None = None) -> str:
+    """`create_sink` (or `foreach_batch_sink` with the handler of `pipeline`'s modules) and
+    the append flow streaming the sink's table into it."""
     backend = dlt.backend_name()
+    if sink.format == FOREACH_BATCH:
+        if pipeline is None:
+            raise ValueError(f"sink {sink.name}: a foreach_batch sink needs its pipeline")
+        dlt.foreach_batch_sink(sink.name, batch_handler(sink, pipeline))
+        if backend == "sdp":  # the driver resets the sink's checkpoint with its table's
+            from .dlt_sdp import FOREACH_BATCH_SINKS
+
+            FOREACH_BATCH_SINKS[sink.name].table = sink.table
+        _feed(sink)
+        return sink.name
     if backend == "sdp":
         file_format, options = local_sink(sink, spark)
     elif backend == "databricks":
@@ -61,12 +83,23 @@ def define_sink(sink: Sink, spark: SparkSession) -> str:
     else:  # debugging, or the deep check: nothing is written, no secret is read
         file_format, options = sink.format, dict(sink.options)
     dlt.create_sink(sink.name, file_format, options)
+    _feed(sink)
+    return sink.name
+
+
+def _feed(sink: Sink) -> None:
+    """The append flow streaming the sink's table into it."""
 
     @dlt.append_flow(target=sink.name, name=sink.flow_name)
     def publish() -> DataFrame:
         return published(sink, dlt.read_stream(sink.table))
 
-    return sink.name
+
+def batch_handler(sink: Sink, pipeline: Pipeline) -> Callable[[DataFrame, int], None]:
+    """A foreach_batch sink's function, imported from where the deploy put its module."""
+    if sink.function is None:  # the model refuses a foreach_batch sink without one
+        raise ValueError(f"sink {sink.name}: a foreach_batch sink names no function")
+    return import_function(sink.function, pipeline)
 
 
 def published(sink: Sink, frame: DataFrame) -> DataFrame:
@@ -110,6 +143,7 @@ def _secret_reader(spark: SparkSession) -> Any:
 
 __all__ = [
     "SINK_ROOT_KEY",
+    "batch_handler",
     "define_sink",
     "define_sinks",
     "local_sink",
