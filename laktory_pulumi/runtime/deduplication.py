@@ -78,13 +78,45 @@ def drop_duplicates_on(table: Table, frame: DataFrame, key: list[str]) -> DataFr
     the rows already partitioned on the key there is no exchange to aggregate before: one
     shuffle and one sort, a third less CPU in the silver step of `bench/bench_throughput.py`. Same
     rows kept (the first of each key), same plan on a stream, whose state needs its own.
+
+    That sort is on the key's columns in the key's order, and Spark sorts on a prefix of the
+    first column (8 bytes) before comparing whole rows: a text first (`[symbol, created_at]`,
+    a few symbols) ties on nearly every comparison, a timestamp first hardly ever. So a batch
+    sorts on the key's fixed-width columns first (`sort_friendly_key`): the same groups, and
+    about 1 s less CPU in that silver step (10.4 s to 9.4 s). A stream keeps the key's order,
+    which its deduplication state is keyed on.
     """
     source = table.builder.table_source
     if source is not None and source.watermark is not None and source.read_as_stream:
         return frame.dropDuplicatesWithinWatermark(key)
     if key and reads_batch(table):
+        key = sort_friendly_key(table, key)
         frame = frame.repartition(*key)
     return frame.dropDuplicates(key)
+
+
+FIXED_WIDTH_TYPES = frozenset(
+    {"boolean", "tinyint", "byte", "smallint", "short", "int", "integer", "bigint", "long",
+     "float", "real", "double", "date", "timestamp", "timestamp_ntz", "timestamp_ltz"}
+)  # fmt: skip
+"""Declared types whose whole value is Spark's 8-byte sort prefix: a sort on one first rarely
+compares whole rows."""
+
+
+def sort_friendly_key(table: Table, key: list[str]) -> list[str]:
+    """`key` with the columns of a fixed-width declared type first, each part's order kept.
+
+    From the model alone (SDP refuses analysis inside query functions): a declared column's
+    type, by its name or by the name a `selects` mapping gives it. A column of unknown type
+    stays in the second part; any order groups the same rows, so a guess costs time at most.
+    """
+    types = {column.name: column.type.strip().lower() for column in table.columns}
+    selects = table.builder.selects
+    if isinstance(selects, dict):
+        renamed = {new: types[old] for old, new in selects.items() if old in types}
+        types = {**renamed, **types}
+    fixed = [name for name in key if types.get(name) in FIXED_WIDTH_TYPES]
+    return [*fixed, *(name for name in key if name not in fixed)]
 
 
 def reads_batch(table: Table) -> bool:
