@@ -13,6 +13,7 @@ import yaml
 
 from ..models.base import format_path
 from .errors import LoadError, LocatedError
+from .yaml_loader import FastSafeLoader
 
 Path = tuple[str | int, ...]
 PathLike = str | os.PathLike[str]
@@ -492,7 +493,7 @@ def _syntax_error(error: yaml.MarkedYAMLError) -> tuple[Mark, str]:
 
 
 # LibYAML's parser, when PyYAML was built with it, composes about ten times faster.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FAST_LOADER: type[yaml.SafeLoader] = FastSafeLoader
 
 
 def read_yaml_file(path: PathLike, file: str) -> YamlSource:
