@@ -322,9 +322,14 @@ def _yaml11_only(node: yaml.Node) -> bool:
 
 
 class _Walker:
-    def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
+    def __init__(
+        self, source: YamlSource, constructor: yaml.SafeLoader, *, aliases: bool = True
+    ) -> None:
         self.source = source
         self.constructor = constructor
+        self.aliases = aliases
+        """Whether the text may hold aliases (`*name`): without, no node is reached twice and
+        none can hold itself, so the walk keeps no account of the nodes it has seen."""
         self.errors: list[LocatedError] = []
         self.open: set[int] = set()
         """Ids of the collection nodes being walked: an alias to one of them is a cycle."""
@@ -332,38 +337,26 @@ class _Walker:
         self.aliased = 0
 
     def walk(self, node: yaml.Node, path: Path) -> Any:
-        if id(node) in self.seen:
-            self.aliased += 1
-            if self.aliased > MAX_ALIASED_VALUES:
-                line, column = _mark(node)
-                raise LoadError(
-                    [
-                        LocatedError(
-                            self.source.file,
-                            line,
-                            column,
-                            format_path(path) or "(root)",
-                            f"aliases expand to more than {MAX_ALIASED_VALUES} values",
-                        )
-                    ]
-                )
-        else:
-            self.seen.add(id(node))
+        if self.aliases:
+            self._count_visit(node, path)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-            if id(node) in self.open:
+            if self.aliases and id(node) in self.open:
                 self._error(node, path, "this alias refers to a mapping or list that holds it")
                 return None
             if len(path) >= MAX_DEPTH:
                 self._error(node, path, f"nesting deeper than {MAX_DEPTH} levels")
                 return None
+            if not self.aliases:
+                return self._collection(node, path)
             self.open.add(id(node))
             try:
-                if isinstance(node, yaml.MappingNode):
-                    return self._mapping(node, path)
-                return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+                return self._collection(node, path)
             finally:
                 self.open.discard(id(node))
-        if node.tag == _STR_TAG and (node.style or not _is_static_cell(path)):
+        if node.tag == _STR_TAG and (
+            # `_is_static_cell`, its common answer first: most text is no cell of `data`
+            node.style or len(path) < 3 or path[-3] != "data" or not _is_static_cell(path)
+        ):
             return node.value  # what the constructor of text returns, without the calls
         if _is_static_cell(path):
             if _yaml11_only(node):
@@ -385,6 +378,31 @@ class _Walker:
             # e.g. a date such as 2024-13-45, which YAML's resolver takes for a timestamp
             self._error(node, path, f"'{node.value}' cannot be read: {error}; quote it")
             return None
+
+    def _count_visit(self, node: yaml.Node, path: Path) -> None:
+        """Count the values reached again through aliases; too many is an error."""
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+            return
+        self.aliased += 1
+        if self.aliased > MAX_ALIASED_VALUES:
+            line, column = _mark(node)
+            raise LoadError(
+                [
+                    LocatedError(
+                        self.source.file,
+                        line,
+                        column,
+                        format_path(path) or "(root)",
+                        f"aliases expand to more than {MAX_ALIASED_VALUES} values",
+                    )
+                ]
+            )
+
+    def _collection(self, node: yaml.Node, path: Path) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
 
     def _error(self, node: yaml.Node, path: Path, message: str) -> None:
         line, column = _mark(node)
@@ -414,35 +432,53 @@ class _Walker:
                     merged.append(merge_source)
             else:
                 own.append((key_node, value_node))
-        keyed = [(self._key(key_node), key_node, value_node) for key_node, value_node in own]
-        own_keys = {key for key, _, _ in keyed}
-        for merge_source in merged:
-            if id(merge_source) in self.open:
-                self._error(merge_source, path, "this alias merges a mapping that holds it")
-                continue
-            for key_node, value_node in _flattened(merge_source):
-                key = self._key(key_node)
-                if key in own_keys or key in result:
-                    continue  # the mapping's own keys, then earlier merges, win
-                result[key] = self.walk(value_node, (*path, key))
-        first: dict[str, yaml.Node] = {}
+        keyed = [
+            (
+                # `_key`, its common case first: a plain text key
+                key_node.value
+                if key_node.tag == _STR_TAG and isinstance(key_node, yaml.ScalarNode)
+                else self._key(key_node),
+                key_node,
+                value_node,
+            )
+            for key_node, value_node in own
+        ]
+        if merged:
+            own_keys = {key for key, _, _ in keyed}
+            for merge_source in merged:
+                if id(merge_source) in self.open:
+                    self._error(merge_source, path, "this alias merges a mapping that holds it")
+                    continue
+                for key_node, value_node in _flattened(merge_source):
+                    key = self._key(key_node)
+                    if key in own_keys or key in result:
+                        continue  # the mapping's own keys, then earlier merges, win
+                    result[key] = self.walk(value_node, (*path, key))
         for key, key_node, value_node in keyed:
-            if key in first:
-                first_line = _mark(first[key])[0]
-                line, column = _mark(key_node)
-                self.errors.append(
-                    LocatedError(
-                        self.source.file,
-                        line,
-                        column,
-                        format_path((*path, key)),
-                        f"key '{key}' appears twice in this mapping (first at line {first_line})",
-                    )
-                )
+            if key in result:  # merges gave no own key: an own key seen before
+                self._duplicate(key, key_node, keyed, path)
                 continue
-            first[key] = key_node
             result[key] = self.walk(value_node, (*path, key))
         return result
+
+    def _duplicate(
+        self,
+        key: str,
+        key_node: yaml.Node,
+        keyed: list[tuple[str, yaml.Node, yaml.Node]],
+        path: Path,
+    ) -> None:
+        first_line = _mark(next(node for name, node, _ in keyed if name == key))[0]
+        line, column = _mark(key_node)
+        self.errors.append(
+            LocatedError(
+                self.source.file,
+                line,
+                column,
+                format_path((*path, key)),
+                f"key '{key}' appears twice in this mapping (first at line {first_line})",
+            )
+        )
 
     def _key(self, key_node: yaml.Node) -> str:
         key = key_of(self.constructor, key_node)
@@ -609,7 +645,8 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSou
                     )
                 ]
             )
-        walker = _Walker(source, loader)
+        # An alias is written `*name`: a text without `*` has none.
+        walker = _Walker(source, loader, aliases="*" in text)
         source.data = walker.walk(node, ())
         source.value_marks = NodeMarks(node, loader, keys=False)
         source.key_marks = NodeMarks(node, loader, keys=True)
