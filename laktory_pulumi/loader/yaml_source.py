@@ -41,6 +41,10 @@ class YamlSource:
     """The mark of every mapping, by path, recorded as the file is parsed: a few hundred per
     file, and what `defined_at` asks for every table, column and expectation (read from the
     nodes, each would walk from the root)."""
+    with_variables: list[tuple[Path, bool]] | None = None
+    """Where the parsed text may hold a `${...}` variable, in the data's order: (path of a
+    text value, False) or (path of a mapping key, True), recorded as the file is parsed so
+    that `loader.variables.substitute` visits only those; None when not known (data given)."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
@@ -331,6 +335,8 @@ class _Walker:
         """Whether the text may hold aliases (`*name`): without, no node is reached twice and
         none can hold itself, so the walk keeps no account of the nodes it has seen."""
         self.errors: list[LocatedError] = []
+        self.with_variables: list[tuple[Path, bool]] = []
+        """What becomes `YamlSource.with_variables`."""
         self.open: set[int] = set()
         """Ids of the collection nodes being walked: an alias to one of them is a cycle."""
         self.seen: set[int] = set()
@@ -357,6 +363,8 @@ class _Walker:
             # `_is_static_cell`, its common answer first: most text is no cell of `data`
             node.style or len(path) < 3 or path[-3] != "data" or not _is_static_cell(path)
         ):
+            if "${" in node.value:
+                self.with_variables.append((path, False))
             return node.value  # what the constructor of text returns, without the calls
         if _is_static_cell(path):
             if _yaml11_only(node):
@@ -366,6 +374,8 @@ class _Walker:
             if not node.style and _DECIMAL.fullmatch(node.value):
                 return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
             if node.tag == _STR_TAG:
+                if "${" in node.value:
+                    self.with_variables.append((path, False))
                 return node.value
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
@@ -453,13 +463,19 @@ class _Walker:
                     key = self._key(key_node)
                     if key in own_keys or key in result:
                         continue  # the mapping's own keys, then earlier merges, win
-                    result[key] = self.walk(value_node, (*path, key))
+                    result[key] = self._entry(key, value_node, path)
         for key, key_node, value_node in keyed:
             if key in result:  # merges gave no own key: an own key seen before
                 self._duplicate(key, key_node, keyed, path)
                 continue
-            result[key] = self.walk(value_node, (*path, key))
+            result[key] = self._entry(key, value_node, path)
         return result
+
+    def _entry(self, key: str, value_node: yaml.Node, path: Path) -> Any:
+        """The value of a mapping's `key`, noting first whether the key holds a variable."""
+        if "${" in key:
+            self.with_variables.append(((*path, key), True))
+        return self.walk(value_node, (*path, key))
 
     def _duplicate(
         self,
@@ -648,6 +664,7 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSou
         # An alias is written `*name`: a text without `*` has none.
         walker = _Walker(source, loader, aliases="*" in text)
         source.data = walker.walk(node, ())
+        source.with_variables = walker.with_variables
         source.value_marks = NodeMarks(node, loader, keys=False)
         source.key_marks = NodeMarks(node, loader, keys=True)
         source.quoted = QuotedScalars(source.value_marks)
