@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,23 +75,43 @@ class YamlSource:
             if path and path[0] in roots and len(path) <= depth
         }
 
-    def marks_of_keys(self, names: Container[str]) -> dict[Path, Mark]:
+    def marks_of_keys(self, names: Collection[str]) -> dict[Path, Mark]:
         """The value marks of every path whose last key is one of `names`."""
         if isinstance(self.value_marks, NodeMarks):
-            # The paths found in the data (a walk of plain dicts and lists), then the marks of
-            # those few read from the nodes: the nodes' own walk reads every key of the file.
-            # A path the data has and the nodes have not (a mapping a variable gave) has none.
+            # The keys of the mappings the parser met (`mapping_marks`, a few hundred), looked
+            # up in the data, then the marks of those few read from the nodes: the nodes' own
+            # walk reads every key of the file, a walk of the data every value. A mapping a
+            # variable gave has no node, hence no mark, and is not among them.
             marks = self.value_marks
-            return {
-                path: marks[path]
-                for path in _paths_ending_in(self.data, names, ())
-                if path in marks
-            }
+            found: dict[Path, Mark] = {}
+            for mapping_path in self.mapping_marks:
+                mapping = _data_at(self.data, mapping_path)
+                if not isinstance(mapping, dict):
+                    continue
+                for name in names:
+                    if name in mapping:
+                        path = (*mapping_path, name)
+                        mark = marks.get(path)
+                        if mark is not None:
+                            found[path] = mark
+            return found
         return {
             path: mark
             for path, mark in self.value_marks.items()
             if path and isinstance(path[-1], str) and path[-1] in names
         }
+
+
+def _data_at(data: Any, path: Path) -> Any:
+    """The value at `path` of plain dicts and lists, None where the path leads nowhere."""
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
