@@ -372,8 +372,10 @@ class _Walker:
             if len(path) >= MAX_DEPTH:
                 self._error(node, path, f"nesting deeper than {MAX_DEPTH} levels")
                 return None
-            if not self.aliases:
-                return self._collection(node, path)
+            if not self.aliases:  # `_collection`, without a call per collection
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
             self.open.add(id(node))
             try:
                 return self._collection(node, path)
@@ -488,7 +490,9 @@ class _Walker:
             if key in result:  # merges gave no own key: an own key seen before
                 self._duplicate(key, key_node, keyed, path)
                 continue
-            result[key] = self._entry(key, value_node, path)
+            if "${" in key:  # `_entry`, without a call per key
+                self.with_variables.append(((*path, key), True))
+            result[key] = self.walk(value_node, (*path, key))
         return result
 
     def _entry(self, key: str, value_node: yaml.Node, path: Path) -> Any:
