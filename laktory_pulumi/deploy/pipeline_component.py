@@ -25,6 +25,7 @@ Resource names are the pipeline name and a stable key (`pl-x/notebook/dlt_brz_te
 from __future__ import annotations
 
 import base64
+import functools
 from pathlib import Path
 
 import pulumi
@@ -184,7 +185,7 @@ class PipelineComponent(pulumi.ComponentResource):
         data = artifact.content
         if artifact.key == METADATA_KEY:  # readable in the workspace: no secret in clear
             data = secrets.redact_configuration(data)
-        content = base64.b64encode(data).decode()
+        content = _base64(data)
         # Only the metadata is made of the stack config; notebooks and the wheel are source
         # code, where a secret's text (say `dev`) would be found by chance. The bytes are
         # checked, not the base64: a secret inside base64 text is no substring of it.
@@ -204,3 +205,10 @@ class PipelineComponent(pulumi.ComponentResource):
         return databricks.WorkspaceFile(
             resource_name, path=artifact.workspace_path, content_base64=inline, opts=opts
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _base64(data: bytes) -> str:
+    """The base64 text of an upload, encoded once per content: every pipeline of a stack
+    uploads the same wheel (and often the same notebooks)."""
+    return base64.b64encode(data).decode()

@@ -14,6 +14,7 @@ other's resources.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -414,11 +415,18 @@ def _shown_inputs(resource: PlannedResource, *, summarize_content: bool) -> dict
         if key in resource.secret_inputs:
             shown[key] = SECRET_PLACEHOLDER
         elif key == "contentBase64" and summarize_content and isinstance(value, str):
-            content = b64decode(value)
-            shown[key] = f"{len(content)} bytes, sha256 {hashlib.sha256(content).hexdigest()[:12]}"
+            shown[key] = _content_summary(value)
         else:
             shown[key] = value
     return shown
+
+
+@functools.lru_cache(maxsize=16)
+def _content_summary(content_base64: str) -> str:
+    """`N bytes, sha256 ...` of an upload, computed once per content: every pipeline of a stack
+    uploads the same wheel."""
+    content = b64decode(content_base64)
+    return f"{len(content)} bytes, sha256 {hashlib.sha256(content).hexdigest()[:12]}"
 
 
 def _compact(value: Any) -> str:

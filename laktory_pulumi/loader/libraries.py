@@ -121,8 +121,9 @@ def check_notebooks(source: YamlSource, pipeline: Pipeline, notebooks_dir: Path)
             )
         )
     errors += _template_copies_name_themselves(source, pipeline, root)
-    errors += _copies_listed_but_unused(source, pipeline, root)
-    errors += _tags_selected(source, pipeline, root)
+    local = _local_notebooks(pipeline, root)  # resolved once for the two checks below
+    errors += _copies_listed_but_unused(source, pipeline, local)
+    errors += _tags_selected(source, pipeline, root, local)
     if errors:
         raise LoadError(errors)
 
@@ -168,7 +169,7 @@ def _template_copies_name_themselves(
 
 
 def _copies_listed_but_unused(
-    source: YamlSource, pipeline: Pipeline, root: Path
+    source: YamlSource, pipeline: Pipeline, local: list[tuple[int, str, Path]]
 ) -> list[LocatedError]:
     """A library notebook whose `NOTEBOOK` names another notebook, and no table names it.
 
@@ -178,7 +179,7 @@ def _copies_listed_but_unused(
     """
     named = {table.builder.notebook for table in pipeline.tables}
     errors: list[LocatedError] = []
-    for index, library, file in _local_notebooks(pipeline, root):
+    for index, library, file in local:
         declared = _declared_notebook_name(file)
         if declared is None or declared == file.stem or file.stem in named:
             continue
@@ -196,7 +197,9 @@ def _copies_listed_but_unused(
     return errors
 
 
-def _tags_selected(source: YamlSource, pipeline: Pipeline, root: Path) -> list[LocatedError]:
+def _tags_selected(
+    source: YamlSource, pipeline: Pipeline, root: Path, local: list[tuple[int, str, Path]]
+) -> list[LocatedError]:
     """Every table a generic template does not build is selected by a library notebook.
 
     Laktory's way: a free-form `template` tag (`STOCK_PERFORMANCES`) and a notebook of the
@@ -205,7 +208,7 @@ def _tags_selected(source: YamlSource, pipeline: Pipeline, root: Path) -> list[L
     evidence asked for is the tag as a string constant in the notebook's code (for `template:
     false`, the table's name); without it, the table would validate, deploy and never be built.
     """
-    libraries = {file.stem for _, _, file in _local_notebooks(pipeline, root)}
+    libraries = {file.stem for _, _, file in local}
     listed = {
         library.path.rsplit("/", 1)[-1].removesuffix(NOTEBOOK_SUFFIX)
         for library in pipeline.libraries
@@ -219,10 +222,7 @@ def _tags_selected(source: YamlSource, pipeline: Pipeline, root: Path) -> list[L
         if builder.names_a_notebook_file or builder.notebook in listed:
             continue  # a generic template or a notebook by name (the models check it is listed)
         if constants is None:
-            constants = {
-                file.stem: _string_constants(file)
-                for _, _, file in _local_notebooks(pipeline, root)
-            }
+            constants = {file.stem: _string_constants(file) for _, _, file in local}
         wanted = {table.name} if tag is None else {tag, table.name}
         if any(wanted & found for found in constants.values()):
             continue

@@ -284,7 +284,10 @@ def substitute(
             errors.append(source.error(path, format_path(path), _IN_CLEAR))
         return replaced
 
-    source.data = _visit(source.data, (), named_by_variable, substituted)
+    if source.with_variables is None:
+        source.data = _visit(source.data, (), named_by_variable, substituted)
+    else:
+        _replace_at(source.data, source.with_variables, named_by_variable, substituted)
     if errors:
         raise LoadError(errors)
     return secret_paths
@@ -325,6 +328,27 @@ def _visit(
     if not isinstance(value, str) or "${" not in value:
         return value
     return substituted(value, path)
+
+
+def _replace_at(
+    data: Any,
+    places: list[tuple[Path, bool]],
+    named_by_variable: Callable[[Path], None],
+    substituted: Callable[[str, Path], Any],
+) -> None:
+    """What `_visit` does, in place, at the `places` the parser noted (`YamlSource.with_variables`,
+    in the data's order, so the errors come in the same order): the rest of the data holds no
+    `${`, and a large file's values are not visited one by one."""
+    for path, is_key in places:
+        if is_key:
+            named_by_variable(path)
+            continue
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        value = parent[path[-1]]
+        if isinstance(value, str) and "${" in value:
+            parent[path[-1]] = substituted(value, path)
 
 
 def _is_sink_option(path: Path) -> bool:

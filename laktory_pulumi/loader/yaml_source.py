@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Collection, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ import yaml
 
 from ..models.base import format_path
 from .errors import LoadError, LocatedError
+from .yaml_loader import FastSafeLoader
 
 Path = tuple[str | int, ...]
 PathLike = str | os.PathLike[str]
@@ -40,6 +41,10 @@ class YamlSource:
     """The mark of every mapping, by path, recorded as the file is parsed: a few hundred per
     file, and what `defined_at` asks for every table, column and expectation (read from the
     nodes, each would walk from the root)."""
+    with_variables: list[tuple[Path, bool]] | None = None
+    """Where the parsed text may hold a `${...}` variable, in the data's order: (path of a
+    text value, False) or (path of a mapping key, True), recorded as the file is parsed so
+    that `loader.variables.substitute` visits only those; None when not known (data given)."""
 
     def mark_of(self, path: Path, *, key: bool = False) -> Mark:
         """Mark of the value at `path` (of its key with `key=True`), or of its nearest parent."""
@@ -70,23 +75,43 @@ class YamlSource:
             if path and path[0] in roots and len(path) <= depth
         }
 
-    def marks_of_keys(self, names: Container[str]) -> dict[Path, Mark]:
+    def marks_of_keys(self, names: Collection[str]) -> dict[Path, Mark]:
         """The value marks of every path whose last key is one of `names`."""
         if isinstance(self.value_marks, NodeMarks):
-            # The paths found in the data (a walk of plain dicts and lists), then the marks of
-            # those few read from the nodes: the nodes' own walk reads every key of the file.
-            # A path the data has and the nodes have not (a mapping a variable gave) has none.
+            # The keys of the mappings the parser met (`mapping_marks`, a few hundred), looked
+            # up in the data, then the marks of those few read from the nodes: the nodes' own
+            # walk reads every key of the file, a walk of the data every value. A mapping a
+            # variable gave has no node, hence no mark, and is not among them.
             marks = self.value_marks
-            return {
-                path: marks[path]
-                for path in _paths_ending_in(self.data, names, ())
-                if path in marks
-            }
+            found: dict[Path, Mark] = {}
+            for mapping_path in self.mapping_marks:
+                mapping = _data_at(self.data, mapping_path)
+                if not isinstance(mapping, dict):
+                    continue
+                for name in names:
+                    if name in mapping:
+                        path = (*mapping_path, name)
+                        mark = marks.get(path)
+                        if mark is not None:
+                            found[path] = mark
+            return found
         return {
             path: mark
             for path, mark in self.value_marks.items()
             if path and isinstance(path[-1], str) and path[-1] in names
         }
+
+
+def _data_at(data: Any, path: Path) -> Any:
+    """The value at `path` of plain dicts and lists, None where the path leads nowhere."""
+    for part in path:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -321,48 +346,47 @@ def _yaml11_only(node: yaml.Node) -> bool:
 
 
 class _Walker:
-    def __init__(self, source: YamlSource, constructor: yaml.SafeLoader) -> None:
+    def __init__(
+        self, source: YamlSource, constructor: yaml.SafeLoader, *, aliases: bool = True
+    ) -> None:
         self.source = source
         self.constructor = constructor
+        self.aliases = aliases
+        """Whether the text may hold aliases (`*name`): without, no node is reached twice and
+        none can hold itself, so the walk keeps no account of the nodes it has seen."""
         self.errors: list[LocatedError] = []
+        self.with_variables: list[tuple[Path, bool]] = []
+        """What becomes `YamlSource.with_variables`."""
         self.open: set[int] = set()
         """Ids of the collection nodes being walked: an alias to one of them is a cycle."""
         self.seen: set[int] = set()
         self.aliased = 0
 
     def walk(self, node: yaml.Node, path: Path) -> Any:
-        if id(node) in self.seen:
-            self.aliased += 1
-            if self.aliased > MAX_ALIASED_VALUES:
-                line, column = _mark(node)
-                raise LoadError(
-                    [
-                        LocatedError(
-                            self.source.file,
-                            line,
-                            column,
-                            format_path(path) or "(root)",
-                            f"aliases expand to more than {MAX_ALIASED_VALUES} values",
-                        )
-                    ]
-                )
-        else:
-            self.seen.add(id(node))
+        if self.aliases:
+            self._count_visit(node, path)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-            if id(node) in self.open:
+            if self.aliases and id(node) in self.open:
                 self._error(node, path, "this alias refers to a mapping or list that holds it")
                 return None
             if len(path) >= MAX_DEPTH:
                 self._error(node, path, f"nesting deeper than {MAX_DEPTH} levels")
                 return None
-            self.open.add(id(node))
-            try:
+            if not self.aliases:  # `_collection`, without a call per collection
                 if isinstance(node, yaml.MappingNode):
                     return self._mapping(node, path)
                 return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
             finally:
                 self.open.discard(id(node))
-        if node.tag == _STR_TAG and (node.style or not _is_static_cell(path)):
+        if node.tag == _STR_TAG and (
+            # `_is_static_cell`, its common answer first: most text is no cell of `data`
+            node.style or len(path) < 3 or path[-3] != "data" or not _is_static_cell(path)
+        ):
+            if "${" in node.value:
+                self.with_variables.append((path, False))
             return node.value  # what the constructor of text returns, without the calls
         if _is_static_cell(path):
             if _yaml11_only(node):
@@ -372,6 +396,8 @@ class _Walker:
             if not node.style and _DECIMAL.fullmatch(node.value):
                 return int(node.value)  # `0755` is 755 in YAML 1.2, not octal 493
             if node.tag == _STR_TAG:
+                if "${" in node.value:
+                    self.with_variables.append((path, False))
                 return node.value
         # A scalar has no children: its tag's constructor alone builds it, without
         # `construct_object`'s bookkeeping (a quarter of a large stack's load time).
@@ -384,6 +410,31 @@ class _Walker:
             # e.g. a date such as 2024-13-45, which YAML's resolver takes for a timestamp
             self._error(node, path, f"'{node.value}' cannot be read: {error}; quote it")
             return None
+
+    def _count_visit(self, node: yaml.Node, path: Path) -> None:
+        """Count the values reached again through aliases; too many is an error."""
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+            return
+        self.aliased += 1
+        if self.aliased > MAX_ALIASED_VALUES:
+            line, column = _mark(node)
+            raise LoadError(
+                [
+                    LocatedError(
+                        self.source.file,
+                        line,
+                        column,
+                        format_path(path) or "(root)",
+                        f"aliases expand to more than {MAX_ALIASED_VALUES} values",
+                    )
+                ]
+            )
+
+    def _collection(self, node: yaml.Node, path: Path) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        return [self.walk(item, (*path, index)) for index, item in enumerate(node.value)]
 
     def _error(self, node: yaml.Node, path: Path, message: str) -> None:
         line, column = _mark(node)
@@ -413,35 +464,61 @@ class _Walker:
                     merged.append(merge_source)
             else:
                 own.append((key_node, value_node))
-        keyed = [(self._key(key_node), key_node, value_node) for key_node, value_node in own]
-        own_keys = {key for key, _, _ in keyed}
-        for merge_source in merged:
-            if id(merge_source) in self.open:
-                self._error(merge_source, path, "this alias merges a mapping that holds it")
-                continue
-            for key_node, value_node in _flattened(merge_source):
-                key = self._key(key_node)
-                if key in own_keys or key in result:
-                    continue  # the mapping's own keys, then earlier merges, win
-                result[key] = self.walk(value_node, (*path, key))
-        first: dict[str, yaml.Node] = {}
+        keyed = [
+            (
+                # `_key`, its common case first: a plain text key
+                key_node.value
+                if key_node.tag == _STR_TAG and isinstance(key_node, yaml.ScalarNode)
+                else self._key(key_node),
+                key_node,
+                value_node,
+            )
+            for key_node, value_node in own
+        ]
+        if merged:
+            own_keys = {key for key, _, _ in keyed}
+            for merge_source in merged:
+                if id(merge_source) in self.open:
+                    self._error(merge_source, path, "this alias merges a mapping that holds it")
+                    continue
+                for key_node, value_node in _flattened(merge_source):
+                    key = self._key(key_node)
+                    if key in own_keys or key in result:
+                        continue  # the mapping's own keys, then earlier merges, win
+                    result[key] = self._entry(key, value_node, path)
         for key, key_node, value_node in keyed:
-            if key in first:
-                first_line = _mark(first[key])[0]
-                line, column = _mark(key_node)
-                self.errors.append(
-                    LocatedError(
-                        self.source.file,
-                        line,
-                        column,
-                        format_path((*path, key)),
-                        f"key '{key}' appears twice in this mapping (first at line {first_line})",
-                    )
-                )
+            if key in result:  # merges gave no own key: an own key seen before
+                self._duplicate(key, key_node, keyed, path)
                 continue
-            first[key] = key_node
+            if "${" in key:  # `_entry`, without a call per key
+                self.with_variables.append(((*path, key), True))
             result[key] = self.walk(value_node, (*path, key))
         return result
+
+    def _entry(self, key: str, value_node: yaml.Node, path: Path) -> Any:
+        """The value of a mapping's `key`, noting first whether the key holds a variable."""
+        if "${" in key:
+            self.with_variables.append(((*path, key), True))
+        return self.walk(value_node, (*path, key))
+
+    def _duplicate(
+        self,
+        key: str,
+        key_node: yaml.Node,
+        keyed: list[tuple[str, yaml.Node, yaml.Node]],
+        path: Path,
+    ) -> None:
+        first_line = _mark(next(node for name, node, _ in keyed if name == key))[0]
+        line, column = _mark(key_node)
+        self.errors.append(
+            LocatedError(
+                self.source.file,
+                line,
+                column,
+                format_path((*path, key)),
+                f"key '{key}' appears twice in this mapping (first at line {first_line})",
+            )
+        )
 
     def _key(self, key_node: yaml.Node) -> str:
         key = key_of(self.constructor, key_node)
@@ -492,7 +569,7 @@ def _syntax_error(error: yaml.MarkedYAMLError) -> tuple[Mark, str]:
 
 
 # LibYAML's parser, when PyYAML was built with it, composes about ten times faster.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FAST_LOADER: type[yaml.SafeLoader] = FastSafeLoader
 
 
 def read_yaml_file(path: PathLike, file: str) -> YamlSource:
@@ -608,8 +685,10 @@ def _parse(text: str, file: str, loader_class: type[yaml.SafeLoader]) -> YamlSou
                     )
                 ]
             )
-        walker = _Walker(source, loader)
+        # An alias is written `*name`: a text without `*` has none.
+        walker = _Walker(source, loader, aliases="*" in text)
         source.data = walker.walk(node, ())
+        source.with_variables = walker.with_variables
         source.value_marks = NodeMarks(node, loader, keys=False)
         source.key_marks = NodeMarks(node, loader, keys=True)
         source.quoted = QuotedScalars(source.value_marks)

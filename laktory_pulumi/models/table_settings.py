@@ -212,6 +212,8 @@ def _properties(at: Path, table: Table) -> Problems:
 def _columns_exist(pipeline: Pipeline, at: Path, table: Table) -> Problems:
     from .builder_rules import known_columns
 
+    if not _setting_columns(at, table):
+        return []  # nothing to look for: the table's columns need not be worked out
     known = known_columns(pipeline, table)
     if known is None:
         return []  # the source's columns decide; `validate --deep` analyses the plan
@@ -222,6 +224,17 @@ def missing_setting_columns(at: Path, table: Table, known: list[str]) -> Problem
     """The clustering, partition, row filter and mask columns of `table` (at `at`) that are
     not among `known`, its output columns (declared, or analysed by `validate --deep`)."""
     folded = {name.casefold() for name in known}
+    problems: Problems = []
+    for path, name in _setting_columns(at, table):
+        if name.casefold() not in folded:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append((path, f"'{name}' is not a column of {table.name}{hint}"))
+    return problems
+
+
+def _setting_columns(at: Path, table: Table) -> list[tuple[Path, str]]:
+    """The columns the settings of `table` (at `at`) name, each at its path."""
     named: list[tuple[Path, str]] = []
     for field in ("cluster_by", "partition_cols"):
         named += [((*at, field, i), name) for i, name in enumerate(getattr(table, field) or [])]
@@ -236,13 +249,7 @@ def missing_setting_columns(at: Path, table: Table, known: list[str]) -> Problem
                 ((*at, "columns", position, "mask", "using", i), name)
                 for i, name in enumerate(column.mask.using)
             ]
-    problems: Problems = []
-    for path, name in named:
-        if name.casefold() not in folded:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append((path, f"'{name}' is not a column of {table.name}{hint}"))
-    return problems
+    return named
 
 
 def schema_is_declared(table: Table) -> bool:
