@@ -137,3 +137,13 @@ def test_an_unwritable_cache_folder_starts_the_jvm_without_the_archive(tmp_path:
     started = server_environment(layout, archive, recorder_pid=5)
     assert "-XX:" not in started.get("SPARK_SUBMIT_OPTS", "")
     assert started.get("SPARK_CONF_DIR") != str(archive.conf_dir)
+
+
+def test_one_jvm_records_at_a_time(tmp_path: Path) -> None:
+    archive = class_archive(_environment(tmp_path, "17.0.15"))
+    assert archive is not None
+    archive.prepare()
+    archive.partial_file(os.getpid()).write_bytes(b"being recorded by this live process")
+    # Another supervisor neither records nor maps until the archive is in place.
+    assert archive.java_options(recorder_pid=os.getpid() + 1) == []
+    assert archive.java_options(recorder_pid=os.getpid())[0].startswith("-XX:ArchiveClassesAtExit")

@@ -73,16 +73,24 @@ class ClassArchive:
         """Options to map the archive, or (no archive yet, `recorder_pid` given) to record it."""
         if self.file.is_file():
             return [f"-XX:SharedArchiveFile={self.file}", _QUIET_CDS_LOG]
-        if recorder_pid is None:
+        if recorder_pid is None or self.recording_elsewhere(recorder_pid):
+            # One recorder at a time: each dump writes about 250 MB while its JVM exits.
             return []
         return [f"-XX:ArchiveClassesAtExit={self.partial_file(recorder_pid)}", _QUIET_CDS_LOG]
+
+    def recording_elsewhere(self, pid: int) -> bool:
+        """Whether another live supervisor's JVM is recording the archive."""
+        return any(
+            partial != self.partial_file(pid)
+            for partial in self.folder.glob(f"{ARCHIVE_NAME}.*.partial")
+            if _recorder_alive(partial)
+        )
 
     def prepare(self) -> None:
         """Create the folder and its empty conf folder; drop what killed recorders left."""
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         for partial in self.folder.glob(f"{ARCHIVE_NAME}.*.partial"):
-            pid = partial.name.split(".")[-2]
-            if not (pid.isdigit() and Path("/proc", pid).exists()):
+            if not _recorder_alive(partial):
                 partial.unlink(missing_ok=True)
 
 
@@ -120,6 +128,12 @@ def keep_recorded_archive(archive: ClassArchive, recorder_pid: int, exit_code: i
         return False
     os.replace(partial, archive.file)
     return True
+
+
+def _recorder_alive(partial: Path) -> bool:
+    """Whether the supervisor named in a partial archive's file name still runs."""
+    pid = partial.name.split(".")[-2]
+    return pid.isdigit() and Path("/proc", pid).exists()
 
 
 def _cache_root(environment: Mapping[str, str]) -> Path:

@@ -256,7 +256,7 @@ def _start(
     )
 
 
-def stop_engine(layout: StateLayout, timeout: float = 75.0) -> EngineRecord | None:
+def stop_engine(layout: StateLayout, timeout: float = 150.0) -> EngineRecord | None:
     """Stop the state folder's engine and wait until its processes are gone.
 
     The supervisor, asked with SIGTERM, stops the JVM; past `timeout` its whole process

@@ -41,7 +41,7 @@ from .run_lock import hold_run_lock
 
 IDLE_CHECK_SECONDS = 5.0
 STOP_SECONDS = 20.0
-RECORDING_STOP_SECONDS = 60.0
+RECORDING_STOP_SECONDS = 120.0
 
 
 def _free_port() -> int:
@@ -126,11 +126,12 @@ def main(argv: list[str]) -> int:
 
     port = _free_port()
     archive = class_archive(os.environ)
-    recording = archive is not None and not archive.file.is_file()
+    environment = server_environment(layout, archive, os.getpid())
+    recording = "-XX:ArchiveClassesAtExit" in environment.get("SPARK_SUBMIT_OPTS", "")
     server = subprocess.Popen(
         server_command(layout, port),
         cwd=layout.root,
-        env=server_environment(layout, archive, os.getpid()),
+        env=environment,
         stdin=subprocess.DEVNULL,
     )
     # A JVM recording the class archive writes it while it exits: give it time to.
