@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .analysis.command import show_spark_output
 from .loader import LoadError, load_stack
 from .local.cli_options import add_engine_command, add_run_options
 
@@ -195,10 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command and the error (exit 1).
     """
     args = _parser().parse_args(argv)
-    if args.debug:
-        from .analysis.command import show_spark_output
-
-        show_spark_output(True)
+    show_spark_output(args.debug)
     try:
         return _dispatch(args)
     except BrokenPipeError:  # stdout or stderr read by a program gone away (`| head -1`)

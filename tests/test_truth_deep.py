@@ -67,6 +67,10 @@ def test_each_finding_is_one_line_at_its_field(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     project = make_project(tmp_path / "project", PIPELINE, "pl-deep-truth")
+    # An earlier `--debug` call of the same process must not leak into this one (CI ran
+    # test_validate_cli's --debug case first in the same worker and got the JVM's stacks).
+    main(["--debug", "validate", "--project", str(project), "--stack", "dev"])
+    capfd.readouterr()
     code = main(["validate", "--deep", "--project", str(project), "--stack", "dev"])
     out, err = capfd.readouterr()
     assert code == EXIT_INVALID, out + err

@@ -34,10 +34,15 @@ _show_spark_output = False
 
 
 def show_spark_output(show: bool) -> None:
-    """Let the JVM's output and pyspark's error logs through (`laktory-pulumi --debug`)."""
+    """Let the JVM's output and pyspark's error logs through (`laktory-pulumi --debug`), or not.
+
+    Only the wish is kept here (no pyspark import, so commands without Spark stay fast);
+    `analysis_session` applies it to pyspark's loggers each time it is asked for a session.
+    Every `main` call sets it, so a `--debug` call does not leak into the next call of the
+    same process (tests, notebooks calling `main`).
+    """
     global _show_spark_output
     _show_spark_output = show
-    show_query_context_logs(show)
 
 
 def analysis_session() -> SparkSession:
@@ -49,7 +54,7 @@ def analysis_session() -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
-    show_spark_output(_show_spark_output)
+    show_query_context_logs(_show_spark_output)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
