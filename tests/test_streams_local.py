@@ -18,7 +18,9 @@ for every test of the module):
 A foreach_batch sink (issue #20 Build item 4) rides along: the repository's
 `notebooks/sink_handlers.py` writes each micro-batch to `<folder>/batch_id=<id>`, overwriting,
 so after the kill and the rerun it holds every row once; run 4 brings no new row, and its
-folders stay as they were.
+folders stay as they were. In run 1 its Python worker is made to connect back late, as on a
+loaded machine (a `sitecustomize` on the engine's PYTHONPATH sleeps past Spark's 10 s, once):
+the flow's query is started again and the handler still gets every row once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -129,7 +132,38 @@ class Runs:
     republish_code: int
     handled: Path
     handled_first: list[tuple[object, ...]]
+    first_log: str
+    late_worker_started: bool
     handled_after_rerun: dict[str, list[tuple[object, ...]]]
+
+
+LATE_WORKER = """\
+import os, sys, time
+marker = os.path.join(os.path.dirname(__file__), "worker-was-late")
+if "foreach_batch_worker" in " ".join(sys.orig_argv) and not os.path.exists(marker):
+    open(marker, "w").close()
+    time.sleep(12)  # past PythonWorkerFactory's 10 s to connect back
+"""
+
+
+@contextlib.contextmanager
+def late_first_foreach_worker(folder: Path) -> Iterator[Path]:
+    """An engine started in this block runs its first foreachBatch Python worker 12 s late.
+
+    Spark's workers keep the server's PYTHONPATH, so a `sitecustomize` there runs in each of
+    them; yields the marker file the late worker leaves.
+    """
+    folder.mkdir(parents=True)
+    (folder / "sitecustomize.py").write_text(LATE_WORKER)
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), before]))
+    try:
+        yield folder / "worker-was-late"
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +182,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Itera
         [_change(1, "a", 1), _change(2, "b", 1), _change(3, "x", None)],
     )
     try:
-        assert run(project, "pl-streams", landing, state) == 0
+        with late_first_foreach_worker(root / "late-worker") as late_marker:
+            assert run(project, "pl-streams", landing, state) == 0
         first = RunState.read(state)
+        first_log = Path(first.log_file or "").read_text()
         handled_first = rows_of(spark.read.json(str(handled)), ["order_id", "customer"])
 
         land(landing, SHOP, "o2.json", _orders(4, None))
@@ -181,6 +217,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -> Itera
             republish_code,
             handled,
             handled_first,
+            first_log,
+            late_marker.is_file(),
             handled_after_rerun,
         )
     finally:
@@ -267,6 +305,10 @@ def test_a_foreach_batch_handler_gets_every_row_once_and_nothing_when_nothing_is
     runs: Runs, spark: SparkSession
 ) -> None:
     assert runs.handled_first == [(key, f"c{key}") for key in (1, 2, 3)]
+    # Run 1's worker connected back too late once: the query was started again.
+    assert runs.late_worker_started
+    assert "foreach_batch flow" in runs.first_log
+    assert "did not connect back within Spark's 10 s" in runs.first_log
     # After the killed run and the rerun: every row once, in the batches the handler wrote.
     batches = runs.handled_after_rerun
     rows = sorted(row for batch in batches.values() for row in batch)

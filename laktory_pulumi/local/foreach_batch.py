@@ -24,14 +24,52 @@ downstream data reset" (https://docs.azure.cn/en-us/databricks/ldp/for-each-batc
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from ..runtime.dlt_sdp import FOREACH_BATCH_SINKS
 from .events import Event, emit
 
+if TYPE_CHECKING:
+    from pyspark.sql.streaming import StreamingQuery
+
 CHECKPOINTS = "_foreach_batch"
 """Folder of the pipeline's storage holding the foreach_batch flows' checkpoints."""
+
+
+WORKER_START_ATTEMPTS = 3
+"""How many times a flow's query is started when its Python worker does not connect back.
+
+The server starts one Python worker per foreachBatch query and gives it 10 s, a constant of
+Spark's `PythonWorkerFactory`, to import pyspark's Spark Connect client and connect back. On a
+loaded machine the imports alone can take longer (seen with a load average of 14 on 2 cores),
+and the query then fails before any batch ran, so starting it again loses and repeats nothing."""
+
+WORKER_DID_NOT_START = "Python worker failed to connect back"
+"""The start of Spark's error for that case (`PythonWorkerFactory.createSimpleWorker`)."""
+
+
+def start_query(
+    start: Callable[[], StreamingQuery], flow: str, attempts: int = WORKER_START_ATTEMPTS
+) -> StreamingQuery:
+    """`start()`, again while its Python worker did not connect back, at most `attempts` times.
+
+    Any other error, or the last attempt's, is raised as it is.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except Exception as error:
+            if attempt == attempts or WORKER_DID_NOT_START not in str(error):
+                raise
+            print(
+                f"foreach_batch flow {flow}: its Python worker did not connect back within "
+                f"Spark's 10 s (a loaded machine); starting it again ({attempt + 1}/{attempts})",
+                flush=True,
+            )
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def checkpoint_of(storage: str, sink: str, flow: str) -> str:
@@ -60,15 +98,14 @@ def publish_foreach_batch_sinks(
             if sink.table is not None and sink.table.lower() in refreshed:
                 _remove_local(checkpoint)
             try:
-                running = (
+                writer = (
                     query()
                     .writeStream.queryName(flow)
                     .foreachBatch(sink.handler)
                     .option("checkpointLocation", checkpoint)
                     .trigger(availableNow=True)
-                    .start()
                 )
-                running.awaitTermination()
+                start_query(writer.start, flow).awaitTermination()
             except Exception as error:  # the handler's own failure, as Spark reports it
                 text = (str(error).strip() or type(error).__name__).splitlines()[0]
                 emit(Event("flow", update=update, table=sink.name, state="FAILED"))
