@@ -29,37 +29,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _heaviest_modules_first(items)
 
 
-# Seconds each whole-pipeline module takes on the 2-core CI machine (three workers; scaled from
-# `./dev test --durations=0` of 2026-12-02 by CI's 580 s to that run's 806 s). Only the order
-# of scheduling depends on them.
+# Seconds each whole-pipeline module takes on the 2-core CI machine (three workers): `./dev test
+# --durations=0` of 2026-12-03 (1,166 tests in 1,476 s, a benchmark running beside it), scaled
+# by CI's 1,200 s of pytest for the same suite. Only the order of scheduling depends on them.
 MODULE_SECONDS = {
-    "tests/test_local_stock.py": 180,
-    "tests/test_local_engine.py": 100,
-    "tests/test_local_cluster.py": 93,
-    "tests/test_local_snapshots.py": 84,
-    "tests/test_nohang_faults.py": 75,
-    "tests/test_baddata2_stock_day.py": 72,
-    "tests/test_baddata2_pipeline.py": 68,
-    "tests/test_baddata_pipeline.py": 66,
-    "tests/test_streams_local.py": 60,
-    "tests/test_udfs_runtime.py": 55,
-    "tests/test_nohang_joins.py": 53,
-    "tests/test_local_continuous.py": 53,
-    "tests/test_builder_laktory.py": 48,
-    "tests/test_tabletests_run.py": 48,
-    "tests/test_contract_design_notebook.py": 45,
-    "tests/test_settings_local.py": 41,
-    "tests/test_local_quarantine_order.py": 38,
-    "tests/test_local_cdc.py": 38,
-    "tests/test_streams_kafka_local.py": 37,
-    "tests/test_local_watermark.py": 36,
-    "tests/test_harden_sequence.py": 35,
-    "tests/test_truth_run.py": 35,
-    "tests/test_cdc_local_run.py": 32,
-    "tests/test_harden_bronze_quarantine.py": 30,
-    "tests/test_harden_secret_logs.py": 28,
-    "tests/test_deploy_docs.py": 22,
-    "tests/test_laktory_fields.py": 20,
+    "tests/test_local_stock.py": 330,
+    "tests/test_streams_local.py": 214,
+    "tests/test_local_snapshots.py": 206,
+    "tests/test_local_cluster.py": 191,
+    "tests/test_baddata2_pipeline.py": 169,
+    "tests/test_baddata_pipeline.py": 149,
+    "tests/test_local_engine.py": 148,
+    "tests/test_baddata2_stock_day.py": 138,
+    "tests/test_local_continuous.py": 136,
+    "tests/test_udfs_runtime.py": 129,
+    "tests/test_builder_laktory.py": 125,
+    "tests/test_nohang_faults.py": 121,
+    "tests/test_tabletests_run.py": 101,
+    "tests/test_settings_local.py": 98,
+    "tests/test_deploy_docs.py": 97,
+    "tests/test_contract_design_notebook.py": 96,
+    "tests/test_nohang_joins.py": 95,
+    "tests/test_local_cdc.py": 81,
+    "tests/test_harden_sequence.py": 78,
+    "tests/test_local_watermark.py": 76,
+    "tests/test_truth_run.py": 70,
+    "tests/test_local_quarantine_order.py": 66,
+    "tests/test_streams_kafka_local.py": 64,
+    "tests/test_runtime_stock.py": 55,
+    "tests/test_cdc_local_run.py": 55,
+    "tests/test_harden_bronze_quarantine.py": 44,
+    "tests/test_validate_cli.py": 37,
+    "tests/test_harden_secret_logs.py": 37,
+    "tests/test_validate_properties.py": 30,
+    "tests/test_streams_databricks.py": 30,
 }
 
 
