@@ -13,15 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_dedup_batch_plan import _silver
 
-from laktory_pulumi.models import Pipeline
 from laktory_pulumi.runtime import process
-
-COLUMNS = [
-    {"name": "symbol", "type": "string", "sql_expression": "data.symbol"},
-    {"name": "created_at", "type": "timestamp", "sql_expression": "data.created_at"},
-    {"name": "open", "type": "double", "sql_expression": "data.open"},
-]
 
 # (symbol, created_at, open as landed, the reader's rescued text, the landed file)
 BRONZE = [
@@ -43,28 +37,6 @@ EXPECTED = [
     ("MSFT", "2024-04-10 14:30:00", 4.5, None, None),
     ("TSLA", "2024-04-10 13:30:00", None, '{"open":"n/a"}', "f.json"),
 ]
-
-
-def _silver(read_as_stream: bool) -> Any:
-    silver: dict[str, Any] = {
-        "name": "slv_prices",
-        "primary_key": ["symbol", "created_at"],
-        "builder": {
-            "layer": "SILVER",
-            "drop_duplicates": True,
-            "table_source": {"name": "brz_prices", "read_as_stream": read_as_stream},
-        },
-        "columns": COLUMNS,
-    }
-    bronze = {
-        "name": "brz_prices",
-        "builder": {
-            "layer": "BRONZE",
-            "event_source": {"name": "brz_prices", "producer": {"name": "p"}},
-        },
-    }
-    pipeline = Pipeline.model_validate({"name": "pl-dedup-rows", "tables": [bronze, silver]})
-    return pipeline.table("slv_prices")
 
 
 @pytest.mark.spark
