@@ -215,6 +215,32 @@ class RuntimeTable(Table):
     __hash__ = None  # type: ignore[assignment]
 
 
+def _private_attributes_set_up(cls: type[BaseModel], **defaults: Callable[[], Any]) -> None:
+    """Give each instance of `cls` its private attributes with a dict literal, not pydantic's.
+
+    A model with private attributes has pydantic's `init_private_attributes` as its
+    `model_post_init` (pydantic `_internal/_model_construction.py`, "if
+    cls.__private_attributes__"), which looks up and copies each default one by one: a fifth of
+    `read_metadata`'s time for 500 tables (bench/RESULTS.md, row 5). It is replaced after the
+    class is made, since pydantic would wrap a `model_post_init` of the class body the same
+    way; pydantic-core calls the method by its name, so the replacement is the one called.
+    `defaults` must name every private attribute (tests/test_runtime_models.py checks it).
+    """
+    missing = set(cls.__private_attributes__) ^ set(defaults)
+    if missing:
+        raise TypeError(f"{cls.__name__}: private attributes without a default: {missing}")
+    makers = tuple(defaults.items())
+
+    def model_post_init(self: BaseModel, context: Any, /) -> None:
+        object.__setattr__(self, "__pydantic_private__", {name: make() for name, make in makers})
+
+    cls.model_post_init = model_post_init  # type: ignore[method-assign]
+
+
+_private_attributes_set_up(RuntimeTableBuilder, _table=BackRef)
+_private_attributes_set_up(RuntimeTable, _pipeline=BackRef, _raw_columns=lambda: None)
+
+
 class RuntimePipeline(Pipeline):
     """A pipeline read back from its deployed metadata file."""
 
