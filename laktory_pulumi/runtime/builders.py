@@ -384,18 +384,26 @@ def _system_values(table: Table, built: dict[str, SparkColumn]) -> dict[str, Spa
 
 
 def _carried_columns(table: Table) -> list[str]:
-    """System columns of an upstream table of this pipeline that pass through: `_bronze_at`,
+    """System columns of the upstream tables of this pipeline that pass through: `_bronze_at`,
     and `_source_file` (the landed file a row came from) so a rescued or quarantined row can be
-    traced back to its file."""
-    source = table.builder.table_source
-    if table.layer != "SILVER" or source is None or source.is_external or source.selects:
+    traced back to its file.
+
+    A table of several sources (`table_sources`) writes every flow's rows into one table, so
+    it carries a column only when each of its sources gives it.
+    """
+    builder = table.builder
+    sources = builder.table_sources or ([builder.table_source] if builder.table_source else [])
+    if table.layer != "SILVER" or not sources:
         return []
-    upstream = {t.name: t for t in table.pipeline.tables}.get(source.name)
-    if upstream is None or source.cdc is not None:
-        return []
-    if upstream.layer not in ("BRONZE", "SILVER"):
-        return []
-    return [BRONZE_AT, *([SOURCE_FILE_COLUMN] if _has_source_file(upstream) else [])]
+    tables = {t.name: t for t in table.pipeline.tables}
+    upstreams = [tables.get(source.name) for source in sources]
+    for source, upstream in zip(sources, upstreams, strict=True):
+        if source.is_external or source.selects or source.cdc is not None or upstream is None:
+            return []
+        if upstream.layer not in ("BRONZE", "SILVER"):
+            return []
+    source_file = all(_has_source_file(upstream) for upstream in upstreams if upstream)
+    return [BRONZE_AT, *([SOURCE_FILE_COLUMN] if source_file else [])]
 
 
 def _has_source_file(table: Table) -> bool:
