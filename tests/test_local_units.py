@@ -264,3 +264,32 @@ def test_a_source_added_is_seen_though_another_pipeline_ran_on_the_state_since(
     grown = _union_pipeline(tmp_path / "a2", "pl-a", ["shop", "partner", "shop2"])
     assert changed_unions(grown, layout) == {"brz_orders": ["slv_orders"]}
     assert changed_unions(other, layout) == {}
+
+
+def test_pipelines_taking_turns_on_a_state_folder_each_keep_their_preflight(
+    tmp_path: Path, spark: SparkSession
+) -> None:
+    """The pre-flight analysis of an unchanged pipeline is skipped though another pipeline ran
+    its own on the same state folder since; an edit to the pipeline runs it again."""
+    from laktory_pulumi.local.runner import _preflight
+
+    layout = StateLayout.at(tmp_path / "state")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    stacks = {}
+    for name, producers in (("pl-a", ["shop"]), ("pl-b", ["erp"])):
+        _union_pipeline(tmp_path / name, name, producers)
+        stacks[name] = load_stack(tmp_path / name, "dev", only=[name])
+
+    def analysed(name: str) -> bool:
+        """Whether `_preflight` analysed the plans: only an analysis (re)writes the stamp."""
+        stamp = layout.preflight_stamp(name)
+        before = stamp.stat().st_mtime_ns if stamp.is_file() else None
+        _preflight(stacks[name], tmp_path / name, landing, layout)
+        return stamp.stat().st_mtime_ns != before
+
+    assert analysed("pl-a") and analysed("pl-b")
+    assert not analysed("pl-a") and not analysed("pl-b")
+    _union_pipeline(tmp_path / "pl-a2", "pl-a", ["shop", "partner"])
+    stacks["pl-a"] = load_stack(tmp_path / "pl-a2", "dev", only=["pl-a"])
+    assert analysed("pl-a") and not analysed("pl-b")

@@ -80,10 +80,10 @@ class StateLayout:
         """The warm local Spark Connect server of this state folder: its record, log, marks."""
         return self.root / "engine"
 
-    @property
-    def preflight_stamp(self) -> Path:
-        """Fingerprint of the last pipeline and code whose plans passed the pre-flight analysis."""
-        return self.root / "preflight.sha256"
+    def preflight_stamp(self, pipeline: str) -> Path:
+        """Fingerprint of the pipeline's last metadata and code whose plans passed the pre-flight
+        analysis: one per pipeline, so pipelines taking turns on a state folder each keep theirs."""
+        return self.root / "preflight" / f"{pipeline}.sha256"
 
     @property
     def lock(self) -> Path:

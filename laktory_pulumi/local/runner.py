@@ -465,13 +465,14 @@ def _preflight(stack: Stack, project: Path, landing: Path, layout: StateLayout) 
 
     The analysis needs a classic JVM (the streaming checks are not exposed over Spark Connect),
     which costs seconds: it is skipped when this exact pipeline (its metadata bytes) and code
-    already passed on this state folder, so an unchanged pipeline reruns at the warm engine's
-    speed, and the first run after an edit pays for it.
+    already passed on this state folder (each pipeline of the folder has its own stamp), so an
+    unchanged pipeline reruns at the warm engine's speed, and the first run after an edit pays
+    for it.
     """
     (pipeline,) = stack.pipelines.values()
     digest = hashlib.sha256(metadata_bytes(pipeline) + package_fingerprint().encode())
     stamp = digest.hexdigest()
-    stamp_file = layout.preflight_stamp
+    stamp_file = layout.preflight_stamp(pipeline.name)
     if stamp_file.is_file() and stamp_file.read_text() == stamp:
         return
     check_deep(stack, project, landing, [pipeline.name], need_inputs=False)
