@@ -396,13 +396,15 @@ def _carried_columns(table: Table) -> list[str]:
     if table.layer != "SILVER" or not sources:
         return []
     tables = {t.name: t for t in table.pipeline.tables}
-    upstreams = [tables.get(source.name) for source in sources]
-    for source, upstream in zip(sources, upstreams, strict=True):
+    upstreams = []
+    for source in sources:
+        upstream = tables.get(source.name)
         if source.is_external or source.selects or source.cdc is not None or upstream is None:
             return []
         if upstream.layer not in ("BRONZE", "SILVER"):
             return []
-    source_file = all(_has_source_file(upstream) for upstream in upstreams if upstream)
+        upstreams.append(upstream)
+    source_file = all(_has_source_file(upstream) for upstream in upstreams)
     return [BRONZE_AT, *([SOURCE_FILE_COLUMN] if source_file else [])]
 
 

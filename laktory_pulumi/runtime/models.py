@@ -216,7 +216,7 @@ class RuntimeTable(Table):
 
 
 def _private_attributes_set_up(cls: type[BaseModel], **defaults: Callable[[], Any]) -> None:
-    """Give each instance of `cls` its private attributes with a dict literal, not pydantic's.
+    """Give each instance of `cls` its private attributes in one dict, not pydantic's way.
 
     A model with private attributes has pydantic's `init_private_attributes` as its
     `model_post_init` (pydantic `_internal/_model_construction.py`, "if
@@ -226,9 +226,11 @@ def _private_attributes_set_up(cls: type[BaseModel], **defaults: Callable[[], An
     way; pydantic-core calls the method by its name, so the replacement is the one called.
     `defaults` must name every private attribute (tests/test_runtime_models.py checks it).
     """
-    missing = set(cls.__private_attributes__) ^ set(defaults)
-    if missing:
-        raise TypeError(f"{cls.__name__}: private attributes without a default: {missing}")
+    mismatched = set(cls.__private_attributes__) ^ set(defaults)
+    if mismatched:
+        raise TypeError(
+            f"{cls.__name__}: defaults must name exactly its private attributes: {mismatched}"
+        )
     makers = tuple(defaults.items())
 
     def model_post_init(self: BaseModel, context: Any, /) -> None:
