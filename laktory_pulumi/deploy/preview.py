@@ -36,6 +36,7 @@ from pulumi.runtime.stack import run_pulumi_func
 # event loop or not.
 from pulumi.runtime.sync_await import _sync_await
 
+from ..gc_pause import collector_thresholds_kept
 from ..loader import LoadError, StackConfig, load_stack
 from ..loader.stack import loads_reused
 
@@ -302,7 +303,8 @@ def run_under_mocks(
         # from it directly.
         exports.update(await pulumi.Output.from_input(getattr(root, "outputs", {})).future())
 
-    _sync_await(run_pulumi_func(program))
+    with collector_thresholds_kept():  # a program raises them for its process
+        _sync_await(run_pulumi_func(program))
     return [
         replace(
             resource,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from ..gc_pause import collect_rarely_in_this_program
 from ..loader import LoadError, LocatedError, Stack, StackConfig, load_stack
 from ..models import Pipeline
 from .catalog_component import CatalogComponent
@@ -125,6 +126,7 @@ def deploy_stack(
     table of a protected stack; then nothing is created. Notices (what readers still need,
     which tables an update drops) go to Pulumi's log, each at its YAML line.
     """
+    collect_rarely_in_this_program()
     config = pulumi.Config()
     file_config = None
     if (project_dir / f"Pulumi.{pulumi.get_stack()}.yaml").exists():

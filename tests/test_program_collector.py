@@ -1,0 +1,81 @@
+"""The Pulumi program collects rarely, and a process that runs it in-process gets its own
+collector thresholds back (`gc_pause`).
+
+The program's objects (the loaded stack, every resource's inputs, outputs and futures) live
+until it ends, so full collections during the registrations free nothing; they cost a quarter
+of the offline preview of 200 pipelines (bench/bench_deploy_scale.py). The engine is mocked
+(`deploy.preview.run_under_mocks`), as for `laktory-pulumi preview`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import gc
+from pathlib import Path
+
+import pytest
+from test_deploy_support import copy_project
+
+from laktory_pulumi.deploy.preview import OfflineMocks, engine_config_of, run_under_mocks
+from laktory_pulumi.deploy.program import deploy_stack
+from laktory_pulumi.gc_pause import PROGRAM_THRESHOLDS
+from laktory_pulumi.loader import StackConfig
+
+PYTHON_DEFAULT = (700, 10, 10)
+
+
+@pytest.fixture
+def python_default_thresholds():
+    before = gc.get_threshold()
+    gc.set_threshold(*PYTHON_DEFAULT)
+    yield
+    gc.set_threshold(*before)
+
+
+def test_the_program_collects_rarely_and_the_preview_restores_the_thresholds(
+    tmp_path: Path, python_default_thresholds: None
+) -> None:
+    project = copy_project(tmp_path / "project")
+    config, secret_keys = engine_config_of(StackConfig.read(project, "dev").raw)
+    during: list[tuple[int, int, int]] = []
+
+    def program() -> None:
+        deploy_stack(project)
+        # What the rest of the registrations, resolved after the program's code, run under.
+        during.append(gc.get_threshold())
+
+    planned = contextvars.Context().run(
+        run_under_mocks,
+        program,
+        "lakehouse",
+        "dev",
+        config,
+        secret_keys,
+        OfflineMocks(catalogs={"dev"}),
+    )
+    assert any(resource.type == "laktory:databricks:Pipeline" for resource in planned)
+    assert during == [PROGRAM_THRESHOLDS]
+    assert gc.get_threshold() == PYTHON_DEFAULT
+
+
+def test_the_preview_restores_the_thresholds_when_the_program_fails(
+    tmp_path: Path, python_default_thresholds: None
+) -> None:
+    project = copy_project(tmp_path / "project")
+    config, secret_keys = engine_config_of(StackConfig.read(project, "dev").raw)
+
+    def program() -> None:
+        deploy_stack(project)
+        raise RuntimeError("the program failed after its registrations began")
+
+    with pytest.raises(Exception, match="the program failed"):
+        contextvars.Context().run(
+            run_under_mocks,
+            program,
+            "lakehouse",
+            "dev",
+            config,
+            secret_keys,
+            OfflineMocks(catalogs={"dev"}),
+        )
+    assert gc.get_threshold() == PYTHON_DEFAULT
