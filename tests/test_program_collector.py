@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import contextvars
 import gc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_deploy_support import copy_project
 
-from laktory_pulumi.deploy.preview import OfflineMocks, engine_config_of, run_under_mocks
+from laktory_pulumi.deploy.preview import (
+    OfflineMocks,
+    PlannedResource,
+    engine_config_of,
+    run_under_mocks,
+)
 from laktory_pulumi.deploy.program import deploy_stack
 from laktory_pulumi.gc_pause import PROGRAM_THRESHOLDS
 from laktory_pulumi.loader import StackConfig
 
 PYTHON_DEFAULT = (700, 10, 10)
+
+
+def _under_mocks(project: Path, program: Callable[[], None]) -> list[PlannedResource]:
+    """`program` as `laktory-pulumi preview` runs it, the workspace holding catalog `dev`."""
+    config, secret_keys = engine_config_of(StackConfig.read(project, "dev").raw)
+    mocks = OfflineMocks(catalogs={"dev"})
+    return contextvars.Context().run(
+        run_under_mocks, program, "lakehouse", "dev", config, secret_keys, mocks
+    )
 
 
 @pytest.fixture
@@ -36,7 +51,6 @@ def test_the_program_collects_rarely_and_the_preview_restores_the_thresholds(
     tmp_path: Path, python_default_thresholds: None
 ) -> None:
     project = copy_project(tmp_path / "project")
-    config, secret_keys = engine_config_of(StackConfig.read(project, "dev").raw)
     during: list[tuple[int, int, int]] = []
 
     def program() -> None:
@@ -44,15 +58,7 @@ def test_the_program_collects_rarely_and_the_preview_restores_the_thresholds(
         # What the rest of the registrations, resolved after the program's code, run under.
         during.append(gc.get_threshold())
 
-    planned = contextvars.Context().run(
-        run_under_mocks,
-        program,
-        "lakehouse",
-        "dev",
-        config,
-        secret_keys,
-        OfflineMocks(catalogs={"dev"}),
-    )
+    planned = _under_mocks(project, program)
     assert any(resource.type == "laktory:databricks:Pipeline" for resource in planned)
     assert during == [PROGRAM_THRESHOLDS]
     assert gc.get_threshold() == PYTHON_DEFAULT
@@ -62,20 +68,11 @@ def test_the_preview_restores_the_thresholds_when_the_program_fails(
     tmp_path: Path, python_default_thresholds: None
 ) -> None:
     project = copy_project(tmp_path / "project")
-    config, secret_keys = engine_config_of(StackConfig.read(project, "dev").raw)
 
     def program() -> None:
         deploy_stack(project)
         raise RuntimeError("the program failed after its registrations began")
 
     with pytest.raises(Exception, match="the program failed"):
-        contextvars.Context().run(
-            run_under_mocks,
-            program,
-            "lakehouse",
-            "dev",
-            config,
-            secret_keys,
-            OfflineMocks(catalogs={"dev"}),
-        )
+        _under_mocks(project, program)
     assert gc.get_threshold() == PYTHON_DEFAULT
