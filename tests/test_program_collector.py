@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from laktory_pulumi.deploy.preview import (
     run_under_mocks,
 )
 from laktory_pulumi.deploy.program import deploy_stack
-from laktory_pulumi.gc_pause import PROGRAM_THRESHOLDS
+from laktory_pulumi.gc_pause import PROGRAM_THRESHOLDS, collector_thresholds_kept
 from laktory_pulumi.loader import StackConfig
 
 PYTHON_DEFAULT = (700, 10, 10)
@@ -40,11 +40,10 @@ def _under_mocks(project: Path, program: Callable[[], None]) -> list[PlannedReso
 
 
 @pytest.fixture
-def python_default_thresholds():
-    before = gc.get_threshold()
-    gc.set_threshold(*PYTHON_DEFAULT)
-    yield
-    gc.set_threshold(*before)
+def python_default_thresholds() -> Iterator[None]:
+    with collector_thresholds_kept():
+        gc.set_threshold(*PYTHON_DEFAULT)
+        yield
 
 
 def test_the_program_collects_rarely_and_the_preview_restores_the_thresholds(
