@@ -6,7 +6,9 @@ one name are refused: a `selects` mapping renaming two columns to one name at va
 collision only Spark can see (a rename onto a left column) by `validate --deep` at the join.
 
 The whole-pipeline test joins two bronze tables stream-stream over three runs, with a payment
-landing a run after its order and one payment landed twice: each matched row exactly once.
+landing a run after its order and one payment landed twice: each matched row exactly once. The
+same payments also go through an inner stream-static join on a declared `long` key, one of
+them malformed: the run goes on and that row is kept with its raw key rescued.
 """
 
 from __future__ import annotations
@@ -77,14 +79,36 @@ SILVER_PAIR = """\
         - other: {name: slv_payments, read_as_stream: false}
           on: [order_id]
 """
+# A payment's order number, a declared `long` key of an inner stream-static join: "oX" fails
+# its cast, and its row is kept, rescued (docs/joins.md, "A key that fails its cast").
+NUMBERED = """\
+  - name: order_numbers
+    builder: {layer: SILVER}
+    columns:
+      - {name: order_no, type: long}
+      - {name: label, type: string}
+    data: [[1, first], [2, second], [3, third], [4, fourth], [5, fifth]]
+  - name: slv_star_numbered_payments
+    builder:
+      layer: SILVER_STAR
+      table_source: {name: brz_payments}
+      joins:
+        - other: {name: order_numbers, read_as_stream: false}
+          on: [order_no]
+          how: inner
+    columns:
+      - {name: order_no, type: long, sql_expression: "substr(order_id, 2)"}
+      - {name: method, type: string, sql_expression: method}
+"""
 
 
 def _order(number: int) -> str:
     return json.dumps({"order_id": f"o{number}", "amount": 10.0 * number})
 
 
-def _payment(number: int) -> str:
-    return json.dumps({"order_id": f"o{number}", "method": "card" if number % 2 else "cash"})
+def _payment(number: int | str) -> str:
+    method = "card" if isinstance(number, int) and number % 2 else "cash"
+    return json.dumps({"order_id": f"o{number}", "method": method})
 
 
 def _project(root: Path, other_selects: str = "", more: str = "") -> tuple[Path, str]:
@@ -159,13 +183,13 @@ def test_a_stream_stream_join_of_two_bronze_tables_gives_each_match_once_over_th
     from pyspark.sql import SparkSession
 
     assert isinstance(spark, SparkSession)
-    project, _ = _project(tmp_path / "project")
+    project, _ = _project(tmp_path / "project", more=NUMBERED)
     landing, state = _landing(tmp_path), tmp_path / "state"
     late = [
         # Run 2: order 3's payment, a run late; order 1's payment landed again; orders 4, 5.
         ((ORDERS, "orders-2.json", [4, 5]), (PAYMENTS, "payments-2.json", [3, 1, 4])),
-        # Run 3: order 5's payment.
-        ((PAYMENTS, "payments-3.json", [5]),),
+        # Run 3: order 5's payment, and one for an order "oX", which no order has.
+        ((PAYMENTS, "payments-3.json", [5, "X"]),),
     ]
     expected_matches = [2, 4, 5]
     for run_index, matches in enumerate(expected_matches):
@@ -185,3 +209,19 @@ def test_a_stream_stream_join_of_two_bronze_tables_gives_each_match_once_over_th
     files = {row.order_id: row._source_file for row in joined.collect()}
     assert all(Path(files[f"o{n}"]).name == "orders-1.json" for n in (1, 2, 3))
     assert all(Path(files[f"o{n}"]).name == "orders-2.json" for n in (4, 5))
+
+    # The inner join on the declared `long` order number: every payment once, "oX" included
+    # with its raw number rescued and no label, where a plain cast failed the table.
+    numbered = read_table(spark, state, "slv_star_numbered_payments", "paid").collect()
+    assert sorted(
+        (row.order_id, row.order_no, row.label, row._rescued_data) for row in numbered
+    ) == [
+        ("o1", 1, "first", None),
+        ("o1", 1, "first", None),
+        ("o2", 2, "second", None),
+        ("o3", 3, "third", None),
+        ("o4", 4, "fourth", None),
+        ("o5", 5, "fifth", None),
+        ("oX", None, None, '{"order_no":"X"}'),
+    ]
+    assert run_state(state).tables["slv_star_numbered_payments"].rescued == 1

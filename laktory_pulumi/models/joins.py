@@ -76,7 +76,10 @@ class TableJoin(Model):
     )
     on: list[str] = Field(
         default_factory=list,
-        description="Columns equal on both sides; the other side's copies are dropped.",
+        description="Columns equal on both sides; the other side's copies are dropped. A "
+        "declared column named here is built before the join; a value failing its cast is "
+        "NULL, matches nothing, and its row is kept by every kind of join, its raw value "
+        "rescued (docs/joins.md).",
     )
     on_expression: str | None = Field(
         default=None,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import analysis_allowed, is_refused_analysis
 from .casts import (
+    cast_can_fail,
     cast_to,
     failing_casts,
     produces_rescued_data,
@@ -67,7 +68,8 @@ def process(table: Table, df: DataFrame) -> DataFrame:
     """The table built from its source frame `df`."""
     builder = table.builder
     if builder.joins:
-        df = apply_joins(table, builder.joins, _with_join_keys(table, df))
+        df, raw_keys = _with_join_keys(table, df)
+        df = apply_joins(table, builder.joins, df, raw_keys=raw_keys)
     if builder.aggregation is not None:
         if builder.window_filter is not None:
             df = window_filter(builder.window_filter, df)
@@ -92,16 +94,28 @@ def process(table: Table, df: DataFrame) -> DataFrame:
     return df
 
 
-def _with_join_keys(table: Table, df: DataFrame) -> DataFrame:
-    """The declared columns that a join names in `on`, built before the joins need them."""
+def _with_join_keys(table: Table, df: DataFrame) -> tuple[DataFrame, dict[str, SparkColumn]]:
+    """The declared columns that a join names in `on`, built before the joins need them; and
+    the raw value (before its cast) of each of those whose cast may fail.
+
+    A key is cast as the projection casts it, with `try_cast`: under ANSI SQL a plain cast of
+    one malformed key raised CAST_INVALID_INPUT and failed the table at every update. A key
+    that fails its cast is NULL and matches nothing; the joins keep its row (`joins.apply_join`,
+    from the raw values returned here) and the projection rescues its raw text, as for any
+    other column.
+    """
     keys = {key for join in table.builder.joins for key in join.on}
     udfs = user_functions(table)
+    computed = [column for column in table.columns if column.name in keys and column.is_computed]
+    raw = {column.name: expression(column, udfs) for column in computed}
     early = {
-        column.name: cast_to(expression(column, udfs), column.type)
-        for column in table.columns
-        if column.name in keys and column.is_computed
+        column.name: raw[column.name].try_cast(column.type)
+        if cast_can_fail(column.type)
+        else cast_to(raw[column.name], column.type)
+        for column in computed
     }
-    return df.withColumns(early) if early else df
+    fallible = {column.name: raw[column.name] for column in computed if cast_can_fail(column.type)}
+    return (df.withColumns(early) if early else df), fallible
 
 
 def project(table: Table, df: DataFrame) -> DataFrame:

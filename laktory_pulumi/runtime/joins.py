@@ -14,6 +14,14 @@ joined row has one of each, telling when and from which file its own row arrived
 Which of them the other side has is not known without analysis, so it is given all of them
 (null) before the join, except those the join condition reads, which it must have.
 
+A declared `on` column whose cast fails (`'x'` declared `long`) is NULL, so it matches
+nothing: a left, full or anti join keeps its row anyway, and the other kinds (inner, right,
+semi), which drop a row matching nothing, would lose it. Bad data never vanishes, so such rows
+bypass those joins: they join nothing and are added back to the joined rows (the other side's
+columns NULL), where the projection rescues their raw key into `_rescued_data` and a
+quarantined table's `cast:<column>` rule sends them to its quarantine. The split is planned
+only for such a join on a key whose cast can fail; other tables' plans are as they were.
+
 Everything is one lazy plan: the join, then a `selectExpr` with `left.*` and `other.* EXCEPT
 (...)`. `drop` and `withColumnsRenamed` would make Spark Connect analyse the inputs when an SDP
 flow is defined (docs/sdp.md), and the columns of either side are not known without analysis.
@@ -24,18 +32,26 @@ joined frame's columns are checked: two columns of one name fail at the join
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import TYPE_CHECKING
 
 from .analysis import analysis_allowed, is_refused_analysis
 from .readers import RESCUED_DATA_COLUMN, SOURCE_FILE_COLUMN, read_table_source
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from collections.abc import Mapping
+
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from ..models import Table
     from ..models.joins import TableJoin
 
 LEFT, OTHER = "left", "other"
+DROPS_UNMATCHED_LEFT = {
+    "inner", "right", "right_outer", "rightouter", "left_semi", "leftsemi", "semi"
+}  # fmt: skip
+"""Join kinds that drop a left row matching nothing, as they drop one whose key is NULL."""
 _KEY_FIRST = {"right", "right_outer", "rightouter", "full", "outer", "full_outer", "fullouter"}
 SYSTEM_COLUMNS = (
     "_bronze_at",
@@ -106,22 +122,35 @@ def assert_unique_output(table: Table, frame: DataFrame) -> None:
 
 
 def apply_joins(
-    table: Table, joins: list[TableJoin], df: DataFrame, field: str = "joins"
+    table: Table,
+    joins: list[TableJoin],
+    df: DataFrame,
+    field: str = "joins",
+    *,
+    raw_keys: Mapping[str, Column] | None = None,
 ) -> DataFrame:
-    """`df` joined with each of `joins` (the builder's `field`) in turn."""
+    """`df` joined with each of `joins` (the builder's `field`) in turn; `raw_keys` holds the
+    value before its cast of each declared key column whose cast may fail."""
     for index, join in enumerate(joins):
-        df = apply_join(table, join, df)
+        df = apply_join(table, join, df, raw_keys or {})
         assert_unique_columns(
             table, df, ("builder", field, index), f"its {field}[{index}] with {join.other.name}"
         )
     return df
 
 
-def apply_join(table: Table, join: TableJoin, left: DataFrame) -> DataFrame:
+def apply_join(
+    table: Table, join: TableJoin, left: DataFrame, raw_keys: Mapping[str, Column] | None = None
+) -> DataFrame:
     """`left` joined with `join.other` (see the module's docstring for the meaning)."""
     from pyspark.sql import functions as F
 
     spark = _session(left)
+    failed_key = _failed_key_cast(join, raw_keys or {})
+    unjoined = None
+    if failed_key is not None:
+        # Rows whose key failed its cast bypass a join that would drop them (module docstring).
+        unjoined, left = left.where(failed_key), left.where(~failed_key)
     other = read_table_source(join.other, spark)
     stream_stream = join.other.read_as_stream and table.builder.reads_stream
     if join.on:
@@ -135,7 +164,22 @@ def apply_join(table: Table, join: TableJoin, left: DataFrame) -> DataFrame:
     joined = left.alias(LEFT).join(
         other.alias(OTHER), on=F.expr(condition) if condition else None, how=join.how
     )
-    return joined.selectExpr(*output_columns(join, SYSTEM_COLUMNS))
+    output = joined.selectExpr(*output_columns(join, SYSTEM_COLUMNS))
+    if unjoined is None:
+        return output
+    return output.unionByName(unjoined, allowMissingColumns=True)
+
+
+def _failed_key_cast(join: TableJoin, raw_keys: Mapping[str, Column]) -> Column | None:
+    """True on a row whose `on` key failed its cast, where the join would drop that row (None
+    when it would not, or when no key's cast can fail)."""
+    keys = [key for key in join.on if key in raw_keys]
+    if not keys or join.how not in DROPS_UNMATCHED_LEFT:
+        return None
+    from pyspark.sql import functions as F
+
+    failed = [raw_keys[key].isNotNull() & F.col(key).isNull() for key in keys]
+    return functools.reduce(operator.or_, failed)
 
 
 def join_condition(table: Table, join: TableJoin, stream_stream: bool) -> str | None:
